@@ -1,0 +1,76 @@
+"""Resolving an ``--arch`` argument into a spec (and weights), and this toolkit's model file.
+
+``--arch`` takes a named architecture (``mwrcanet_paper``, ``mwresnet``), a spec JSON file, a
+JSON file with a ``spec`` field (a run's ``best.json``, an exported ``model.json``, a genome file
+such as ``search_spaces/mwrcanet_paper.json``), or a model file (``.pt``) written by this toolkit.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from models import ArchSpec, SpecError, WaveletUNet, build_model, load_state_dict_strict, named_spec, read_state_dict
+from models.zoo import ARCHITECTURES
+
+__all__ = ["ArchError", "resolve_arch", "load_model", "save_model_file", "atomic_write_text"]
+
+
+class ArchError(ValueError):
+    """An ``--arch`` argument names nothing usable."""
+
+
+def resolve_arch(arg: str) -> tuple[ArchSpec, dict | None]:
+    """(spec, state dict or None) for an ``--arch`` argument."""
+    if arg in ARCHITECTURES:
+        return named_spec(arg), None
+    path = Path(arg)
+    if not path.is_file():
+        raise ArchError(f"--arch {arg!r}: neither a named architecture ({', '.join(ARCHITECTURES)}) nor a file")
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ArchError(f"{path}: invalid JSON ({err})") from None
+        try:
+            return ArchSpec.from_dict(data.get("spec", data) if isinstance(data, dict) else data), None
+        except SpecError as err:
+            raise ArchError(f"{path}: {err}") from None
+    state = torch.load(path, map_location="cpu", weights_only=True) if path.stat().st_size else None
+    if not isinstance(state, dict) or "spec" not in state:
+        raise ArchError(f"{path}: not a model file of this toolkit (no 'spec'); pass a spec with --arch and "
+                        "the file with --weights")
+    try:
+        return ArchSpec.from_dict(state["spec"]), read_state_dict(path)
+    except SpecError as err:
+        raise ArchError(f"{path}: {err}") from None
+
+
+def load_model(arch: str, weights: str | None = None, device: str | torch.device = "cpu") -> WaveletUNet:
+    """Build the model of ``arch`` with ``weights`` (any checkpoint format, strict) in eval mode."""
+    spec, state = resolve_arch(arch)
+    model = build_model(spec)
+    if weights:
+        state = read_state_dict(weights)
+    if state is not None:
+        load_state_dict_strict(model, state, source=str(weights or arch))
+    return model.to(device).eval()
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write through a temporary file and rename, so a crash never leaves a half-written file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def save_model_file(path: str | os.PathLike, spec: ArchSpec, state_dict: dict, **extra) -> None:
+    """One file with spec and weights, loadable with ``torch.load(weights_only=True)``."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    torch.save({"spec": spec.to_dict(), "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
+                **extra}, tmp)
+    os.replace(tmp, path)

@@ -1,0 +1,94 @@
+"""Reading arrays from MATLAB files: v5 (scipy) and v7.3 (HDF5, through h5py), and .npy files."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["DataError", "read_array", "open_mat_lazy", "write_array"]
+
+
+class DataError(ValueError):
+    """A data file or source is missing or is not what it should be; the message says what was found."""
+
+
+def _is_hdf5(path: Path) -> bool:
+    with open(path, "rb") as f:
+        f.seek(512)   # MATLAB v7.3 files carry a 512-byte header before the HDF5 signature
+        return f.read(8) == b"\x89HDF\r\n\x1a\n"
+
+
+def read_array(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
+    """The array at ``key`` of a .mat file (v5 or v7.3), or the array of a .npy file, as float32.
+
+    v7.3 arrays are stored column-major; they are transposed back to MATLAB's row order here.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"file not found: {path}")
+    if path.suffix.lower() == ".npy":
+        try:
+            array = np.load(path, allow_pickle=False, mmap_mode="r")
+        except ValueError as err:
+            raise DataError(f"{path}: not a plain numeric .npy array ({err})") from None
+        return _as_float32(array, path, key="array")
+    if path.suffix.lower() != ".mat":
+        raise DataError(f"{path}: expected a .npy or .mat file")
+    if key is None:
+        raise DataError(f"{path}: a .mat file needs the name of its array (key)")
+    if _is_hdf5(path):
+        import h5py
+        with h5py.File(path, "r") as f:
+            if key not in f:
+                raise DataError(f"{path}: no array {key!r} (found: {', '.join(f.keys()) or 'none'})")
+            return _as_float32(np.asarray(f[key]).T, path, key)
+    import scipy.io
+    try:
+        contents = scipy.io.loadmat(path, variable_names=[key])
+    except (ValueError, OSError) as err:
+        raise DataError(f"{path}: not a readable .mat file ({err})") from None
+    if key not in contents:
+        found = [k for k in scipy.io.whosmat(path)]
+        raise DataError(f"{path}: no array {key!r} (found: {', '.join(n for n, _, _ in found) or 'none'})")
+    return _as_float32(contents[key], path, key)
+
+
+def open_mat_lazy(path: Path, key: str):
+    """An h5py dataset (v7.3 .mat) for cropping without reading the whole file; rows and columns
+    are swapped relative to MATLAB. Returns (file handle, dataset); caller keeps the handle open."""
+    import h5py
+    if not path.is_file():
+        raise DataError(f"file not found: {path}")
+    if not _is_hdf5(path):
+        raise DataError(f"{path}: expected a MATLAB v7.3 (HDF5) file, as SIDD-Medium ships")
+    handle = h5py.File(path, "r")
+    if key not in handle:
+        found = ", ".join(handle.keys()) or "none"
+        handle.close()
+        raise DataError(f"{path}: no array {key!r} (found: {found})")
+    return handle, handle[key]
+
+
+def write_array(path: str | os.PathLike, array: np.ndarray, key: str | None = None) -> None:
+    """Write ``array`` as .npy, or as a v5 .mat under ``key``, atomically (temp file, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{path.suffix}")
+    try:
+        if path.suffix.lower() == ".npy":
+            np.save(tmp, array)
+        elif path.suffix.lower() == ".mat":
+            import scipy.io
+            scipy.io.savemat(tmp, {key or "x": array}, do_compression=False)
+        else:
+            raise DataError(f"{path}: output must be .npy or .mat")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _as_float32(array: np.ndarray, path: Path, key: str) -> np.ndarray:
+    if not np.issubdtype(array.dtype, np.floating):
+        raise DataError(f"{path}: {key} has dtype {array.dtype}, expected floating-point values in [0, 1]")
+    return np.asarray(array, dtype=np.float32)

@@ -1,0 +1,81 @@
+import numpy as np
+import pytest
+import torch
+
+from models import ArchSpec, GroupSpec, build_model
+from models.spec import GROUP_NAMES
+from nas.inference import denoise_array, predict, self_ensemble, tiled
+from nas.metrics import psnr_db, ssim
+
+
+def tiny_model(block="rcab", num_blocks=1):
+    torch.manual_seed(0)
+    spec = ArchSpec(widths=(8, 8, 8), groups=tuple(GroupSpec(block, num_blocks) for _ in GROUP_NAMES))
+    return build_model(spec).eval()
+
+
+@pytest.mark.parametrize("shape", [(2, 1, 16, 16), (1, 1, 16, 24)])
+def test_batched_ensemble_equals_per_view_loop(shape):
+    model = tiny_model()
+    x = torch.rand(shape)
+    with torch.no_grad():
+        torch.testing.assert_close(self_ensemble(model, x, batched=True), self_ensemble(model, x, batched=False),
+                                   rtol=0, atol=1e-6)
+
+
+def test_ensemble_inverts_each_view():
+    # An equivariant "network" (pointwise) must give back its own output exactly.
+    x = torch.rand(1, 1, 16, 24)
+    torch.testing.assert_close(self_ensemble(lambda t: t * 0.5, x), (x * 0.5).clamp(0, 1))
+    # A position-dependent one must not (a test that the views really differ).
+    ramp = lambda t: t * 0 + torch.linspace(0, 1, t.shape[-1])
+    assert not torch.allclose(self_ensemble(ramp, x), ramp(x))
+
+
+def test_tiled_equals_untiled_for_local_network():
+    # Without blocks the net is six 3x3 convs at scales 2, 4, 8, 8, 4, 2: a receptive-field radius
+    # of 28 px. Blending gives zero weight to the overlap/4 = 32 px next to an inner tile edge, so
+    # every kept pixel saw its whole receptive field and tiled must equal untiled to float32
+    # rounding. Networks with RCABs pool globally, so for them tiling is an approximation (next test).
+    model = tiny_model("residual", num_blocks=0)
+    x = torch.rand(1, 1, 264, 400)
+    with torch.no_grad():
+        whole = model(x)
+        torch.testing.assert_close(tiled(model, x, tile=192, overlap=128), whole, rtol=0, atol=1e-5)
+
+
+def test_tiled_rcab_is_close_and_seamless():
+    model = tiny_model("rcab")
+    x = torch.rand(1, 1, 128, 128)
+    with torch.no_grad():
+        whole = model(x)
+        parts = tiled(model, x, tile=64, overlap=32)
+    assert psnr_db(parts.numpy(), whole.numpy()) > 40
+
+
+def test_denoise_array_handles_any_size():
+    model = tiny_model()
+    image = np.random.default_rng(0).random((37, 50)).astype(np.float32)
+    out = denoise_array(model, image, tile=32, overlap=8)
+    assert out.shape == image.shape and out.min() >= 0 and out.max() <= 1
+    np.testing.assert_allclose(denoise_array(model, image, ensemble=True).shape, image.shape)
+
+
+@pytest.mark.parametrize("tile, overlap", [(30, 8), (64, 64), (64, 12)])
+def test_tiled_rejects_bad_geometry(tile, overlap):
+    with pytest.raises(ValueError):
+        tiled(tiny_model(), torch.rand(1, 1, 64, 64), tile, overlap)
+
+
+def test_psnr_and_ssim_known_values():
+    target = np.zeros((8, 8), np.float32)
+    assert psnr_db(target + 0.1, target) == pytest.approx(20.0)
+    assert psnr_db(target, target) == pytest.approx(120.0)
+    image = np.random.default_rng(0).random((32, 32)).astype(np.float32)
+    assert ssim(image, image) == pytest.approx(1.0)
+    assert ssim(image, np.clip(image + 0.2 * np.random.default_rng(1).standard_normal(image.shape), 0, 1)) < 0.9
+
+
+def test_predict_clips_output():
+    out = predict(lambda t: t * 3 - 1, torch.rand(1, 1, 8, 8))
+    assert out.min() >= 0 and out.max() <= 1
