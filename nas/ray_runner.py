@@ -1,0 +1,100 @@
+"""Running a generation's fitness evaluations on Ray Tune.
+
+Design: one ``Tuner`` per generation, its trials a ``grid_search`` over the generation's uncached
+candidates. Ray Tune no longer ships an evolutionary searcher; DEAP owns the loop, and a Tuner
+per generation keeps the generation boundary explicit (selection needs every fitness), makes
+checkpoint/resume a plain-data matter between Tuners, and costs little: ``bench/bench_fitness.py``
+measures the per-trial overhead against in-process evaluation (see the README for figures). A
+custom Searcher feeding one long Tuner would save the per-generation start-up but tie DEAP's
+state to Tune's experiment state and its own resume.
+
+Workers get plain data (the spec as a dict, the budget, a seed), never DEAP objects: DEAP's
+``creator`` classes do not exist in a fresh worker process.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from .fitness import FAILED_PSNR, evaluate_candidate
+
+__all__ = ["RayEvaluator", "InProcessEvaluator", "start_ray", "dashboard_help"]
+
+log = logging.getLogger(__name__)
+# Tune's console tables would interleave with our one line per generation; the run folder keeps the details.
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+AUTH_TOKEN_PATH = Path.home() / ".ray" / "auth_token"
+
+
+def start_ray(address: str | None = None) -> str | None:
+    """Join the cluster at ``address`` or start a local Ray with its dashboard; returns the
+    dashboard address (host:port) when there is one."""
+    import ray
+    if ray.is_initialized():
+        return ray.get_runtime_context().get_dashboard_url() if hasattr(ray.get_runtime_context(), "get_dashboard_url") else None
+    kwargs = dict(logging_level=logging.WARNING, log_to_driver=False, configure_logging=True)
+    if address:
+        context = ray.init(address=address, **kwargs)
+    else:
+        context = ray.init(include_dashboard=True, dashboard_host="127.0.0.1", **kwargs)
+    return context.dashboard_url or None
+
+
+def dashboard_help(url: str | None) -> str:
+    if not url:
+        return "Ray dashboard: not available"
+    return (f"Ray dashboard: http://{url}  (token authentication: the token is in {AUTH_TOKEN_PATH}; the REST API "
+            f"wants the header 'Authorization: Bearer <token>')")
+
+
+def _trial(config: dict) -> None:
+    from ray import tune
+    candidate = config["candidate"]
+    tune.report(evaluate_candidate(candidate["spec"], candidate["budget"], candidate["seed"],
+                                   threads=candidate["threads"], tensorboard_dir=candidate["tensorboard_dir"]))
+
+
+class RayEvaluator:
+    """Evaluates candidates as Ray Tune trials, one Tuner per generation."""
+
+    def __init__(self, run_dir: Path, cpus: float, gpus: float) -> None:
+        self.run_dir = Path(run_dir).resolve()
+        self.resources = {"cpu": cpus, "gpu": gpus}
+        self.threads = max(1, int(cpus))
+
+    def evaluate(self, requests: list[dict], generation: int) -> dict[str, dict]:
+        from ray import tune
+        candidates = [dict(r, threads=self.threads, tensorboard_dir=str(self.run_dir / "tensorboard" / r["key"]))
+                      for r in requests]
+        name = lambda trial: f"g{generation:03d}_{trial.config['candidate']['key']}"[:120]
+        tuner = tune.Tuner(
+            tune.with_resources(_trial, self.resources),
+            param_space={"candidate": tune.grid_search(candidates)},
+            tune_config=tune.TuneConfig(trial_name_creator=name, trial_dirname_creator=name),
+            run_config=tune.RunConfig(name=f"generation_{generation:03d}", storage_path=str(self.run_dir / "tune"),
+                                      failure_config=tune.FailureConfig(max_failures=1), verbose=0),
+        )
+        records = {}
+        for result in tuner.fit():
+            key = result.config["candidate"]["key"]
+            if result.error is not None or not result.metrics or "psnr" not in result.metrics:
+                error = str(result.error).strip().splitlines()[-1][:300] if result.error else "no result reported"
+                records[key] = {"status": "failed", "error": f"worker crashed: {error}", "psnr": FAILED_PSNR,
+                                "ssim": 0.0, "params": 0, "gflops": 0.0, "train_seconds": 0.0}
+            else:
+                records[key] = {k: result.metrics[k] for k in ("status", "error", "psnr", "ssim", "params", "gflops",
+                                                                "final_loss", "train_seconds")}
+        return records
+
+
+class InProcessEvaluator:
+    """Evaluates candidates one after another in this process (benchmarks, debugging)."""
+
+    def __init__(self, threads: int | None = None) -> None:
+        self.threads = threads or os.cpu_count()
+
+    def evaluate(self, requests: list[dict], generation: int) -> dict[str, dict]:
+        return {r["key"]: evaluate_candidate(r["spec"], r["budget"], r["seed"], threads=self.threads)
+                for r in requests}

@@ -1,0 +1,82 @@
+"""A run folder's tables, best.json and plots, rewritten after every generation."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from .arch import atomic_write_text
+
+__all__ = ["evaluations_table", "write_reports"]
+
+
+def evaluations_table(evaluations: list[dict]) -> pd.DataFrame:
+    """One row per evaluation: generation, key, spec (JSON), metrics, status."""
+    rows = []
+    for record in evaluations:
+        row = {k: v for k, v in record.items() if k not in ("spec", "genome")}
+        row["genome"] = json.dumps(record["genome"])
+        row["spec"] = json.dumps(record["spec"])
+        rows.append(row)
+    columns = ["generation", "key", "status", "psnr", "ssim", "params", "gflops", "final_loss", "train_seconds",
+               "seed", "error", "genome", "spec"]
+    table = pd.DataFrame(rows)
+    return table[[c for c in columns if c in table.columns]]
+
+
+def _atomic_csv(table: pd.DataFrame, path: Path) -> None:
+    atomic_write_text(path, table.to_csv(index=False))
+
+
+def write_reports(run, space_dict: dict) -> dict:
+    """Write evaluations.csv, logbook.csv, best.json and the plots of ``run`` (an Evolution)."""
+    folder = run.run_dir
+    table = evaluations_table(list(run.cache.values()))
+    _atomic_csv(table, folder / "evaluations.csv")
+    _atomic_csv(pd.DataFrame(list(run.logbook)), folder / "logbook.csv")
+    best = {**run.best(), "space": space_dict, "seed": run.seed, "run": str(folder)}
+    if best["pareto"] is None:
+        del best["pareto"]
+    atomic_write_text(folder / "best.json", json.dumps(best, indent=2))
+    _plot_fitness(table, pd.DataFrame(list(run.logbook)), folder / "fitness.png")
+    if len(run.objectives) > 1:
+        _plot_pareto(table, best.get("pareto", []), run.objectives[1], folder / "pareto.png")
+    return best
+
+
+def _plot_fitness(table: pd.DataFrame, logbook: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ok = table[table["status"] == "ok"]
+    ax.scatter(ok["generation"], ok["psnr"], s=12, alpha=0.5, label="evaluations")
+    ax.plot(logbook["gen"], logbook["best"], "-o", label="best so far")
+    ax.plot(logbook["gen"], logbook["median"], "--", label="median of offspring")
+    ax.set(xlabel="generation", ylabel="validation PSNR (dB)", title="fitness per generation")
+    ax.legend()
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}")
+    fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def _plot_pareto(table: pd.DataFrame, pareto: list[dict], cost: str, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ok = table[table["status"] == "ok"]
+    ax.scatter(ok[cost], ok["psnr"], s=12, alpha=0.4, label="evaluations")
+    front = sorted((p["metrics"][cost], p["metrics"]["psnr"]) for p in pareto if p["metrics"]["status"] == "ok")
+    if front:
+        ax.plot(*zip(*front), "r-o", label="Pareto front")
+    ax.set(xlabel=cost, ylabel="validation PSNR (dB)", title="Pareto front")
+    ax.legend()
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}")
+    fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+    tmp.replace(path)

@@ -1,0 +1,50 @@
+"""The training loop shared by fitness evaluation and full training: L1 loss, Adam, cosine schedule."""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from .data import PatchSampler
+
+__all__ = ["NonFiniteLoss", "make_optimizer", "train_step", "train_steps"]
+
+
+class NonFiniteLoss(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+def make_optimizer(model: torch.nn.Module, lr: float, total_steps: int):
+    """Adam with a cosine schedule from ``lr`` down to ``lr / 100`` over ``total_steps``."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1), eta_min=lr / 100)
+    return optimizer, schedule
+
+
+def train_step(model, optimizer, schedule, noisy: torch.Tensor, target: torch.Tensor) -> float:
+    """One L1 step; raises NonFiniteLoss on NaN or infinity (before updating the weights)."""
+    loss = F.l1_loss(model(noisy), target)
+    value = loss.item()
+    if not math.isfinite(value):
+        raise NonFiniteLoss(f"loss is {value}")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    schedule.step()
+    return value
+
+
+def train_steps(model: torch.nn.Module, sampler: PatchSampler, steps: int, batch_size: int, patch_size: int,
+                lr: float, generator: torch.Generator, on_step: Callable[[int, float], None] | None = None) -> list[float]:
+    """Train ``model`` from its current weights for ``steps`` steps; returns the losses."""
+    model.train()
+    optimizer, schedule = make_optimizer(model, lr, steps)
+    losses = []
+    for step in range(steps):
+        noisy, clean = sampler.sample(batch_size, patch_size, generator)
+        losses.append(train_step(model, optimizer, schedule, noisy, clean))
+        if on_step:
+            on_step(step, losses[-1])
+    return losses
