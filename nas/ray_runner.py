@@ -49,11 +49,32 @@ def dashboard_help(url: str | None) -> str:
             f"wants the header 'Authorization: Bearer <token>')")
 
 
-def _trial(config: dict) -> None:
+def _fitness_trainable():
+    """A Tune Trainable whose actors show their trial name (generation and genome key) in the
+    dashboard's actor view, instead of an anonymous ``ImplicitFunc``."""
     from ray import tune
-    candidate = config["candidate"]
-    tune.report(evaluate_candidate(candidate["spec"], candidate["budget"], candidate["seed"],
-                                   threads=candidate["threads"], tensorboard_dir=candidate["tensorboard_dir"]))
+
+    class FitnessTrial(tune.Trainable):
+        def setup(self, config: dict) -> None:
+            self.candidate = config["candidate"]
+
+        def step(self) -> dict:
+            c = self.candidate
+            record = evaluate_candidate(c["spec"], c["budget"], c["seed"], threads=c["threads"],
+                                        tensorboard_dir=c["tensorboard_dir"])
+            return {**record, "done": True}
+
+        # One step per trial: a retried trial (FailureConfig) simply trains again from scratch.
+        def save_checkpoint(self, checkpoint_dir: str) -> None:
+            return None
+
+        def load_checkpoint(self, checkpoint) -> None:
+            pass
+
+        def __repr__(self) -> str:
+            return f"FitnessTrial({self.trial_name})"
+
+    return FitnessTrial
 
 
 class RayEvaluator:
@@ -68,9 +89,10 @@ class RayEvaluator:
         from ray import tune
         candidates = [dict(r, threads=self.threads, tensorboard_dir=str(self.run_dir / "tensorboard" / r["key"]))
                       for r in requests]
-        name = lambda trial: f"g{generation:03d}_{trial.config['candidate']['key']}"[:120]
+        prefix = f"g{generation:03d}_"
+        name = lambda trial: prefix + trial.config["candidate"]["key"]
         tuner = tune.Tuner(
-            tune.with_resources(_trial, self.resources),
+            tune.with_resources(_fitness_trainable(), self.resources),
             param_space={"candidate": tune.grid_search(candidates)},
             tune_config=tune.TuneConfig(trial_name_creator=name, trial_dirname_creator=name),
             run_config=tune.RunConfig(name=f"generation_{generation:03d}", storage_path=str(self.run_dir / "tune"),
@@ -78,15 +100,20 @@ class RayEvaluator:
         )
         records = {}
         for result in tuner.fit():
-            key = result.config["candidate"]["key"]
-            if result.error is not None or not result.metrics or "psnr" not in result.metrics:
-                error = str(result.error).strip().splitlines()[-1][:300] if result.error else "no result reported"
-                records[key] = {"status": "failed", "error": f"worker crashed: {error}", "psnr": FAILED_PSNR,
-                                "ssim": 0.0, "params": 0, "gflops": 0.0, "train_seconds": 0.0}
-            else:
+            # The trial folder is named after the key; a crashed trial may have no config left.
+            key = Path(result.path).name.removeprefix(prefix)
+            if result.error is None and result.metrics and "psnr" in result.metrics:
                 records[key] = {k: result.metrics[k] for k in ("status", "error", "psnr", "ssim", "params", "gflops",
                                                                 "final_loss", "train_seconds")}
-        return records
+            else:
+                error = str(result.error).strip().splitlines()[-1][:300] if result.error else "no result reported"
+                records[key] = _crashed(error)
+        return {r["key"]: records.get(r["key"]) or _crashed("no result reported") for r in requests}
+
+
+def _crashed(error: str) -> dict:
+    return {"status": "failed", "error": f"worker crashed: {error}", "psnr": FAILED_PSNR, "ssim": 0.0, "params": 0,
+            "gflops": 0.0, "final_loss": float("nan"), "train_seconds": 0.0}
 
 
 class InProcessEvaluator:

@@ -57,7 +57,7 @@ class Constraints(_Strict):
 
 class Evolution(_Strict):
     population: int = Field(default=8, ge=2)
-    generations: int = Field(default=4, ge=1)
+    generations: int = Field(default=4, ge=0)
     selection: Literal["tournament", "nsga2", "aging"] = "tournament"
     tournament_size: int = Field(default=3, ge=2)
     mutation_rate: float = Field(default=0.3, ge=0, le=1, description="per-gene mutation probability")
