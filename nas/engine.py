@@ -11,6 +11,7 @@ import logging
 import random
 import statistics
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from deap import base, creator, tools
@@ -65,6 +66,7 @@ class Evolution:
         self.logbook = tools.Logbook()
         self.logbook.header = ["gen", "evals", "cached", "failed", "best", "median", "elapsed"]
         self.generation, self.elapsed_before = 0, 0.0
+        self.rng_state = random.Random(seed).getstate()
 
     # ---- variation (DEAP operators wrapping the codec) ------------------------------------------
     def _mate(self, a, b):
@@ -137,10 +139,12 @@ class Evolution:
         total = self.settings.generations
         while self.generation <= total:
             gen = self.generation
-            if gen == 0:
-                offspring = [self.Individual(self.codec.random_genome(random)) for _ in range(self.settings.population)]
-            else:
-                offspring = self._offspring()
+            with self._evolution_rng():
+                if gen == 0:
+                    offspring = [self.Individual(self.codec.random_genome(random))
+                                 for _ in range(self.settings.population)]
+                else:
+                    offspring = self._offspring()
             evals, cached = self._evaluate(offspring, gen)
             self.population = offspring if gen == 0 else self._replace(offspring)
             elapsed = self.elapsed_before + time.perf_counter() - started
@@ -153,6 +157,19 @@ class Evolution:
             self._save(elapsed)
             if progress:
                 progress(self.logbook[-1], eta=elapsed / (gen + 1) * (total - gen))
+
+    @contextmanager
+    def _evolution_rng(self):
+        """DEAP's operators draw from the global ``random``, and so do libraries in this process
+        (Ray Tune, at times that vary from run to run). The evolution keeps its own state and
+        lends it to ``random`` only while its operators run, so a resumed run draws the same."""
+        outside = random.getstate()
+        random.setstate(self.rng_state)
+        try:
+            yield
+        finally:
+            self.rng_state = random.getstate()
+            random.setstate(outside)
 
     # ---- results -------------------------------------------------------------------------------
     def best(self) -> dict:
@@ -169,7 +186,7 @@ class Evolution:
     def _save(self, elapsed: float) -> None:
         state = {"version": 1, "seed": self.seed, "space": self.space.to_dict(), "generation": self.generation,
                  "elapsed_seconds": elapsed, "population": [list(i) for i in self.population],
-                 "random_state": _dump_random(random.getstate()), "evaluations": list(self.cache.values()),
+                 "random_state": _dump_random(self.rng_state), "evaluations": list(self.cache.values()),
                  "logbook": [dict(entry) for entry in self.logbook]}
         atomic_write_text(self.run_dir / CHECKPOINT, json.dumps(state, indent=1))
 
@@ -195,13 +212,10 @@ class Evolution:
             for entry in state["logbook"]:
                 run.logbook.record(**entry)
             run.generation, run.elapsed_before = state["generation"], state["elapsed_seconds"]
-            random.setstate(_load_random(state["random_state"]))
+            run.rng_state = _load_random(state["random_state"])
         except (KeyError, TypeError, ValueError, json.JSONDecodeError) as err:
             raise CheckpointError(f"cannot resume {run_dir}: {path.name} is damaged ({err})") from None
         return run
-
-    def start(self) -> None:
-        random.seed(self.seed)
 
 
 def _metrics(record: dict) -> dict:

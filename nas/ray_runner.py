@@ -31,6 +31,11 @@ AUTH_TOKEN_PATH = Path.home() / ".ray" / "auth_token"
 def start_ray(address: str | None = None) -> str | None:
     """Join the cluster at ``address`` or start a local Ray with its dashboard; returns the
     dashboard address (host:port) when there is one."""
+    if address:
+        # A driver joining a cluster sends the token (~/.ray/auth_token) only in token mode, which
+        # Ray turns on by itself only for clusters it starts, and reads the mode when imported.
+        # Keep authentication on by default.
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
     import ray
     if ray.is_initialized():
         return ray.get_runtime_context().get_dashboard_url() if hasattr(ray.get_runtime_context(), "get_dashboard_url") else None

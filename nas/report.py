@@ -47,6 +47,7 @@ def write_reports(run, space_dict: dict) -> dict:
 
 def _plot_fitness(table: pd.DataFrame, logbook: pd.DataFrame, path: Path) -> None:
     import matplotlib
+    import matplotlib.ticker
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -55,6 +56,7 @@ def _plot_fitness(table: pd.DataFrame, logbook: pd.DataFrame, path: Path) -> Non
     ax.plot(logbook["gen"], logbook["best"], "-o", label="best so far")
     ax.plot(logbook["gen"], logbook["median"], "--", label="median of offspring")
     ax.set(xlabel="generation", ylabel="validation PSNR (dB)", title="fitness per generation")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.legend()
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}")

@@ -75,7 +75,6 @@ def _new_run(args) -> Evolution:
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "space.yaml").write_text(yaml.safe_dump(space.to_dict(), sort_keys=False))
     run = Evolution(space, run_dir, RayEvaluator(run_dir, space.resources.cpus, space.resources.gpus), space.seed)
-    run.start()
     return run
 
 

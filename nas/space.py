@@ -69,7 +69,7 @@ class Budget(_Strict):
     width_multiplier: float = Field(default=0.125, gt=0, le=1)
     patch_size: int = Field(default=32, ge=8, multiple_of=8)
     batch_size: int = Field(default=8, ge=1)
-    steps: int = Field(default=80, ge=1)
+    steps: int = Field(default=300, ge=1)
     lr: float = Field(default=2e-3, gt=0)
     val_blocks: int = Field(default=16, ge=1)
     val_block_size: int = Field(default=64, ge=8, multiple_of=8)

@@ -94,31 +94,34 @@ class SyntheticSampler(PatchSampler):
 class BayerCropSampler(PatchSampler):
     """Crops of real mosaics at even offsets, with Bayer-preserving augmentation (Liu et al. 2019):
     crop two pixels more, flip/transpose, then shift by one pixel along every flipped axis so the
-    CFA phase of the patch equals the file's."""
+    CFA phase of the patch equals the file's. A target reader may return K stacked planes
+    (K x H x W, e.g. two teachers' outputs); batches then carry K target channels."""
 
     def __init__(self, pairs: Sequence[tuple[Callable, Callable, tuple[int, int]]]) -> None:
-        self.pairs = pairs   # (read_noisy(y, x, size), read_clean(y, x, size), (height, width))
+        self.pairs = pairs   # (read_noisy(y, x, size), read_target(y, x, size), (height, width))
 
     def sample(self, batch, patch, g):
         size = patch + 2
-        noisy, clean = [], []
+        noisy, target = [], []
         for _ in range(batch):
-            read_noisy, read_clean, (h, w) = self.pairs[_random_int(len(self.pairs), g)]
+            read_noisy, read_target, (h, w) = self.pairs[_random_int(len(self.pairs), g)]
             if min(h, w) < size:
                 raise DataError(f"patch {patch} needs images of at least {size} x {size}, found {h} x {w}")
             y, x = 2 * _random_int((h - size) // 2 + 1, g), 2 * _random_int((w - size) // 2 + 1, g)
             flip_h, flip_v, transpose = (torch.rand(3, generator=g) < 0.5).tolist()
-            for out, read in ((noisy, read_noisy), (clean, read_clean)):
+            for out, read in ((noisy, read_noisy), (target, read_target)):
                 block = torch.from_numpy(np.ascontiguousarray(read(y, x, size), dtype=np.float32))
                 block = block.flip(-1) if flip_h else block
                 block = block.flip(-2) if flip_v else block
-                block = block[int(flip_v):int(flip_v) + patch, int(flip_h):int(flip_h) + patch]
-                out.append(block.transpose(0, 1) if transpose else block)
-        return torch.stack(noisy).unsqueeze(1), torch.stack(clean).unsqueeze(1)
+                block = block[..., int(flip_v):int(flip_v) + patch, int(flip_h):int(flip_h) + patch]
+                block = block.transpose(-1, -2) if transpose else block
+                out.append(block if block.dim() == 3 else block[None])
+        return torch.stack(noisy), torch.stack(target)
 
 
 def _array_reader(array: np.ndarray) -> Callable:
-    return lambda y, x, size: array[y:y + size, x:x + size]
+    """Crops of an H x W (or K x H x W) array."""
+    return lambda y, x, size: array[..., y:y + size, x:x + size]
 
 
 def _h5_reader(dataset) -> Callable:

@@ -26,7 +26,6 @@ class CountingEvaluator(InProcessEvaluator):
 def run_search(tmp_path, space, seed=0):
     evaluator = CountingEvaluator()
     run = Evolution(space, tmp_path, evaluator, seed)
-    run.start()
     run.run()
     return run, evaluator
 

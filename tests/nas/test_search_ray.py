@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -78,12 +79,29 @@ def test_resume_after_kill_equals_uninterrupted_run(tmp_path, space_file):
     assert any((killed / "tensorboard").iterdir())
 
 
+def start_head(port, dash, cpus):
+    """``ray start --head`` in its own process group, returned once its dashboard answers. (Ray
+    rewrites a loopback --address to the node's IP, so the head must not be pinned to 127.0.0.1
+    with --node-ip-address; it listens on every local interface, 127.0.0.1 included.)"""
+    head = subprocess.Popen(["ray", "start", "--head", "--block", f"--port={port}", f"--num-cpus={cpus}",
+                             "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dash}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{dash}/api/v0/actors", timeout=5)
+            return head, 200
+        except urllib.error.HTTPError as err:
+            return head, err.code
+        except OSError:
+            time.sleep(1)
+    kill_group(head)
+    raise AssertionError("the Ray head did not start")
+
+
 def test_search_joins_ray_head_and_dashboard_lists_trials(tmp_path, space_file):
     port, dash = free_port(), free_port()
-    head = subprocess.Popen(["ray", "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}",
-                             "--num-cpus=2", "--include-dashboard=true", "--dashboard-host=127.0.0.1",
-                             f"--dashboard-port={dash}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    head, _ = start_head(port, dash, cpus=2)
     try:
         proc = search("--space", space_file, "--out", tmp_path / "run", "--address", f"127.0.0.1:{port}")
         seen, deadline = set(), time.time() + 240
@@ -112,26 +130,9 @@ def trial_names(dash_port):
 
 def test_dashboard_refuses_requests_without_token():
     # Guards the default: token authentication stays on.
-    port, dash = free_port(), free_port()
-    head = subprocess.Popen(["ray", "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}",
-                             "--num-cpus=1", "--include-dashboard=true", "--dashboard-host=127.0.0.1",
-                             f"--dashboard-port={dash}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    try:
-        status, deadline = None, time.time() + 60
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{dash}/api/v0/actors", timeout=5)
-                status = 200
-            except urllib.error.HTTPError as err:
-                status = err.code
-            except OSError:
-                time.sleep(1)
-                continue
-            break
-        assert status == 401
-    finally:
-        kill_group(head)
+    head, status = start_head(free_port(), free_port(), cpus=1)
+    kill_group(head)
+    assert status == 401
 
 
 @pytest.mark.parametrize("args, message", [
