@@ -1,15 +1,16 @@
 """Cost of a spec (parameters, FLOPs) measured on the meta device: no memory, no real compute."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from .backbone import build_model
-from .spec import ArchSpec
+from .spec import ArchSpec, GroupSpec
 
-__all__ = ["Cost", "spec_cost"]
+__all__ = ["Cost", "spec_cost", "composed_cost"]
 
 
 @dataclass(frozen=True)
@@ -22,8 +23,8 @@ class Cost:
         return {"params": self.params, "state_values": self.state_values, "gflops": self.gflops}
 
 
-def spec_cost(spec: ArchSpec, height: int = 256, width: int = 256) -> Cost:
-    """Parameters and GFLOPs of ``spec`` for one ``1 x C x height x width`` input."""
+def _counts(spec: ArchSpec, height: int, width: int) -> tuple[int, int, int]:
+    """(trainable params, state-dict values, FLOPs) of one forward pass, on the meta device."""
     model = build_model(spec, device="meta")
     params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     state_values = sum(t.numel() for t in model.state_dict().values())
@@ -31,4 +32,42 @@ def spec_cost(spec: ArchSpec, height: int = 256, width: int = 256) -> Cost:
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
         model(x)
-    return Cost(params=params, state_values=state_values, gflops=counter.get_total_flops() / 1e9)
+    return params, state_values, counter.get_total_flops()
+
+
+def _as_cost(counts) -> Cost:
+    return Cost(params=counts[0], state_values=counts[1], gflops=counts[2] / 1e9)
+
+
+def spec_cost(spec: ArchSpec, height: int = 256, width: int = 256) -> Cost:
+    """Parameters and GFLOPs of ``spec`` for one ``1 x C x height x width`` input."""
+    return _as_cost(_counts(spec, height, width))
+
+
+@lru_cache(maxsize=None)
+def _cached_counts(spec_json: str, height: int, width: int) -> tuple[int, int, int]:
+    return _counts(ArchSpec.from_json(spec_json), height, width)
+
+
+def _with_group(spec: ArchSpec, slot: int, group: GroupSpec) -> str:
+    groups = tuple(group if i == slot else GroupSpec(g.block, 0) for i, g in enumerate(spec.groups))
+    return replace(spec, groups=groups, name="").to_json()
+
+
+def composed_cost(spec: ArchSpec, height: int = 256, width: int = 256) -> Cost:
+    """Exactly :func:`spec_cost`, composed from cached measurements of small pieces: the skeleton
+    (every group empty) and each slot holding one and two blocks of a type. Costs add over
+    modules, so a deep spec costs a few small measurements the first time and none after; the
+    search's repair and constraint checks call this."""
+    empty = _with_group(spec, -1, GroupSpec())
+    total = list(_cached_counts(empty, height, width))
+    for slot, group in enumerate(spec.groups):
+        if group.num_blocks == 0:
+            continue
+        skeleton = _cached_counts(empty, height, width)
+        one = _cached_counts(_with_group(spec, slot, GroupSpec(group.block, 1)), height, width)
+        two = _cached_counts(_with_group(spec, slot, GroupSpec(group.block, 2)), height, width)
+        for k in range(3):
+            per_block, first = two[k] - one[k], one[k] - skeleton[k]   # first = one block + group tail
+            total[k] += group.num_groups * (first + (group.num_blocks - 1) * per_block)
+    return _as_cost(total)

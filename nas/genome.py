@@ -8,9 +8,8 @@ type of an empty group) share one canonical key.
 from __future__ import annotations
 
 import random
-from functools import lru_cache
-
-from models import GROUP_NAMES, ArchSpec, Cost, GroupSpec, spec_cost
+from models import GROUP_NAMES, ArchSpec, Cost, GroupSpec
+from models.cost import composed_cost
 
 from .space import SearchSpace
 
@@ -29,11 +28,6 @@ def spec_key(spec: ArchSpec) -> str:
     groups = "-".join(f"{_SHORT.get(g.block, g.block)}{g.num_blocks}" + (f"x{g.num_groups}" if g.num_groups > 1 else "")
                       if g.num_blocks else "0" for g in spec.groups)
     return f"{groups}_w{'-'.join(map(str, spec.widths))}"
-
-
-@lru_cache(maxsize=4096)
-def _cached_cost(spec_json: str) -> Cost:
-    return spec_cost(ArchSpec.from_json(spec_json))
 
 
 class GenomeCodec:
@@ -88,7 +82,7 @@ class GenomeCodec:
         return spec_key(self.decode(genome))
 
     def cost(self, genome) -> Cost:
-        return _cached_cost(self.decode(genome).to_json())
+        return composed_cost(self.decode(genome))
 
     def _smallest_genome(self) -> list[int]:
         """The cheapest genome: fewest blocks, narrowest widths, the cheapest block type."""

@@ -43,7 +43,9 @@ def start_ray(address: str | None = None) -> str | None:
     if address:
         context = ray.init(address=address, **kwargs)
     else:
-        context = ray.init(include_dashboard=True, dashboard_host="127.0.0.1", **kwargs)
+        # "local" always starts a new instance; without it Ray joins whatever cluster
+        # /tmp/ray/ray_current_cluster names, even a dead one left by a killed process.
+        context = ray.init(address="local", include_dashboard=True, dashboard_host="127.0.0.1", **kwargs)
     return context.dashboard_url or None
 
 

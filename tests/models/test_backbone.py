@@ -129,3 +129,17 @@ def test_named_spec_lists_known_names():
     assert named_spec("mwresnet") == mwresnet_spec()
     with pytest.raises(KeyError, match="mwrcanet_paper"):
         named_spec("unet")
+
+
+def test_composed_cost_equals_measured_cost():
+    from models import composed_cost
+    import random
+    rng = random.Random(0)
+    specs = [mwrcanet_paper_spec(), mwresnet_spec(widths=(16, 24, 32))]
+    for _ in range(4):
+        groups = tuple(GroupSpec(rng.choice(["residual", "dense", "rcab"]), rng.randint(0, 5), rng.randint(1, 2))
+                       for _ in GROUP_NAMES)
+        specs.append(ArchSpec(widths=(16, 32, 48), groups=groups, in_channels=rng.choice([1, 3])))
+    for spec in specs:
+        assert composed_cost(spec, 64, 64) == spec_cost(spec, 64, 64)
+    assert composed_cost(mwrcanet_paper_spec()) == spec_cost(mwrcanet_paper_spec())
