@@ -14,13 +14,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .cli import UsageError, cli_main
 from .data import training_sampler, validation_set
 from .distillation import DistillPlan, fixed_noisy_blocks, run_distillation
 from .fitness import proxy_spec
-from .train import add_training_arguments, config_from, spec_from
+from .train import add_training_arguments, prepare, spec_from
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,13 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
 @cli_main
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.resume and not args.out:
-        raise UsageError("--resume needs --out, the folder of the run to continue")
+    train = prepare(args)
     if not 0 < args.width_multiplier <= 1:
         raise UsageError(f"--width-multiplier must be in (0, 1], got {args.width_multiplier}")
-    train = config_from(args)
     finetune = replace(train, steps=args.finetune_steps or max(1, args.steps // 2),
                        lr=args.finetune_lr or train.lr / 4)
     finetune.validate()

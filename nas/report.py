@@ -45,18 +45,16 @@ def write_reports(run, space_dict: dict) -> dict:
     return best
 
 
-def _plot_fitness(table: pd.DataFrame, logbook: pd.DataFrame, path: Path) -> None:
+def _figure():
     import matplotlib
-    import matplotlib.ticker
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ok = table[table["status"] == "ok"]
-    ax.scatter(ok["generation"], ok["psnr"], s=12, alpha=0.5, label="evaluations")
-    ax.plot(logbook["gen"], logbook["best"], "-o", label="best so far")
-    ax.plot(logbook["gen"], logbook["median"], "--", label="median of offspring")
-    ax.set(xlabel="generation", ylabel="validation PSNR (dB)", title="fitness per generation")
-    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    return plt.subplots(figsize=(6, 4))
+
+
+def _save(fig, ax, path: Path) -> None:
+    """Legend, layout, and an atomic write (a killed run never leaves half a PNG)."""
+    import matplotlib.pyplot as plt
     ax.legend()
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}")
@@ -65,20 +63,24 @@ def _plot_fitness(table: pd.DataFrame, logbook: pd.DataFrame, path: Path) -> Non
     tmp.replace(path)
 
 
+def _plot_fitness(table: pd.DataFrame, logbook: pd.DataFrame, path: Path) -> None:
+    from matplotlib.ticker import MaxNLocator
+    fig, ax = _figure()
+    ok = table[table["status"] == "ok"]
+    ax.scatter(ok["generation"], ok["psnr"], s=12, alpha=0.5, label="evaluations")
+    ax.plot(logbook["gen"], logbook["best"], "-o", label="best so far")
+    ax.plot(logbook["gen"], logbook["median"], "--", label="median of offspring")
+    ax.set(xlabel="generation", ylabel="validation PSNR (dB)", title="fitness per generation")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _save(fig, ax, path)
+
+
 def _plot_pareto(table: pd.DataFrame, pareto: list[dict], cost: str, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = _figure()
     ok = table[table["status"] == "ok"]
     ax.scatter(ok[cost], ok["psnr"], s=12, alpha=0.4, label="evaluations")
     front = sorted((p["metrics"][cost], p["metrics"]["psnr"]) for p in pareto if p["metrics"]["status"] == "ok")
     if front:
         ax.plot(*zip(*front), "r-o", label="Pareto front")
     ax.set(xlabel=cost, ylabel="validation PSNR (dB)", title="Pareto front")
-    ax.legend()
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}")
-    fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
-    tmp.replace(path)
+    _save(fig, ax, path)

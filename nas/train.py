@@ -44,6 +44,15 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
 
 
+def prepare(args) -> TrainConfig:
+    """Apply --threads, check --resume/--out, and return the validated training config."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.resume and not args.out:
+        raise UsageError("--resume needs --out, the folder of the run to continue")
+    return config_from(args)
+
+
 def config_from(args) -> TrainConfig:
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, patch_size=args.patch_size, lr=args.lr,
                          val_every=args.val_every, seed=args.seed, device=args.device)
@@ -73,11 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 @cli_main
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.resume and not args.out:
-        raise UsageError("--resume needs --out, the folder of the run to continue")
-    config = config_from(args)
+    config = prepare(args)
     spec = spec_from(args.arch)
     sampler = training_sampler(args.data)
     val = validation_set(args.val_data or args.data, args.val_blocks, args.val_block_size)

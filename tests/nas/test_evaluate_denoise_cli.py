@@ -2,7 +2,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.io
-import torch
 
 from models import ArchSpec, GroupSpec, build_model
 from models.spec import GROUP_NAMES
