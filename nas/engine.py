@@ -85,6 +85,9 @@ class Evolution:
                            key=lambda ind: ind.fitness) for _ in range(s.population)]
             return [self.toolbox.mutate(self.toolbox.clone(p))[0] for p in parents]
         if s.selection == "nsga2":
+            # selNSGA2 over the whole population keeps everyone and assigns the crowding distances
+            # that selTournamentDCD compares (the initial and a resumed population have none).
+            self.population = tools.selNSGA2(self.population, len(self.population))
             chosen = (tools.selTournamentDCD(self.population, len(self.population)) if len(self.population) % 4 == 0
                       else tools.selRandom(self.population, len(self.population)))
         else:

@@ -87,3 +87,20 @@ def test_selection_schemes_run(tmp_path, selection):
     run, _ = run_search(tmp_path, space)
     assert len(run.population) == 4 and len(run.logbook) == 2
     assert (tmp_path / "checkpoint.json").is_file()
+
+
+def test_pareto_run_writes_front_and_plots(tmp_path):
+    from nas.report import write_reports
+    import json
+    space = tiny_space(objectives=["psnr", "gflops"],
+                       evolution={"selection": "nsga2", "population": 4, "generations": 1})
+    run, _ = run_search(tmp_path, space)
+    best = write_reports(run, space.to_dict())
+    assert best["pareto"], "a multi-objective run reports its Pareto set"
+    points = [(m["metrics"]["psnr"], -m["metrics"]["gflops"]) for m in best["pareto"]]
+    everything = [(r["psnr"], -r["gflops"]) for r in run.cache.values() if r["status"] == "ok"]
+    for p in points:   # nothing evaluated dominates a member of the front
+        assert not any(dominates(q, p) for q in everything)
+    for name in ("best.json", "evaluations.csv", "logbook.csv", "fitness.png", "pareto.png"):
+        assert (tmp_path / name).is_file(), name
+    assert json.loads((tmp_path / "best.json").read_text())["pareto"] == best["pareto"]
