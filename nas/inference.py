@@ -118,7 +118,7 @@ def tile_count(height: int, width: int, tile: int, overlap: int) -> int:
 def denoise_array(model: torch.nn.Module, image: np.ndarray, ensemble: bool = False, tile: int | None = None,
                   overlap: int = 32, progress: Callable | None = None) -> np.ndarray:
     """Denoise one 2-D raw mosaic of any size (padded to a multiple of 8 and cropped back)."""
-    x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None]
+    x = torch.from_numpy(np.array(image, dtype=np.float32))[None, None]   # a copy: inputs may be read-only mmaps
     x, h, w = _pad_to_multiple(x)
     net = (lambda t: predict(model, t, ensemble))
     y = tiled(net, x, tile, overlap, progress) if tile else net(x)
