@@ -25,7 +25,7 @@ from models import ArchSpec, build_model, load_state_dict_strict, read_state_dic
 
 from .arch import atomic_write_text
 from .data import BlockSet, PatchSampler
-from .data.sources import BayerCropSampler, _array_reader
+from .data.sources import BayerCropSampler, array_reader
 from .evaluation import evaluate_blocks, summarize
 from .inference import predict
 from .trainer import TrainConfig, train_network
@@ -111,7 +111,7 @@ def run_distillation(plan: DistillPlan, sampler: PatchSampler, unlabeled: np.nda
         outs = {name: _outputs(step1[name], specs[name], unlabeled) for name in specs}
         return {"noisy": unlabeled, "average": (outs["original"] + outs["siamese"]) / 2, **outs}
     labels = _labels(out_dir / "step2_pseudo_labels.npz", step2)
-    pseudo = BayerCropSampler([(_array_reader(n), _array_reader(a), n.shape)
+    pseudo = BayerCropSampler([(array_reader(n), array_reader(a), n.shape)
                                for n, a in zip(labels["noisy"], labels["average"])])
     enlarged = MixedSampler(sampler, pseudo)
     step3 = {name: _train_stage(out_dir / f"step3_{name}", spec, enlarged, val,
@@ -121,7 +121,7 @@ def run_distillation(plan: DistillPlan, sampler: PatchSampler, unlabeled: np.nda
     def step4_targets():
         return {"noisy": unlabeled, **{name: _outputs(step3[name], specs[name], unlabeled) for name in specs}}
     targets = _labels(out_dir / "step4_targets.npz", step4_targets)
-    two_targets = BayerCropSampler([(_array_reader(n), _array_reader(np.stack([o, s])), n.shape)
+    two_targets = BayerCropSampler([(array_reader(n), array_reader(np.stack([o, s])), n.shape)
                                     for n, o, s in zip(targets["noisy"], targets["original"], targets["siamese"])])
     step4 = _train_stage(out_dir / "step4_siamese", plan.siamese, two_targets, val,
                          replace(plan.finetune, seed=plan.finetune.seed + 4), step3["siamese"], resume)

@@ -23,7 +23,7 @@ import torch
 from .mat import DataError, open_mat_lazy, read_array
 from .unprocess import raw_pairs_from_rgb
 
-__all__ = ["BlockSet", "PatchSampler", "SOURCES", "training_sampler", "validation_set", "TRAIN_PHOTOS",
+__all__ = ["BlockSet", "PatchSampler", "BayerCropSampler", "array_reader", "SOURCES", "training_sampler", "validation_set", "TRAIN_PHOTOS",
            "VAL_PHOTOS", "VALIDATION_SEED"]
 
 # scikit-image's bundled colour photos. The stereo pair stays together in training so no view of
@@ -119,7 +119,7 @@ class BayerCropSampler(PatchSampler):
         return torch.stack(noisy), torch.stack(target)
 
 
-def _array_reader(array: np.ndarray) -> Callable:
+def array_reader(array: np.ndarray) -> Callable:
     """Crops of an H x W (or K x H x W) array."""
     return lambda y, x, size: array[..., y:y + size, x:x + size]
 
@@ -130,10 +130,6 @@ def _h5_reader(dataset) -> Callable:
 
 
 # ---- the sources -------------------------------------------------------------------------------
-
-def _synthetic_validation(num_blocks: int, block_size: int) -> BlockSet:
-    return _synthetic_blocks(num_blocks, block_size)
-
 
 @lru_cache(maxsize=8)
 def _synthetic_blocks(num_blocks: int, block_size: int) -> BlockSet:
@@ -207,7 +203,7 @@ def _pairs_val(directory: str) -> BlockSet:
 
 def _pairs_train(directory: str) -> PatchSampler:
     noisy, clean = _pair_arrays(directory)
-    return BayerCropSampler([(_array_reader(n), _array_reader(c), n.shape) for n, c in zip(noisy, clean)])
+    return BayerCropSampler([(array_reader(n), array_reader(c), n.shape) for n, c in zip(noisy, clean)])
 
 
 def _sidd_medium_train(directory: str) -> PatchSampler:
@@ -273,7 +269,7 @@ def validation_set(text: str, num_blocks: int | None = None, block_size: int = 1
     synthetic set is generated with exactly that many ``block_size`` blocks, 64 if not given)."""
     kind, source, arg = _parse(text)
     if kind == "synthetic":
-        return _synthetic_validation(num_blocks or 64, block_size)
+        return _synthetic_blocks(num_blocks or 64, block_size)
     if source.validation is None:
         raise DataError(f"data source {kind!r} is for training only; validate on synthetic, sidd-val:DIR, "
                         "siddplus-val:DIR or pairs:DIR")

@@ -5,7 +5,7 @@ import scipy.io
 import torch
 
 from nas.data import DataError, read_array, training_sampler, validation_set
-from nas.data.sources import BayerCropSampler, _array_reader, _synthetic_blocks
+from nas.data.sources import BayerCropSampler, array_reader, _synthetic_blocks
 from nas.data.unprocess import add_noise, mosaic, random_noise_levels, unprocess
 
 
@@ -67,7 +67,7 @@ def phase_pattern(h, w):
 
 def test_bayer_crop_sampler_preserves_cfa_phase():
     image = phase_pattern(40, 50)
-    sampler = BayerCropSampler([(_array_reader(image), _array_reader(image), image.shape)])
+    sampler = BayerCropSampler([(array_reader(image), array_reader(image), image.shape)])
     g = torch.Generator().manual_seed(0)
     noisy, clean = sampler.sample(64, 16, g)
     phases = noisy.floor()[:, 0]
