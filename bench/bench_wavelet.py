@@ -1,6 +1,9 @@
-"""DWT/IWT formulations side by side: grouped conv (as released) vs pixel_unshuffle + 4x4 matmul (ours).
+"""DWT/IWT formulations side by side: grouped conv (as released) vs pixel_unshuffle + 4x4 matmul (ours),
+on the six transforms of one mwrcanet_paper forward pass at 1 x 1 x 256 x 256, with their total.
 
-    python bench/bench_wavelet.py [--repeats 25]
+    python bench/bench_wavelet.py [--repeats 100]
+
+Compare the total with bench_backbone.py's forward time: the transforms are a tiny share of it.
 """
 import argparse
 import statistics
@@ -11,7 +14,9 @@ import torch.nn.functional as F
 
 from models import DWT, IWT, haar_filters
 
-SHAPES = [(1, 4, 128, 128), (1, 96, 128, 128), (1, 128, 64, 64), (16, 4, 64, 64), (16, 32, 32, 32)]
+# (kind, input shape) of the paper network's transforms for a 256 x 256 input
+TRANSFORMS = [("dwt", (1, 1, 256, 256)), ("dwt", (1, 96, 128, 128)), ("dwt", (1, 128, 64, 64)),
+              ("iwt", (1, 512, 32, 32)), ("iwt", (1, 384, 64, 64)), ("iwt", (1, 4, 128, 128))]
 
 
 def median_ms(fn, x, repeats):
@@ -26,20 +31,22 @@ def median_ms(fn, x, repeats):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=25)
+    parser.add_argument("--repeats", type=int, default=100)
     args = parser.parse_args()
     bank = haar_filters()
     conv_dwt = lambda x: F.conv2d(x, bank.repeat(x.shape[1], 1, 1, 1), stride=2, groups=x.shape[1])
     conv_iwt = lambda y: F.conv_transpose2d(y, bank.repeat(y.shape[1] // 4, 1, 1, 1), stride=2, groups=y.shape[1] // 4)
     ours_dwt, ours_iwt = DWT(), IWT()
-    print(f"{'shape':>22} {'conv DWT':>9} {'ours DWT':>9} {'conv IWT':>9} {'ours IWT':>9}   (median ms, threads={torch.get_num_threads()})")
+    print(f"{'transform':>28} {'conv (released)':>16} {'ours':>8}   (median ms, threads={torch.get_num_threads()})")
+    totals = [0.0, 0.0]
     with torch.inference_mode():
-        for shape in SHAPES:
+        for kind, shape in TRANSFORMS:
             x = torch.randn(shape)
-            y = conv_dwt(x)
-            row = [median_ms(f, a, args.repeats) for f, a in ((conv_dwt, x), (ours_dwt, x), (conv_iwt, y), (ours_iwt, y))]
-            print(f"{str(shape):>22} " + " ".join(f"{t:9.2f}" for t in row))
-
+            pair = (conv_dwt, ours_dwt) if kind == "dwt" else (conv_iwt, ours_iwt)
+            row = [median_ms(f, x, args.repeats) for f in pair]
+            totals = [t + r for t, r in zip(totals, row)]
+            print(f"{kind + ' ' + str(shape):>28} {row[0]:16.2f} {row[1]:8.2f}")
+    print(f"{'total per forward pass':>28} {totals[0]:16.2f} {totals[1]:8.2f}")
 
 if __name__ == "__main__":
     main()
