@@ -1,7 +1,7 @@
 """DWT/IWT formulations side by side: grouped conv (as released) vs pixel_unshuffle + 4x4 matmul (ours),
 on the six transforms of one mwrcanet_paper forward pass at 1 x 1 x 256 x 256, with their total.
 
-    python bench/bench_wavelet.py [--repeats 100]
+    python bench/bench_wavelet.py [--repeats 100] [--device cuda]
 
 Compare the total with bench_backbone.py's forward time: the transforms are a tiny share of it.
 """
@@ -20,11 +20,14 @@ TRANSFORMS = [("dwt", (1, 1, 256, 256)), ("dwt", (1, 96, 128, 128)), ("dwt", (1,
 
 
 def median_ms(fn, x, repeats):
+    sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
     fn(x)
     samples = []
     for _ in range(repeats):
+        sync()
         start = time.perf_counter()
         fn(x)
+        sync()
         samples.append(time.perf_counter() - start)
     return statistics.median(samples) * 1e3
 
@@ -32,16 +35,18 @@ def median_ms(fn, x, repeats):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=100)
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
-    bank = haar_filters()
+    device = torch.device(args.device)
+    bank = haar_filters().to(device)
     conv_dwt = lambda x: F.conv2d(x, bank.repeat(x.shape[1], 1, 1, 1), stride=2, groups=x.shape[1])
     conv_iwt = lambda y: F.conv_transpose2d(y, bank.repeat(y.shape[1] // 4, 1, 1, 1), stride=2, groups=y.shape[1] // 4)
-    ours_dwt, ours_iwt = DWT(), IWT()
-    print(f"{'transform':>28} {'conv (released)':>16} {'ours':>8}   (median ms, threads={torch.get_num_threads()})")
+    ours_dwt, ours_iwt = DWT().to(device), IWT().to(device)
+    print(f"{'transform':>28} {'conv (released)':>16} {'ours':>8}   (median ms, {device}, threads={torch.get_num_threads()})")
     totals = [0.0, 0.0]
     with torch.inference_mode():
         for kind, shape in TRANSFORMS:
-            x = torch.randn(shape)
+            x = torch.randn(shape, device=device)
             pair = (conv_dwt, ours_dwt) if kind == "dwt" else (conv_iwt, ours_iwt)
             row = [median_ms(f, x, args.repeats) for f in pair]
             totals = [t + r for t, r in zip(totals, row)]

@@ -21,6 +21,8 @@ import logging
 import os
 from pathlib import Path
 
+from models.spec import GROUP_LEVEL, GROUP_NAMES
+
 from .fitness import FAILED_PSNR, evaluate_candidate
 
 __all__ = ["RayEvaluator", "InProcessEvaluator", "start_ray", "dashboard_help"]
@@ -104,8 +106,11 @@ class RayEvaluator:
 
     def evaluate(self, requests: list[dict], generation: int) -> dict[str, dict]:
         from ray import tune
+        # Longest first: trials start in grid order, so this shortens the generation's makespan
+        # when candidates of very different cost share few slots.
+        by_cost = sorted(requests, key=lambda r: -_relative_cost(r["spec"]))
         candidates = [dict(r, threads=self.threads, tensorboard_dir=str(self.run_dir / "tensorboard" / r["key"]))
-                      for r in requests]
+                      for r in by_cost]
         prefix = f"g{generation:03d}_"
         name = lambda trial: prefix + trial.config["candidate"]["key"]
         tuner = tune.Tuner(
@@ -126,6 +131,13 @@ class RayEvaluator:
                 error = str(result.error).strip().splitlines()[-1][:300] if result.error else "no result reported"
                 records[key] = _crashed(error)
         return {r["key"]: records.get(r["key"]) or _crashed("no result reported") for r in requests}
+
+
+def _relative_cost(spec: dict) -> float:
+    """Closed-form training cost for ordering only: blocks x width^2 / 4^level, summed."""
+    widths = spec["widths"]
+    return sum(g["num_blocks"] * g["num_groups"] * widths[GROUP_LEVEL[name]] ** 2 / 4 ** GROUP_LEVEL[name]
+               for name, g in zip(GROUP_NAMES, spec["groups"]))
 
 
 def _crashed(error: str) -> dict:
