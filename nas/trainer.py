@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from models import ArchSpec, WeightsError, build_model, load_state_dict_strict
@@ -26,7 +25,7 @@ from models import ArchSpec, WeightsError, build_model, load_state_dict_strict
 from .arch import atomic_write_text, save_model_file
 from .data import BlockSet, PatchSampler
 from .evaluation import evaluate_blocks, summarize
-from .training import NonFiniteLoss, make_optimizer
+from .training import make_optimizer, train_step
 
 __all__ = ["TrainConfig", "train_network", "TrainError"]
 
@@ -57,11 +56,6 @@ class TrainConfig:
             raise TrainError(f"learning rate must be positive, got {self.lr}")
 
 
-def _l1_to_targets(prediction: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """L1 to each of K target channels, averaged (K = 1: plain L1; K = 2: distillation's step 4)."""
-    return F.l1_loss(prediction.expand_as(targets), targets)
-
-
 def train_network(spec: ArchSpec, sampler: PatchSampler, val_blocks: BlockSet, out_dir: Path, config: TrainConfig,
                   init_state: dict | None = None, resume: bool = False, progress: bool = True) -> dict:
     """Train ``spec`` (from ``init_state`` weights if given) and return the summary of the best
@@ -90,17 +84,7 @@ def train_network(spec: ArchSpec, sampler: PatchSampler, val_blocks: BlockSet, o
     model.train()
     while state["step"] < config.steps:
         noisy, targets = sampler.sample(config.batch_size, config.patch_size, generator)
-        noisy, targets = noisy.to(device), targets.to(device)
-        with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
-            loss = _l1_to_targets(model(noisy), targets)
-        if not torch.isfinite(loss):
-            raise NonFiniteLoss(f"loss is {loss.item()} at step {state['step']}")
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        schedule.step()
-        losses.append(loss.item())
+        losses.append(train_step(model, optimizer, schedule, noisy.to(device), targets.to(device), scaler))
         state["step"] += 1
         bar.update(1)
         if state["step"] % config.val_every == 0 or state["step"] == config.steps:
