@@ -11,7 +11,7 @@ import torch
 from .backbone import WaveletUNet, build_model
 from .zoo import mwrcanet_paper_spec
 
-__all__ = ["WeightsError", "read_state_dict", "load_state_dict_strict", "load_released"]
+__all__ = ["WeightsError", "read_checkpoint", "state_dict_of", "read_state_dict", "load_state_dict_strict", "load_released"]
 
 _PREFIX = "module."  # the release was saved from nn.DataParallel
 
@@ -20,23 +20,33 @@ class WeightsError(ValueError):
     """A weights file is missing, unreadable, or does not match the architecture."""
 
 
-def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Read a state dict safely (``weights_only=True``) from a bare state dict, a release-style
-    ``{"state_dict": ...}`` dict, or one of this toolkit's ``{"spec", "state_dict"}`` files.
-    A ``module.`` prefix on every key (DataParallel) is removed."""
+def read_checkpoint(path: str | os.PathLike) -> object:
+    """Whatever a weights file holds, loaded safely (``weights_only=True``); WeightsError if the
+    file is missing or is not a readable checkpoint."""
     if not os.path.isfile(path):
         raise WeightsError(f"weights file not found: {path}")
     try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise WeightsError(f"cannot read weights from {path}: {first_line}") from None
+
+
+def state_dict_of(loaded: object, path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The state dict inside a loaded checkpoint: a bare state dict, a release-style
+    ``{"state_dict": ...}`` dict, or one of this toolkit's ``{"spec", "state_dict"}`` files.
+    A ``module.`` prefix on every key (DataParallel) is removed."""
     state = loaded.get("state_dict", loaded) if isinstance(loaded, Mapping) else None
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise WeightsError(f"{path} holds no state dict (expected a dict of tensors, or a dict with 'state_dict')")
     if state and all(k.startswith(_PREFIX) for k in state):
         state = {k[len(_PREFIX):]: v for k, v in state.items()}
     return dict(state)
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The state dict of a weights file in any supported format (see :func:`state_dict_of`)."""
+    return state_dict_of(read_checkpoint(path), path)
 
 
 def load_state_dict_strict(model: torch.nn.Module, state: Mapping[str, torch.Tensor], source: str = "weights") -> None:

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import torch
 
-from models import ArchSpec, SpecError, WaveletUNet, build_model, load_state_dict_strict, named_spec, read_state_dict
+from models import (ArchSpec, SpecError, WaveletUNet, build_model, load_state_dict_strict, named_spec,
+                    read_checkpoint, read_state_dict, state_dict_of)
 from models.zoo import ARCHITECTURES
 
-__all__ = ["ArchError", "resolve_arch", "load_model", "save_model_file", "atomic_write_text"]
+__all__ = ["ArchError", "resolve_arch", "build_with_weights", "load_model", "save_model_file", "atomic_write_text"]
 
 
 class ArchError(ValueError):
@@ -38,25 +39,30 @@ def resolve_arch(arg: str) -> tuple[ArchSpec, dict | None]:
             return ArchSpec.from_dict(data.get("spec", data) if isinstance(data, dict) else data), None
         except SpecError as err:
             raise ArchError(f"{path}: {err}") from None
-    state = torch.load(path, map_location="cpu", weights_only=True) if path.stat().st_size else None
-    if not isinstance(state, dict) or "spec" not in state:
+    loaded = read_checkpoint(path)
+    if not isinstance(loaded, dict) or "spec" not in loaded:
         raise ArchError(f"{path}: not a model file of this toolkit (no 'spec'); pass a spec with --arch and "
                         "the file with --weights")
     try:
-        return ArchSpec.from_dict(state["spec"]), read_state_dict(path)
+        return ArchSpec.from_dict(loaded["spec"]), state_dict_of(loaded, path)
     except SpecError as err:
         raise ArchError(f"{path}: {err}") from None
+
+
+def build_with_weights(spec: ArchSpec, state: dict | None, source: str = "weights") -> WaveletUNet:
+    """``spec``'s model in eval mode, with ``state`` loaded strictly (random init when None)."""
+    model = build_model(spec)
+    if state is not None:
+        load_state_dict_strict(model, state, source=source)
+    return model.eval()
 
 
 def load_model(arch: str, weights: str | None = None, device: str | torch.device = "cpu") -> WaveletUNet:
     """Build the model of ``arch`` with ``weights`` (any checkpoint format, strict) in eval mode."""
     spec, state = resolve_arch(arch)
-    model = build_model(spec)
     if weights:
         state = read_state_dict(weights)
-    if state is not None:
-        load_state_dict_strict(model, state, source=str(weights or arch))
-    return model.to(device).eval()
+    return build_with_weights(spec, state, source=str(weights or arch)).to(device)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

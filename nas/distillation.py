@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from models import ArchSpec, build_model, load_state_dict_strict, read_state_dict
+from models import ArchSpec, read_state_dict
 
-from .arch import atomic_write_text
+from .arch import atomic_write_text, build_with_weights
 from .data import BlockSet, PatchSampler
 from .data.sources import BayerCropSampler, array_reader
 from .evaluation import evaluate_blocks, summarize
@@ -68,9 +68,7 @@ def fixed_noisy_blocks(sampler: PatchSampler, count: int, size: int, seed: int) 
 
 @torch.inference_mode()
 def _outputs(weights: Path, spec: ArchSpec, noisy: np.ndarray, batch: int = 8) -> np.ndarray:
-    model = build_model(spec)
-    load_state_dict_strict(model, read_state_dict(weights), source=str(weights))
-    model.eval()
+    model = _load(spec, weights)
     out = [predict(model, torch.from_numpy(noisy[i:i + batch])[:, None])[:, 0].numpy()
            for i in range(0, len(noisy), batch)]
     return np.concatenate(out)
@@ -139,10 +137,8 @@ class _Average(torch.nn.Module):
         return (self.a(x) + self.b(x)) / 2
 
 
-def _load(spec, path):
-    model = build_model(spec)
-    load_state_dict_strict(model, read_state_dict(path), source=str(path))
-    return model.eval()
+def _load(spec: ArchSpec, path: Path) -> torch.nn.Module:
+    return build_with_weights(spec, read_state_dict(path), source=str(path))
 
 
 def ablation_table(specs, step1, step3, step4, val: BlockSet, pseudo_labelled: bool) -> pd.DataFrame:

@@ -15,7 +15,7 @@ import torch
 from models import ArchSpec, SpecError, WaveletUNet, build_model, load_state_dict_strict, mwrcanet_paper_spec, \
     read_state_dict, spec_cost
 
-from .arch import atomic_write_text, save_model_file
+from .arch import atomic_write_text, build_with_weights, save_model_file
 from .genome import GenomeCodec, GenomeError, spec_key
 from .space import SpaceError, load_space, parse_space
 
@@ -117,8 +117,7 @@ def export_model(result: dict, out_dir: Path, formats=("pt", "torchscript"), wei
         if "pt" in formats:
             path = out_dir / "model.pt"
             save_model_file(path, spec, model.state_dict(), key=result["key"])
-            reloaded = build_model(spec).eval()
-            load_state_dict_strict(reloaded, read_state_dict(path), source=str(path))
+            reloaded = build_with_weights(spec, read_state_dict(path), source=str(path))
             files["pt"], diffs["pt"] = path.name, _check("pt", reloaded, model, x, expected)
         if "torchscript" in formats:
             path = out_dir / "model.torchscript.pt"

@@ -12,7 +12,7 @@ import traceback
 
 import torch
 
-from models import ArchSpec, build_model, spec_cost
+from models import ArchSpec, build_model, composed_cost
 
 from .data import training_sampler, validation_set
 from .evaluation import evaluate_blocks, summarize
@@ -47,7 +47,7 @@ def evaluate_candidate(spec: dict, budget: dict, seed: int, threads: int | None 
     record = {"status": "ok", "error": "", "psnr": FAILED_PSNR, "ssim": 0.0, "final_loss": float("nan")}
     try:
         full = ArchSpec.from_dict(spec)
-        cost = spec_cost(full)
+        cost = composed_cost(full)   # equals spec_cost; its pieces stay cached in a reused worker
         record.update(params=cost.params, gflops=cost.gflops)
         torch.manual_seed(seed)
         model = build_model(proxy_spec(full, budget["width_multiplier"]))

@@ -132,8 +132,6 @@ def _load_checkpoint(path, model, optimizer, schedule, generator, config) -> dic
         schedule.load_state_dict(saved["schedule"])
         torch.set_rng_state(saved["torch_rng"])
         generator.set_state(saved["generator"])
-    except (KeyError, RuntimeError, EOFError) as err:
-        raise TrainError(f"cannot resume from {path}: {err}") from None
-    except WeightsError as err:
+    except (KeyError, RuntimeError, EOFError, WeightsError) as err:
         raise TrainError(f"cannot resume from {path}: {err}") from None
     return {"step": saved["step"], "best_psnr": saved["best_psnr"], "history": saved["history"]}

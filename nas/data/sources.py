@@ -161,11 +161,15 @@ def _sidd_blocks(directory: str, noisy_stem: str, clean_stem: str, shape: tuple,
     return BlockSet(arrays[0], arrays[1], f"{label}:{directory}")
 
 
-def _sidd_val(directory: str) -> BlockSet:
+def _synthetic_val(_: str, num_blocks: int | None, block_size: int) -> BlockSet:
+    return _synthetic_blocks(num_blocks or 64, block_size)
+
+
+def _sidd_val(directory: str, *_) -> BlockSet:
     return _sidd_blocks(directory, "ValidationNoisyBlocksRaw", "ValidationGtBlocksRaw", (40, 32, 256, 256), "sidd-val")
 
 
-def _siddplus_val(directory: str) -> BlockSet:
+def _siddplus_val(directory: str, *_) -> BlockSet:
     return _sidd_blocks(directory, "siddplus_valid_noisy_raw", "siddplus_valid_gt_raw", (1024, 256, 256),
                         "siddplus-val")
 
@@ -196,7 +200,7 @@ def _pair_arrays(directory: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
     return noisy_all, clean_all
 
 
-def _pairs_val(directory: str) -> BlockSet:
+def _pairs_val(directory: str, *_) -> BlockSet:
     noisy, clean = _pair_arrays(directory)
     return BlockSet(noisy, clean, f"pairs:{directory}")
 
@@ -229,13 +233,14 @@ def _sidd_medium_train(directory: str) -> PatchSampler:
 @dataclass(frozen=True)
 class Source:
     train: Callable[[str], PatchSampler] | None
-    validation: Callable[[str], BlockSet] | None
+    # (argument, num_blocks, block_size) -> blocks; file sources ignore the size and are subset after
+    validation: Callable[[str, int | None, int], BlockSet] | None
     needs_dir: bool = True
 
 
 # The one table of data sources.
 SOURCES: dict[str, Source] = {
-    "synthetic": Source(train=lambda _: SyntheticSampler(), validation=None, needs_dir=False),
+    "synthetic": Source(train=lambda _: SyntheticSampler(), validation=_synthetic_val, needs_dir=False),
     "sidd-val": Source(train=None, validation=_sidd_val),
     "siddplus-val": Source(train=None, validation=_siddplus_val),
     "sidd-medium": Source(train=_sidd_medium_train, validation=None),
@@ -268,12 +273,10 @@ def validation_set(text: str, num_blocks: int | None = None, block_size: int = 1
     """The fixed validation blocks of a source. ``num_blocks`` keeps an evenly spaced subset (the
     synthetic set is generated with exactly that many ``block_size`` blocks, 64 if not given)."""
     kind, source, arg = _parse(text)
-    if kind == "synthetic":
-        return _synthetic_blocks(num_blocks or 64, block_size)
     if source.validation is None:
         raise DataError(f"data source {kind!r} is for training only; validate on synthetic, sidd-val:DIR, "
                         "siddplus-val:DIR or pairs:DIR")
-    blocks = source.validation(arg)
+    blocks = source.validation(arg, num_blocks, block_size)
     if num_blocks and num_blocks < len(blocks):
         keep = np.linspace(0, len(blocks) - 1, num_blocks).round().astype(int)
         blocks = BlockSet([blocks.noisy[i] for i in keep], [blocks.clean[i] for i in keep], blocks.source)

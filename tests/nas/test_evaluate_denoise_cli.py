@@ -48,6 +48,14 @@ def test_evaluate_bad_input_is_one_line(argv, message, capsys):
     assert code == 2 and len(err) == 1 and message in err[0] and err[0].startswith("error:")
 
 
+def test_corrupt_model_file_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.pt"
+    bad.write_text("garbage")
+    code, err = run_cli(evaluate.main, ["--arch", str(bad)], capsys)
+    message = "cannot read weights"
+    assert code == 2 and len(err) == 1 and message in err[0] and err[0].startswith("error:")
+
+
 @pytest.mark.parametrize("suffix", [".npy", ".mat"])
 def test_denoise_round_trips_format(tmp_path, model_file, suffix):
     noisy = np.random.default_rng(0).random((60, 84)).astype(np.float32)
