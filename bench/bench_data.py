@@ -14,7 +14,7 @@ from models import ArchSpec, GroupSpec
 from models.spec import GROUP_NAMES
 from models import build_model
 from nas.data import training_sampler
-from nas.training import make_optimizer, train_step
+from nas.train.loop import make_optimizer, train_step
 
 
 def main():

@@ -12,10 +12,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from nas.fitness import candidate_seed
-from nas.genome import GenomeCodec
-from nas.ray_runner import InProcessEvaluator, RayEvaluator, start_ray
-from nas.space import load_space
+from nas.search.evaluators import InProcessEvaluator, RayEvaluator, start_ray
+from nas.search.fitness import candidate_seed
+from nas.search.genome import GenomeCodec
+from nas.search.result import Candidate
+from nas.search.space import load_space
 
 
 def main():
@@ -27,13 +28,11 @@ def main():
                                                           blocks_per_group={"min": 4, "max": 8})
     codec = GenomeCodec(space)
     rng = random.Random(0)
-    budget = space.budget.model_dump()
     requests = []
     for _ in range(args.candidates):
         genome = codec.random_genome(rng)
         key = codec.key(genome)
-        requests.append({"key": key, "spec": codec.decode(genome).to_dict(), "budget": budget,
-                         "seed": candidate_seed(0, key)})
+        requests.append(Candidate(key, codec.decode(genome), space.budget, candidate_seed(0, key)))
 
     t0 = time.perf_counter()
     in_process = InProcessEvaluator(threads=1).evaluate(requests, 0)
@@ -53,7 +52,7 @@ def main():
         t0 = time.perf_counter()
         ray_parallel = RayEvaluator(Path(tmp) / "parallel", cpus=1, gpus=0).evaluate(requests, 1)
         t_parallel = time.perf_counter() - t0
-    same = all(in_process[k]["psnr"] == ray_serial[k]["psnr"] == ray_parallel[k]["psnr"] for k in in_process)
+    same = all(in_process[k].psnr == ray_serial[k].psnr == ray_parallel[k].psnr for k in in_process)
     print(f"{args.candidates} candidates x {args.steps} steps, 1 thread each; Ray start-up {t_start:.1f} s (excluded)")
     print(f"in-process, one at a time      {t_local:7.1f} s")
     print(f"Ray Tune, one trial at a time  {t_serial:7.1f} s   overhead {(t_serial / t_local - 1) * 100:+.1f}% "

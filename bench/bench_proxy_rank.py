@@ -13,14 +13,14 @@ from concurrent.futures import ProcessPoolExecutor
 import pandas as pd
 from scipy.stats import spearmanr
 
-from nas.fitness import candidate_seed, evaluate_candidate
-from nas.genome import GenomeCodec
-from nas.space import load_space
+from nas.search.fitness import candidate_seed, evaluate_candidate
+from nas.search.genome import GenomeCodec
+from nas.search.result import Candidate
+from nas.search.space import load_space
 
 
-def _run(args):
-    spec, budget, seed = args
-    return evaluate_candidate(spec, budget, seed, threads=1)
+def _run(candidate):
+    return evaluate_candidate(candidate, threads=1)
 
 
 def main():
@@ -33,19 +33,19 @@ def main():
     codec = GenomeCodec(space)
     rng = random.Random(1)
     genomes = [codec.random_genome(rng) for _ in range(args.candidates)]
-    short = space.budget.model_dump()
-    long = dict(short, steps=short["steps"] * args.factor)
-    jobs = [(codec.decode(g).to_dict(), budget, candidate_seed(0, codec.key(g))) for budget in (short, long)
+    short = space.budget
+    long = short.model_copy(update={"steps": short.steps * args.factor})
+    jobs = [Candidate(codec.key(g), codec.decode(g), budget, candidate_seed(0, codec.key(g))) for budget in (short, long)
             for g in genomes]
     with ProcessPoolExecutor(max_workers=2) as pool:
         records = list(pool.map(_run, jobs))
     n = len(genomes)
     table = pd.DataFrame({"key": [codec.key(g) for g in genomes],
-                          f"psnr_{short['steps']}": [r["psnr"] for r in records[:n]],
-                          f"psnr_{long['steps']}": [r["psnr"] for r in records[n:]]})
+                          f"psnr_{short.steps}": [r.psnr for r in records[:n]],
+                          f"psnr_{long.steps}": [r.psnr for r in records[n:]]})
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     rho, p = spearmanr(table.iloc[:, 1], table.iloc[:, 2])
-    print(f"Spearman rank correlation, {short['steps']} vs {long['steps']} steps: {rho:.2f} (p = {p:.3f}, n = {n})")
+    print(f"Spearman rank correlation, {short.steps} vs {long.steps} steps: {rho:.2f} (p = {p:.3f}, n = {n})")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,10 @@ from models import (ArchSpec, SpecError, WaveletUNet, build_model, load_state_di
                     read_checkpoint, read_state_dict, state_dict_of)
 from models.zoo import ARCHITECTURES
 
-__all__ = ["ArchError", "resolve_arch", "build_with_weights", "load_model", "save_model_file", "atomic_write_text"]
+from .atomic import atomic_path
+from .search.best import ResultError, read_result
+
+__all__ = ["ArchError", "resolve_arch", "build_with_weights", "load_model", "save_model_file"]
 
 
 class ArchError(ValueError):
@@ -31,20 +34,30 @@ def resolve_arch(arg: str) -> tuple[ArchSpec, dict | None]:
     if not path.is_file():
         raise ArchError(f"--arch {arg!r}: neither a named architecture ({', '.join(ARCHITECTURES)}) nor a file")
     if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ArchError(f"{path}: invalid JSON ({err})") from None
-        try:
-            return ArchSpec.from_dict(data.get("spec", data) if isinstance(data, dict) else data), None
-        except SpecError as err:
-            raise ArchError(f"{path}: {err}") from None
+        return _spec_from_json(path), None
     loaded = read_checkpoint(path)
     if not isinstance(loaded, dict) or "spec" not in loaded:
         raise ArchError(f"{path}: not a model file of this toolkit (no 'spec'); pass a spec with --arch and "
                         "the file with --weights")
     try:
         return ArchSpec.from_dict(loaded["spec"]), state_dict_of(loaded, path)
+    except SpecError as err:
+        raise ArchError(f"{path}: {err}") from None
+
+
+def _spec_from_json(path: Path) -> ArchSpec:
+    """A genome or result file (decoded with its space, checked against its spec), or a plain spec."""
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ArchError(f"{path}: invalid JSON ({err})") from None
+    if isinstance(data, dict) and "genome" in data:
+        try:
+            return read_result(path)["spec"]
+        except ResultError as err:
+            raise ArchError(str(err)) from None
+    try:
+        return ArchSpec.from_dict(data.get("spec", data) if isinstance(data, dict) else data)
     except SpecError as err:
         raise ArchError(f"{path}: {err}") from None
 
@@ -65,18 +78,8 @@ def load_model(arch: str, weights: str | None = None, device: str | torch.device
     return build_with_weights(spec, state, source=str(weights or arch)).to(device)
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write through a temporary file and rename, so a crash never leaves a half-written file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def save_model_file(path: str | os.PathLike, spec: ArchSpec, state_dict: dict, **extra) -> None:
     """One file with spec and weights, loadable with ``torch.load(weights_only=True)``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save({"spec": spec.to_dict(), "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
-                **extra}, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save({"spec": spec.to_dict(), "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
+                    **extra}, tmp)

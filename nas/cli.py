@@ -1,6 +1,7 @@
 """Shared command-line plumbing: one-line errors for bad input, logging set-up."""
 from __future__ import annotations
 
+import argparse
 import functools
 import logging
 import sys
@@ -9,16 +10,28 @@ from models import SpecError, WeightsError
 
 from .arch import ArchError
 from .data import DataError
+from .inference import TilingError
 
-__all__ = ["USER_ERRORS", "UsageError", "cli_main", "user_error"]
+__all__ = ["USER_ERRORS", "UsageError", "CommandParser", "cli_main", "user_error"]
 
 
 class UsageError(ValueError):
     """A command-line value is out of range or inconsistent."""
 
 # Errors that mean "bad input", reported in one line without a traceback.
-USER_ERRORS: tuple[type[BaseException], ...] = (UsageError, SpecError, WeightsError, ArchError, DataError, FileNotFoundError,
-                                                 IsADirectoryError, PermissionError)
+USER_ERRORS: tuple[type[BaseException], ...] = (UsageError, SpecError, WeightsError, ArchError, DataError, TilingError,
+                                                 FileNotFoundError, IsADirectoryError, PermissionError)
+
+
+class CommandParser(argparse.ArgumentParser):
+    """argparse with the toolkit's one-line errors (``error: ...``, exit 2) and raw help text."""
+
+    def __init__(self, prog: str, description: str | None = None) -> None:
+        super().__init__(prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    def error(self, message: str):
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
 
 
 def user_error(*types: type[BaseException]) -> None:

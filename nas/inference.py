@@ -9,7 +9,8 @@ import torch.nn.functional as F
 
 from models import SIZE_MULTIPLE
 
-__all__ = ["VIEWS", "self_ensemble", "predict", "tiled", "tile_count", "denoise_array"]
+__all__ = ["VIEWS", "TilingError", "check_tiling", "default_overlap", "self_ensemble", "predict", "tiled",
+           "tile_count", "denoise_array"]
 
 Net = Callable[[torch.Tensor], torch.Tensor]
 
@@ -74,14 +75,28 @@ def _edge_ramp(length: int, overlap: int, low_edge: bool, high_edge: bool) -> to
     return ramp
 
 
+class TilingError(ValueError):
+    """A tile size or overlap that tiled inference cannot use."""
+
+
+def default_overlap(tile: int) -> int:
+    """32 pixels of overlap, or less for small tiles: at most half the tile, a multiple of 8."""
+    return min(32, (tile // 2) // SIZE_MULTIPLE * SIZE_MULTIPLE)
+
+
+def check_tiling(tile: int, overlap: int) -> None:
+    """TilingError unless ``tile`` is a positive multiple of 8 and ``overlap`` a multiple of 8 in [0, tile)."""
+    if tile <= 0 or tile % SIZE_MULTIPLE:
+        raise TilingError(f"tile size must be a positive multiple of {SIZE_MULTIPLE}, got {tile}")
+    if not 0 <= overlap < tile or overlap % SIZE_MULTIPLE:
+        raise TilingError(f"tile overlap must be a multiple of {SIZE_MULTIPLE} in [0, {tile}), got {overlap}")
+
+
 def tiled(net: Net, x: torch.Tensor, tile: int, overlap: int = 32, progress: Callable | None = None) -> torch.Tensor:
     """Run ``net`` on overlapping ``tile x tile`` windows of ``x`` (1 x C x H x W, H and W multiples
     of 8) and blend them. Tile origins are multiples of 8, so each tile sees the same Haar grid and
     Bayer phase as the whole image; peak memory follows the tile size, not the image."""
-    if tile % SIZE_MULTIPLE or tile <= 0:
-        raise ValueError(f"tile size must be a positive multiple of {SIZE_MULTIPLE}, got {tile}")
-    if not 0 <= overlap < tile or overlap % SIZE_MULTIPLE:
-        raise ValueError(f"overlap must be a multiple of {SIZE_MULTIPLE} in [0, tile), got {overlap}")
+    check_tiling(tile, overlap)
     h, w = x.shape[-2:]
     stride = tile - overlap
     ys, xs = _starts(h, tile, stride), _starts(w, tile, stride)
@@ -116,10 +131,11 @@ def tile_count(height: int, width: int, tile: int, overlap: int) -> int:
 
 @torch.inference_mode()
 def denoise_array(model: torch.nn.Module, image: np.ndarray, ensemble: bool = False, tile: int | None = None,
-                  overlap: int = 32, progress: Callable | None = None) -> np.ndarray:
-    """Denoise one 2-D raw mosaic of any size (padded to a multiple of 8 and cropped back)."""
+                  overlap: int | None = None, progress: Callable | None = None) -> np.ndarray:
+    """Denoise one 2-D raw mosaic of any size (padded to a multiple of 8 and cropped back);
+    ``overlap`` defaults to :func:`default_overlap` of the tile."""
     x = torch.from_numpy(np.array(image, dtype=np.float32))[None, None]   # a copy: inputs may be read-only mmaps
     x, h, w = _pad_to_multiple(x)
     net = (lambda t: predict(model, t, ensemble))
-    y = tiled(net, x, tile, overlap, progress) if tile else net(x)
+    y = tiled(net, x, tile, default_overlap(tile) if overlap is None else overlap, progress) if tile else net(x)
     return y[0, 0, :h, :w].clamp(0, 1).numpy()

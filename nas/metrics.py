@@ -15,7 +15,10 @@ def psnr_db(prediction: np.ndarray, target: np.ndarray) -> float:
 
 
 def ssim(prediction: np.ndarray, target: np.ndarray) -> float:
-    """SSIM of one 2-D block with data range 1.0 (scikit-image's implementation, Wang et al. 2004)."""
+    """SSIM of one 2-D block with data range 1.0, as the SIDD benchmark computes it (MATLAB's
+    ``ssim``: an 11 x 11 Gaussian window of sigma 1.5, population covariance), through
+    scikit-image's implementation."""
     from skimage.metrics import structural_similarity
-    return float(structural_similarity(np.asarray(target, np.float32), np.asarray(prediction, np.float32),
-                                       data_range=1.0))
+    return float(structural_similarity(np.asarray(target, np.float64), np.asarray(prediction, np.float64),
+                                       data_range=1.0, gaussian_weights=True, sigma=1.5,
+                                       use_sample_covariance=False))

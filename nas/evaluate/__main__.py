@@ -1,0 +1,70 @@
+"""Evaluate a denoiser on fixed validation blocks.
+
+    python -m nas.evaluate --arch mwrcanet_paper --weights dn_mwrcanet_raw_c1.pth \\
+        --data siddplus-val:DIR --ensemble --out runs/eval.csv
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from ..arch import load_model
+from ..cli import CommandParser, UsageError, cli_main
+from ..data import validation_set
+from ..inference import check_tiling, default_overlap
+from ..scoring import evaluate_blocks, summarize
+
+log = logging.getLogger("nas.evaluate")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = CommandParser("python -m nas.evaluate", __doc__)
+    parser.add_argument("--arch", required=True,
+                        help="named architecture, spec/genome/best.json file, or a model file (.pt)")
+    parser.add_argument("--weights", help="weights: the released checkpoint, a bare state dict or a model file")
+    parser.add_argument("--data", default="synthetic",
+                        help="validation source: synthetic, sidd-val:DIR, siddplus-val:DIR, pairs:DIR")
+    parser.add_argument("--blocks", type=int, help="evaluate an evenly spaced subset of this many blocks")
+    parser.add_argument("--block-size", type=int, default=128, help="block size of the synthetic set")
+    parser.add_argument("--ensemble", action="store_true", help="x8 self-ensemble (the paper's protocol)")
+    parser.add_argument("--tile", type=int, help="tiled inference with tiles of this size (multiple of 8)")
+    parser.add_argument("--overlap", type=int, help="tile overlap, a multiple of 8 (default: 32, at most half the tile)")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--no-ssim", action="store_true", help="skip SSIM (faster)")
+    parser.add_argument("--threads", type=int, help="PyTorch CPU threads")
+    parser.add_argument("--out", help="per-block CSV (one row per block, a psnr column)")
+    return parser
+
+
+@cli_main
+def main(argv=None) -> None:
+    args = build_parser().parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.tile is not None:
+        check_tiling(args.tile, default_overlap(args.tile) if args.overlap is None else args.overlap)
+    elif args.overlap is not None:
+        raise UsageError("--overlap needs --tile")
+    if args.out and not Path(args.out).parent.is_dir():
+        raise FileNotFoundError(f"--out: folder not found: {Path(args.out).parent}")
+    model = load_model(args.arch, args.weights)
+    if args.weights is None and not args.arch.endswith((".pt", ".pth")):
+        log.warning("warning: no --weights given, evaluating an untrained network")
+    blocks = validation_set(args.data, args.blocks, args.block_size)
+    table = evaluate_blocks(model, blocks, ensemble=args.ensemble, tile=args.tile, overlap=args.overlap, batch_size=args.batch_size,
+                            with_ssim=not args.no_ssim, progress=True)
+    if args.out:
+        table.to_csv(args.out, index=False)
+    summary = summarize(table)
+    print(pd.DataFrame([{"data": blocks.source, "ensemble": args.ensemble, **summary}]).to_string(
+        index=False, float_format=lambda v: f"{v:.4f}"))
+    if args.out:
+        print(f"per-block results: {args.out}")
+
+
+if __name__ == "__main__":
+    main()

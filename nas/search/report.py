@@ -1,0 +1,76 @@
+"""A run folder's tables, best.json and plots, rewritten after every generation."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from ..atomic import atomic_path, atomic_write_text
+from .result import Evaluation
+
+__all__ = ["evaluations_table", "write_reports"]
+
+
+def evaluations_table(evaluations: list[Evaluation]) -> pd.DataFrame:
+    """One row per evaluation (the columns of :meth:`Evaluation.to_row`), in generation order."""
+    table = pd.DataFrame([e.to_row() for e in evaluations])
+    return table.sort_values(["generation", "key"], kind="stable") if len(table) else table
+
+
+def _atomic_csv(table: pd.DataFrame, path: Path) -> None:
+    atomic_write_text(path, table.to_csv(index=False))
+
+
+def write_reports(run) -> dict:
+    """Write evaluations.csv, logbook.csv, best.json and the plots of ``run`` (an Evolution)."""
+    folder = run.run_dir
+    table = evaluations_table(list(run.cache.values()))
+    _atomic_csv(table, folder / "evaluations.csv")
+    _atomic_csv(pd.DataFrame(list(run.logbook)), folder / "logbook.csv")
+    best = {**run.best(), "space": run.space.to_dict(), "seed": run.seed, "run": str(folder)}
+    atomic_write_text(folder / "best.json", json.dumps(best, indent=2, allow_nan=False))
+    _plot_fitness(table, pd.DataFrame(list(run.logbook)), folder / "fitness.png")
+    if len(run.objectives) > 1:
+        _plot_pareto(table, best.get("pareto", []), run.objectives[1], folder / "pareto.png")
+    return best
+
+
+def _figure():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt.subplots(figsize=(6, 4))
+
+
+def _save(fig, ax, path: Path) -> None:
+    """Legend, layout, and an atomic write (a killed run never leaves half a PNG)."""
+    import matplotlib.pyplot as plt
+    ax.legend()
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+
+
+def _plot_fitness(table: pd.DataFrame, logbook: pd.DataFrame, path: Path) -> None:
+    from matplotlib.ticker import MaxNLocator
+    fig, ax = _figure()
+    ok = table[table["status"] == "ok"]
+    ax.scatter(ok["generation"], ok["psnr"], s=12, alpha=0.5, label="evaluations")
+    ax.plot(logbook["gen"], logbook["best"], "-o", label="best so far")
+    ax.plot(logbook["gen"], logbook["median"], "--", label="median of offspring")
+    ax.set(xlabel="generation", ylabel="validation PSNR (dB)", title="fitness per generation")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _save(fig, ax, path)
+
+
+def _plot_pareto(table: pd.DataFrame, pareto: list[dict], cost: str, path: Path) -> None:
+    fig, ax = _figure()
+    ok = table[table["status"] == "ok"]
+    ax.scatter(ok[cost], ok["psnr"], s=12, alpha=0.4, label="evaluations")
+    front = sorted((p["metrics"][cost], p["metrics"]["psnr"]) for p in pareto if p["metrics"]["status"] == "ok")
+    if front:
+        ax.plot(*zip(*front), "r-o", label="Pareto front")
+    ax.set(xlabel=cost, ylabel="validation PSNR (dB)", title="Pareto front")
+    _save(fig, ax, path)

@@ -1,0 +1,151 @@
+"""Selection schemes: one class each, owning its population, its selection and its replacement.
+
+Every scheme proposes ``settings.children()`` candidates per generation from the DEAP
+``toolbox`` (``individual``, ``clone``, ``mate``, ``mutate``), and after they are scored folds
+them into its population. Its ``state_dict`` is its part of the checkpoint: the population in
+the scheme's own order (aging keeps it oldest first).
+
+============  ==========================================================  ==============
+scheme        what it does                                                objectives
+============  ==========================================================  ==============
+random        samples fresh genomes every generation (the baseline)       any
+tournament    GA: tournament selection, crossover, mutation, elitism      psnr only
+aging         regularized evolution (Real et al. 2019): a few mutated     psnr only
+              tournament winners per cycle, the oldest as many die
+nsga2         NSGA-II (Deb et al. 2002): dominance-and-crowding           two or more
+              tournament, non-dominated sorting for survival
+============  ==========================================================  ==============
+"""
+from __future__ import annotations
+
+import random
+from typing import Callable
+
+from deap import tools
+
+from .space import EvolutionSettings
+
+__all__ = ["SCHEMES", "Scheme", "make_scheme"]
+
+
+class Scheme:
+    """Base: the population and its (de)serialisation; subclasses select and replace."""
+
+    name = ""
+
+    def __init__(self, settings: EvolutionSettings) -> None:
+        self.settings = settings
+        self.population: list = []
+
+    def initial(self, toolbox) -> list:
+        """Generation 0: ``population`` random individuals."""
+        return [toolbox.individual() for _ in range(self.settings.population)]
+
+    def propose(self, toolbox) -> list:
+        """The next generation's candidates (unscored)."""
+        raise NotImplementedError
+
+    def replace(self, offspring: list) -> None:
+        """Fold the scored ``offspring`` into the population."""
+        raise NotImplementedError
+
+    def start(self, offspring: list) -> None:
+        """The scored initial individuals become the population."""
+        self.population = list(offspring)
+
+    def state_dict(self) -> dict:
+        return {"scheme": self.name, "population": [list(ind) for ind in self.population]}
+
+    def load_state_dict(self, state: dict, individual: Callable[[list], object]) -> None:
+        """Restore the population; ``individual(genome)`` rebuilds one with its fitness."""
+        if state.get("scheme") != self.name:
+            raise ValueError(f"checkpoint was written by scheme {state.get('scheme')!r}, not {self.name!r}")
+        self.population = [individual(genome) for genome in state["population"]]
+
+
+class RandomSampling(Scheme):
+    """Random search: every generation is ``children()`` fresh genomes. It selects nothing; its
+    population is the latest generation."""
+
+    name = "random"
+
+    def propose(self, toolbox) -> list:
+        return [toolbox.individual() for _ in range(self.settings.children())]
+
+    def replace(self, offspring: list) -> None:
+        self.population = list(offspring)
+
+
+class Tournament(Scheme):
+    """Generational GA: tournament-selected parents, pairwise crossover, mutation; the
+    ``elitism`` best of the old population survive beside the best offspring."""
+
+    name = "tournament"
+
+    def propose(self, toolbox) -> list:
+        s = self.settings
+        parents = tools.selTournament(self.population, s.children(), tournsize=s.tournament_size)
+        return _vary(toolbox, parents, s.crossover_rate)
+
+    def replace(self, offspring: list) -> None:
+        s = self.settings
+        elite = tools.selBest(self.population, s.elitism)
+        chosen = tools.selBest(offspring, min(s.population - len(elite), len(offspring)))
+        # With fewer offspring than places, the next best of the old population keep theirs.
+        rest = [ind for ind in tools.selBest(self.population, s.population) if not any(ind is e for e in elite)]
+        self.population = elite + chosen + rest[:s.population - len(elite) - len(chosen)]
+
+
+class Aging(Scheme):
+    """Regularized evolution: each cycle mutates ``children()`` tournament winners (sampled
+    ``tournament_size`` at a time) and removes as many of the oldest, so every individual dies of
+    age however good it is. The population list is ordered oldest first."""
+
+    name = "aging"
+
+    def propose(self, toolbox) -> list:
+        s = self.settings
+        size = min(s.tournament_size, len(self.population))
+        parents = [max(random.sample(self.population, size), key=lambda ind: ind.fitness)
+                   for _ in range(s.children())]
+        return [toolbox.mutate(toolbox.clone(p))[0] for p in parents]
+
+    def replace(self, offspring: list) -> None:
+        self.population = (self.population + offspring)[len(offspring):]
+
+
+class NSGA2(Scheme):
+    """NSGA-II: binary tournaments on dominance then crowding distance, crossover and mutation;
+    survivors by non-dominated sorting of parents and offspring together."""
+
+    name = "nsga2"
+
+    def propose(self, toolbox) -> list:
+        s = self.settings
+        self.population = tools.selNSGA2(self.population, len(self.population))   # assigns crowding distances
+        k = s.children()
+        # selTournamentDCD wants k divisible by 4 when k is the whole population; split the rest off.
+        whole, rest = (k - k % 4, k % 4) if k == len(self.population) else (k, 0)
+        parents = (tools.selTournamentDCD(self.population, whole) if whole else []) + \
+            (tools.selTournamentDCD(self.population, rest) if rest else [])
+        return _vary(toolbox, parents, s.crossover_rate)
+
+    def replace(self, offspring: list) -> None:
+        self.population = tools.selNSGA2(self.population + offspring, self.settings.population)
+
+
+def _vary(toolbox, parents: list, crossover_rate: float) -> list:
+    """Clone the parents, cross consecutive pairs with probability ``crossover_rate``, mutate all."""
+    offspring = [toolbox.clone(ind) for ind in parents]
+    for a, b in zip(offspring[::2], offspring[1::2]):
+        if random.random() < crossover_rate:
+            toolbox.mate(a, b)
+    return [toolbox.mutate(ind)[0] for ind in offspring]
+
+
+SCHEMES: dict[str, type[Scheme]] = {cls.name: cls for cls in (RandomSampling, Tournament, Aging, NSGA2)}
+
+
+def make_scheme(settings: EvolutionSettings) -> Scheme:
+    """The scheme named by ``settings.selection`` (the one place a scheme is chosen)."""
+    return SCHEMES[settings.selection](settings)

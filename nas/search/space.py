@@ -1,0 +1,227 @@
+"""Search spaces: a YAML schema, validated on load with errors that name the field path."""
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from models import BLOCKS
+
+__all__ = ["SpaceError", "SearchSpace", "Budget", "EvolutionSettings", "load_space", "parse_space", "bundled_space"]
+
+SCHEMES = ("tournament", "aging", "nsga2", "random")
+BlockName = Literal[tuple(BLOCKS)]
+
+
+class SpaceError(ValueError):
+    """A search-space file is missing or invalid; the message names the field path."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CountRange(_Strict):
+    min: int = Field(ge=0)
+    max: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.max < self.min:
+            raise ValueError(f"range reversed: min {self.min} > max {self.max}")
+        return self
+
+
+class Widths(_Strict):
+    level1: list[int] = Field(min_length=1)
+    level2: list[int] = Field(min_length=1)
+    level3: list[int] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _positive(self):
+        for name in ("level1", "level2", "level3"):
+            if any(w <= 0 for w in getattr(self, name)):
+                raise ValueError(f"{name}: widths must be positive")
+        return self
+
+    def choices(self) -> tuple[list[int], list[int], list[int]]:
+        return self.level1, self.level2, self.level3
+
+
+class Constraints(_Strict):
+    max_params: Optional[float] = Field(default=None, gt=0, description="trainable parameters, full width")
+    max_gflops: Optional[float] = Field(default=None, gt=0, description="GFLOPs at 256 x 256, full width")
+
+
+class EvolutionSettings(_Strict):
+    population: int = Field(default=8, ge=2)
+    generations: int = Field(default=4, ge=0, description="generations (aging: cycles) after the initial population")
+    selection: Literal[SCHEMES] = "tournament"
+    tournament_size: int = Field(default=3, ge=2)
+    mutation_rate: float = Field(default=0.3, ge=0, le=1, description="per-gene mutation probability")
+    crossover_rate: float = Field(default=0.5, ge=0, le=1)
+    elitism: int = Field(default=1, ge=0)
+    offspring: Optional[int] = Field(default=None, ge=1, description="children per generation; default: the "
+                                     "population, and a quarter of it for aging")
+
+    @model_validator(mode="after")
+    def _bounded(self):
+        if self.elitism >= self.population:
+            raise ValueError(f"elitism: must be below the population ({self.population}), or no offspring survives")
+        if self.offspring is not None and self.offspring > self.population:
+            raise ValueError(f"offspring: at most the population ({self.population})")
+        if self.selection == "aging" and self.offspring == self.population:
+            raise ValueError("offspring: aging with offspring = population replaces everyone; nothing ages")
+        return self
+
+    def children(self) -> int:
+        """Candidates proposed per generation (per cycle for aging)."""
+        if self.offspring is not None:
+            return self.offspring
+        return max(1, self.population // 4) if self.selection == "aging" else self.population
+
+
+class Budget(_Strict):
+    width_multiplier: float = Field(default=0.125, gt=0, le=1)
+    patch_size: int = Field(default=32, ge=8, multiple_of=8)
+    batch_size: int = Field(default=8, ge=1)
+    steps: int = Field(default=300, ge=1)
+    lr: float = Field(default=2e-3, gt=0)
+    val_blocks: int = Field(default=16, ge=1)
+    val_block_size: int = Field(default=64, ge=8, multiple_of=8)
+    data: str = "synthetic"
+    val_data: Optional[str] = None
+    rungs: list[float] = Field(default=[], description="fractions of steps at which the validation PSNR is also "
+                               "recorded (the learning curve); the full budget is always scored")
+
+    @model_validator(mode="after")
+    def _rungs(self):
+        if any(not 0 < r < 1 for r in self.rungs):
+            raise ValueError(f"rungs: fractions strictly between 0 and 1, got {self.rungs}")
+        return self
+
+    def rung_steps(self) -> list[int]:
+        """Step counts at which a candidate is scored, ending with ``steps``."""
+        return sorted({max(1, round(r * self.steps)) for r in self.rungs} | {self.steps})
+
+
+class Resources(_Strict):
+    cpus: float = Field(default=1, gt=0)
+    gpus: float = Field(default=0, ge=0)
+    max_concurrent: Optional[int] = Field(default=None, ge=1, description="trials at once (default: as many "
+                                          "as the cluster's resources allow)")
+
+
+class SearchSpace(_Strict):
+    """A search space: what a genome may choose, how to score it, how to evolve it."""
+
+    name: str = Field(min_length=1)
+    blocks: list[BlockName] = Field(min_length=1)
+    blocks_per_group: CountRange
+    widths: Widths
+    activation: str = "prelu"
+    objectives: list[Literal["psnr", "gflops", "params"]] = Field(default=["psnr"], min_length=1)
+    constraints: Constraints = Constraints()
+    evolution: EvolutionSettings = EvolutionSettings()
+    budget: Budget = Budget()
+    resources: Resources = Resources()
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if len(set(self.blocks)) != len(self.blocks):
+            raise ValueError("blocks: duplicate block type")
+        if self.objectives[0] != "psnr" or len(set(self.objectives)) != len(self.objectives):
+            raise ValueError("objectives: must start with psnr and name each objective once")
+        selection = self.evolution.selection
+        if selection == "nsga2" and len(self.objectives) < 2:
+            raise ValueError("evolution.selection: nsga2 needs two objectives (e.g. [psnr, gflops])")
+        if selection in ("tournament", "aging") and len(self.objectives) > 1:
+            raise ValueError(f"evolution.selection: {selection} optimises one objective (psnr); with "
+                             f"{self.objectives} use nsga2 (or random)")
+        return self
+
+    def to_dict(self) -> dict:
+        return self.model_dump(mode="json")
+
+    def with_overrides(self, **sections: dict) -> "SearchSpace":
+        """A copy with some fields of some sections replaced (None values are ignored), re-validated."""
+        data = self.to_dict()
+        for section, values in sections.items():
+            target = data if section == "top" else data[section]
+            target.update({k: v for k, v in values.items() if v is not None})
+        return parse_space(data, source="command line")
+
+
+def _format(err: ValidationError, source: str) -> str:
+    first = err.errors()[0]
+    path = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    return f"{source}: {path}: {message}"
+
+
+def parse_space(data: object, source: str = "space") -> SearchSpace:
+    if not isinstance(data, dict):
+        raise SpaceError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+    try:
+        space = SearchSpace.model_validate(data)
+    except ValidationError as err:
+        raise SpaceError(_format(err, source)) from None
+    _check_feasible(space, source)
+    return space
+
+
+def _check_feasible(space: SearchSpace, source: str) -> None:
+    """Fail early when no genome can meet a constraint: the smallest architecture must."""
+    limits = space.constraints
+    if limits.max_params is None and limits.max_gflops is None:
+        return
+    from .genome import GenomeCodec
+    smallest = GenomeCodec(space).smallest_cost()
+    if limits.max_params is not None and smallest.params > limits.max_params:
+        raise SpaceError(f"{source}: constraints.max_params: no genome can meet {limits.max_params:g} "
+                         f"(the smallest architecture has {smallest.params})")
+    if limits.max_gflops is not None and smallest.gflops > limits.max_gflops:
+        raise SpaceError(f"{source}: constraints.max_gflops: no genome can meet {limits.max_gflops:g} "
+                         f"(the smallest architecture needs {smallest.gflops:.3f})")
+
+
+def bundled_space(name: str):
+    """A file shipped in the ``search_spaces`` package (a source checkout or an installed wheel)."""
+    return resources.files("search_spaces").joinpath(name)
+
+
+def resolve_space_path(name: str | Path):
+    """A path as given, or a bundled space of that name when NAME is not a path to a file."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    bundled = bundled_space(path.name)
+    if path.name == str(name) and bundled.is_file():
+        return bundled
+    raise SpaceError(f"search space not found: {name} (bundled spaces: {', '.join(bundled_names())})")
+
+
+def bundled_names() -> list[str]:
+    return sorted(f.name for f in resources.files("search_spaces").iterdir() if f.name.endswith((".yaml", ".yml")))
+
+
+def load_space(name: str | Path) -> SearchSpace:
+    """Load and validate a YAML search space (``yaml.safe_load``)."""
+    path = resolve_space_path(name)
+    try:
+        data = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise SpaceError(f"{path}: not a text file (expected YAML in UTF-8)") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise SpaceError(f"{path}: malformed YAML{where}: {getattr(err, 'problem', err)}") from None
+    except OSError as err:
+        raise SpaceError(f"{path}: cannot read ({err.strerror})") from None
+    return parse_space(data, source=str(path))

@@ -1,0 +1,45 @@
+"""Command-line options shared by ``nas.train`` and ``nas.distill``, and the config they make."""
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from ..cli import UsageError
+from .trainer import TrainConfig
+
+__all__ = ["add_training_arguments", "prepare", "config_from"]
+
+
+def add_training_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments shared by train and distill."""
+    p.add_argument("--data", default="synthetic", help="training source: synthetic, sidd-medium:DIR, pairs:DIR")
+    p.add_argument("--val-data", help="validation source (default: the training source's, e.g. synthetic)")
+    p.add_argument("--steps", type=int, required=True, help="training steps")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--patch-size", type=int, default=64, help="training patch side, a multiple of 8")
+    p.add_argument("--lr", type=float, default=2e-4, help="peak learning rate (cosine decay to 1%%)")
+    p.add_argument("--val-every", type=int, default=500, help="validate (and checkpoint) every K steps")
+    p.add_argument("--val-blocks", type=int, default=64, help="validation blocks (an evenly spaced subset)")
+    p.add_argument("--val-block-size", type=int, default=128, help="block side of the synthetic validation set")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--threads", type=int, help="PyTorch CPU threads")
+    p.add_argument("--out", help="output folder")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+
+
+def prepare(args) -> TrainConfig:
+    """Apply --threads, check --resume/--out, and return the validated training config."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.resume and not args.out:
+        raise UsageError("--resume needs --out, the folder of the run to continue")
+    return config_from(args)
+
+
+def config_from(args) -> TrainConfig:
+    config = TrainConfig(steps=args.steps, batch_size=args.batch_size, patch_size=args.patch_size, lr=args.lr,
+                         val_every=args.val_every, seed=args.seed, device=args.device)
+    config.validate()
+    return config

@@ -1,0 +1,91 @@
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.io
+
+from models import ArchSpec, GroupSpec, build_model
+from models.spec import GROUP_NAMES
+from nas.denoise import __main__ as denoise
+from nas.evaluate import __main__ as evaluate
+from nas.arch import save_model_file
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    spec = ArchSpec(widths=(8, 8, 8), groups=tuple(GroupSpec("rcab", 1) for _ in GROUP_NAMES))
+    path = tmp_path / "tiny.pt"
+    save_model_file(path, spec, build_model(spec).state_dict())
+    return path
+
+
+def run_cli(main, argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    return exit_info.value.code, err
+
+
+def test_evaluate_sidd_layout_writes_per_block_csv(tmp_path, model_file, capsys):
+    clean = np.random.default_rng(0).random((2, 2, 32, 32)).astype(np.float32)
+    scipy.io.savemat(tmp_path / "ValidationNoisyBlocksRaw.mat", {"ValidationNoisyBlocksRaw": clean + 0.02})
+    scipy.io.savemat(tmp_path / "ValidationGtBlocksRaw.mat", {"ValidationGtBlocksRaw": clean})
+    out = tmp_path / "eval.csv"
+    evaluate.main(["--arch", str(model_file), "--data", f"sidd-val:{tmp_path}", "--ensemble", "--out", str(out)])
+    table = pd.read_csv(out)
+    assert len(table) == 4 and {"psnr", "ssim", "block"} <= set(table.columns)
+    assert np.isfinite(table["psnr"]).all()
+    printed = capsys.readouterr().out
+    assert "psnr" in printed and f"{table['psnr'].mean():.4f}" in printed
+
+
+@pytest.mark.parametrize("tile", [8, 16, 24])
+def test_evaluate_with_small_tiles(tmp_path, model_file, tile):
+    clean = np.random.default_rng(0).random((1, 2, 32, 32)).astype(np.float32)
+    scipy.io.savemat(tmp_path / "ValidationNoisyBlocksRaw.mat", {"ValidationNoisyBlocksRaw": clean + 0.02})
+    scipy.io.savemat(tmp_path / "ValidationGtBlocksRaw.mat", {"ValidationGtBlocksRaw": clean})
+    out = tmp_path / "eval.csv"
+    evaluate.main(["--arch", str(model_file), "--data", f"sidd-val:{tmp_path}", "--tile", str(tile), "--out", str(out)])
+    assert np.isfinite(pd.read_csv(out)["psnr"]).all()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--arch", "nonexistent_net"], "neither a named architecture"),
+    (["--arch", "mwresnet", "--data", "sidd-val:/no/such/dir"], "folder not found"),
+    (["--arch", "mwresnet", "--tile", "30"], "multiple of 8"),
+    (["--arch", "mwresnet", "--tile", "16", "--overlap", "16"], "tile overlap must be a multiple of 8 in [0, 16)"),
+    (["--arch", "mwresnet", "--overlap", "8"], "--overlap needs --tile"),
+    (["--arch", "mwresnet", "--weights", "/no/such.pth"], "weights file not found"),
+])
+def test_evaluate_bad_input_is_one_line(argv, message, capsys):
+    code, err = run_cli(evaluate.main, argv, capsys)
+    assert code == 2 and len(err) == 1 and message in err[0] and err[0].startswith("error:")
+
+
+def test_corrupt_model_file_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.pt"
+    bad.write_text("garbage")
+    code, err = run_cli(evaluate.main, ["--arch", str(bad)], capsys)
+    message = "cannot read weights"
+    assert code == 2 and len(err) == 1 and message in err[0] and err[0].startswith("error:")
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".mat"])
+def test_denoise_round_trips_format(tmp_path, model_file, suffix):
+    noisy = np.random.default_rng(0).random((60, 84)).astype(np.float32)
+    src, dst = tmp_path / f"in{suffix}", tmp_path / f"out{suffix}"
+    if suffix == ".npy":
+        np.save(src, noisy)
+    else:
+        scipy.io.savemat(src, {"x": noisy})
+    denoise.main([str(src), str(dst), "--arch", str(model_file), "--tile", "32", "--overlap", "8"])
+    out = np.load(dst) if suffix == ".npy" else scipy.io.loadmat(dst)["x"]
+    assert out.shape == noisy.shape and out.dtype == np.float32
+
+
+def test_denoise_bad_input_keeps_existing_output(tmp_path, model_file, capsys):
+    dst = tmp_path / "out.npy"
+    np.save(dst, np.ones((4, 4), np.float32))
+    np.save(tmp_path / "stack.npy", np.zeros((2, 8, 8), np.float32))
+    code, err = run_cli(denoise.main, [str(tmp_path / "stack.npy"), str(dst), "--arch", str(model_file)], capsys)
+    assert code == 2 and "2-D mosaic" in err[0]
+    np.testing.assert_array_equal(np.load(dst), np.ones((4, 4), np.float32))

@@ -1,0 +1,113 @@
+"""The evolution loop on real (tiny) trainings in-process: caching, failures, resume, Pareto sets."""
+import json
+from dataclasses import replace
+
+import pytest
+
+from nas.search.checkpoint import CHECKPOINT, JOURNAL
+from nas.search.engine import Evolution
+from nas.search.evaluators import InProcessEvaluator
+from nas.search.report import write_reports
+from nas.search.result import FAILED_PSNR
+
+from ..helpers import tiny_space
+
+
+class CountingEvaluator(InProcessEvaluator):
+    """The real in-process evaluator, recording which keys it trained. With ``die_after`` it
+    stops (like a killed process) once it has trained that many; with ``diverge`` it trains
+    those keys at a learning rate that makes the loss blow up (a real failed training)."""
+
+    def __init__(self, die_after=None, diverge=()):
+        super().__init__(threads=1)
+        self.trained, self.die_after, self.diverge = [], die_after, set(diverge)
+
+    def evaluate(self, candidates, generation, on_result=None):
+        results = {}
+        for candidate in candidates:
+            if self.die_after is not None and len(self.trained) >= self.die_after:
+                raise KeyboardInterrupt("killed")
+            if candidate.key in self.diverge:
+                candidate = replace(candidate, budget=candidate.budget.model_copy(update={"lr": 1e30}))
+            self.trained.append(candidate.key)
+            results.update(super().evaluate([candidate], generation, on_result))
+        return results
+
+
+def run_search(folder, space, seed=0, evaluator=None):
+    evaluator = evaluator or CountingEvaluator()
+    run = Evolution(space, folder, evaluator, seed)
+    run.run()
+    return run, evaluator
+
+
+def test_no_architecture_is_trained_twice(tmp_path):
+    space = tiny_space(evolution={"population": 6, "generations": 3})
+    run, evaluator = run_search(tmp_path, space)
+    assert len(evaluator.trained) == len(set(evaluator.trained)) == len(run.cache)
+    proposed = sum(entry["evals"] + entry["cached"] for entry in run.logbook)
+    assert proposed > len(evaluator.trained), "later generations re-proposed some architectures (cache hits)"
+
+
+def test_failed_candidates_get_the_worst_fitness_and_never_win(tmp_path):
+    space = tiny_space(evolution={"population": 4, "generations": 0})
+    probe, _ = run_search(tmp_path / "probe", space)
+    keys = sorted(probe.cache)
+    run, _ = run_search(tmp_path / "run", space, evaluator=CountingEvaluator(diverge=keys[:2]))
+    failed = [e for e in run.cache.values() if e.key in keys[:2]]
+    assert all(e.result.status == "failed" and e.result.psnr == FAILED_PSNR and e.result.error for e in failed)
+    assert all(e.result.final_loss is None for e in failed)            # no NaN in the records
+    assert run.logbook[0]["failed"] == 2
+    best = run.best()
+    assert best["metrics"]["status"] == "ok" and best["key"] in keys[2:]
+    assert best["metrics"]["psnr"] == max(e.result.psnr for e in run.cache.values())
+    text = (tmp_path / "run" / CHECKPOINT).read_text()
+    json.loads(text, parse_constant=lambda name: pytest.fail(f"checkpoint holds {name}"))
+
+
+@pytest.mark.parametrize("die_after", [2, 7])   # during generation 0, and midway through generation 1
+def test_resume_after_a_kill_trains_only_what_was_unfinished(tmp_path, die_after):
+    space = tiny_space(evolution={"population": 4, "generations": 2})
+    whole, counted = run_search(tmp_path / "whole", space, seed=3)
+    killed = tmp_path / "killed"
+    with pytest.raises(KeyboardInterrupt):
+        run_search(killed, space, seed=3, evaluator=CountingEvaluator(die_after=die_after))
+    finished = len((killed / JOURNAL).read_text().splitlines())
+    assert finished == die_after
+    resumed = Evolution.resume(killed, CountingEvaluator())
+    resumed.run()
+    assert len(resumed.evaluator.trained) == len(counted.trained) - finished
+    assert write_reports(resumed)["key"] == write_reports(whole)["key"]
+    assert resumed.best() == whole.best()
+    assert [dict(e, elapsed=0) for e in resumed.logbook] == [dict(e, elapsed=0) for e in whole.logbook]
+
+
+def test_resume_of_two_objective_run_keeps_the_same_pareto_set(tmp_path):
+    space = tiny_space(objectives=["psnr", "gflops"], evolution={"selection": "nsga2", "population": 4,
+                                                                  "generations": 1})
+    whole, counted = run_search(tmp_path / "whole", space, seed=1)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(tmp_path / "killed", space, seed=1, evaluator=CountingEvaluator(die_after=5))
+    resumed = Evolution.resume(tmp_path / "killed", CountingEvaluator())
+    resumed.run()
+    assert resumed.best()["pareto"] == whole.best()["pareto"]
+    assert len(resumed.evaluator.trained) == len(counted.trained) - 5
+
+
+def dominates(a, b):
+    return all(x >= y for x, y in zip(a, b)) and a != b
+
+
+def test_pareto_run_writes_front_and_plots(tmp_path):
+    space = tiny_space(objectives=["psnr", "gflops"],
+                       evolution={"selection": "nsga2", "population": 4, "generations": 1})
+    run, _ = run_search(tmp_path, space)
+    best = write_reports(run)
+    keys = [m["key"] for m in best["pareto"]]
+    assert keys and len(keys) == len(set(keys)), "one entry per architecture"
+    everything = {e.key: (e.result.psnr, -e.result.gflops) for e in run.cache.values() if e.result.ok}
+    front = {k for k, p in everything.items() if not any(dominates(q, p) for q in everything.values())}
+    assert set(keys) == front
+    for name in ("best.json", "evaluations.csv", "logbook.csv", "fitness.png", "pareto.png", JOURNAL, CHECKPOINT):
+        assert (tmp_path / name).is_file(), name
+    assert json.loads((tmp_path / "best.json").read_text())["pareto"] == best["pareto"]

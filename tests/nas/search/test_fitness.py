@@ -1,0 +1,49 @@
+"""One candidate's proxy training: rungs, failures as results, resources released."""
+import os
+
+from models import ArchSpec, GroupSpec
+from models.spec import GROUP_NAMES
+from nas.search.fitness import ProxyTraining, candidate_seed, evaluate_candidate
+from nas.search.result import FAILED_PSNR, Candidate
+
+from ..helpers import tiny_space
+
+
+def candidate(**budget):
+    space = tiny_space(budget=budget)
+    spec = ArchSpec(widths=(64, 64, 64), groups=tuple(GroupSpec("rcab", 1) for _ in GROUP_NAMES))
+    return Candidate("c1", spec, space.budget, candidate_seed(0, "c1"))
+
+
+def open_files():
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_rungs_record_a_learning_curve_and_end_at_the_full_budget():
+    result = evaluate_candidate(candidate(steps=8, rungs=[0.25, 0.5]), threads=1)
+    assert result.ok and result.steps == 8
+    assert [step for step, _ in result.curve] == [2, 4, 8]
+    assert result.curve[-1][1] == result.psnr
+
+
+def test_rungs_do_not_change_the_final_score():
+    plain = evaluate_candidate(candidate(steps=6), threads=1)
+    with_curve = evaluate_candidate(candidate(steps=6, rungs=[0.5]), threads=1)
+    assert with_curve.psnr == plain.psnr and with_curve.final_loss == plain.final_loss
+
+
+def test_a_partial_training_is_stopped_not_ok():
+    training = ProxyTraining(candidate(steps=8, rungs=[0.5]), threads=1)
+    partial = training.advance(4)
+    training.close()
+    assert partial.status == "stopped" and partial.steps == 4 and not partial.ok
+
+
+def test_failed_candidates_release_their_tensorboard_writers(tmp_path):
+    diverging = candidate(steps=3, lr=1e30)
+    evaluate_candidate(diverging, threads=1, tensorboard_dir=str(tmp_path / "warmup"))   # imports, caches
+    before = open_files()
+    for i in range(3):
+        result = evaluate_candidate(diverging, threads=1, tensorboard_dir=str(tmp_path / f"tb{i}"))
+        assert result.status == "failed" and result.psnr == FAILED_PSNR and "loss is" in result.error
+    assert open_files() <= before

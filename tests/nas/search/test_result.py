@@ -1,0 +1,63 @@
+"""The records at the worker boundary: strict JSON, one schema."""
+import json
+import math
+
+import pytest
+
+from models import mwrcanet_paper_spec
+from nas.search.checkpoint import JOURNAL, CheckpointError, append_evaluation, read_journal, write_checkpoint
+from nas.search.result import FAILED_PSNR, CandidateResult, Evaluation, RecordError
+
+
+def result(**changes):
+    fields = dict(status="ok", psnr=40.5, ssim=0.9, params=10, gflops=1.5, steps=300, final_loss=0.01,
+                  train_seconds=2.0, curve=((150, 39.0), (300, 40.5)))
+    return CandidateResult(**{**fields, **changes})
+
+
+def test_result_and_evaluation_round_trip_through_strict_json():
+    r = result()
+    assert CandidateResult.from_json(r.to_json()) == r
+    e = Evaluation(2, "k", (2, 20) * 5 + (1, 2, 1), mwrcanet_paper_spec(), 7, r)
+    assert Evaluation.from_json(e.to_json()) == e
+
+
+def test_failed_result_has_worst_fitness_and_no_nan():
+    r = CandidateResult.failed("RuntimeError: boom\nsecond line")
+    assert r.psnr == FAILED_PSNR and r.error == "RuntimeError: boom"
+    assert r.fitness(["psnr", "gflops"]) == (FAILED_PSNR, 1e12)
+    nan_loss = result(final_loss=float("nan"))
+    assert nan_loss.final_loss is None and "NaN" not in nan_loss.to_json()
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"status": "ok"}', "missing fields"),
+    (json.dumps({**result().to_dict(), "colour": 1}), "unknown fields"),
+    (json.dumps(result().to_dict()).replace("40.5", "NaN", 1), "not strict JSON: NaN"),
+    ("[1, 2", "invalid JSON"),
+])
+def test_bad_records_are_refused(text, message):
+    with pytest.raises(RecordError, match=message):
+        CandidateResult.from_json(text)
+
+
+def test_checkpoint_refuses_nan(tmp_path):
+    with pytest.raises(ValueError):
+        write_checkpoint(tmp_path, {"elapsed_seconds": math.nan})
+    assert not (tmp_path / "checkpoint.json").exists()
+
+
+def test_torn_journal_line_is_dropped_and_appends_continue_on_a_new_line(tmp_path):
+    e = Evaluation(0, "k", (0,) * 13, mwrcanet_paper_spec(), 1, result())
+    append_evaluation(tmp_path, e)
+    with open(tmp_path / JOURNAL, "a") as handle:
+        handle.write('{"generation": 0, "key": "torn')                  # killed mid-write
+    assert read_journal(tmp_path) == [e]
+    append_evaluation(tmp_path, e)
+    assert read_journal(tmp_path) == [e, e]
+
+
+def test_damaged_journal_line_is_a_checkpoint_error(tmp_path):
+    (tmp_path / JOURNAL).write_text('{"generation": 0}\n')
+    with pytest.raises(CheckpointError, match="line 1 is damaged"):
+        read_journal(tmp_path)

@@ -1,0 +1,193 @@
+"""End-to-end searches on a real local Ray, in subprocesses (each gets its own Ray)."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ..helpers import tiny_space, write_space
+
+TOKEN = Path.home() / ".ray" / "auth_token"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def search(*args, **popen):
+    cmd = [sys.executable, "-m", "nas.search", *map(str, args)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True, **popen)
+
+
+def finish(proc, timeout=300):
+    out, _ = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, out[-3000:]
+    return out
+
+
+def kill_group(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def best_without_path(folder):
+    best = json.loads((folder / "best.json").read_text())
+    best.pop("run")
+    return best
+
+
+@pytest.fixture
+def space_file(tmp_path):
+    return write_space(tmp_path / "tiny.yaml", tiny_space(evolution={"population": 4, "generations": 2}))
+
+
+def finished_keys(run):
+    journal = run / "evaluations.jsonl"
+    return [json.loads(line)["key"] for line in journal.read_text().splitlines()] if journal.exists() else []
+
+
+def trainings_of(run, key):
+    """Trainings of ``key`` that ran: each one opens its own TensorBoard event file."""
+    return len(list((run / "tensorboard" / key).glob("events.out.tfevents.*")))
+
+
+def test_resume_after_kill_mid_generation_equals_uninterrupted_run(tmp_path, space_file):
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    out = finish(search("--space", space_file, "--out", whole, "--seed", 7))
+    assert "gen   2/2" in out and "best:" in out
+    proc = search("--space", space_file, "--out", killed, "--seed", 7)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None and len(finished_keys(killed)) < 6:
+        time.sleep(0.1)      # 4 in generation 0, then some of generation 1 finish
+    assert proc.poll() is None, "the run ended before it could be killed"
+    kill_group(proc)                                           # kill -9, Ray and all
+    done = finished_keys(killed)
+    assert json.loads((killed / "checkpoint.json").read_text())["generation"] < 3 and len(done) >= 6
+    finish(search("--resume", killed))
+    assert best_without_path(killed) == best_without_path(whole)
+    assert all(trainings_of(killed, key) == 1 for key in done), "a finished trial was trained again"
+    table = pd.read_csv(killed / "evaluations.csv")
+    assert set(done) <= set(table["key"]) and len(table) == len(finished_keys(killed))
+    assert {"generation", "key", "spec", "psnr", "ssim", "params", "gflops", "status"} <= set(table.columns)
+    for name in ("space.yaml", "logbook.csv", "fitness.png"):
+        assert (killed / name).is_file()
+    assert any((killed / "tensorboard").iterdir())
+
+
+def start_head(port, dash, cpus):
+    """``ray start --head`` in its own process group, returned once its dashboard answers. (Ray
+    rewrites a loopback --address to the node's IP, so the head must not be pinned to 127.0.0.1
+    with --node-ip-address; it listens on every local interface, 127.0.0.1 included.)"""
+    head = subprocess.Popen(["ray", "start", "--head", "--block", f"--port={port}", f"--num-cpus={cpus}",
+                             "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dash}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{dash}/api/v0/actors", timeout=5)
+            return head, 200
+        except urllib.error.HTTPError as err:
+            return head, err.code
+        except OSError:
+            time.sleep(1)
+    kill_group(head)
+    raise AssertionError("the Ray head did not start")
+
+
+def test_search_joins_ray_head_and_dashboard_lists_trials(tmp_path, space_file):
+    port, dash = free_port(), free_port()
+    head, _ = start_head(port, dash, cpus=2)
+    try:
+        proc = search("--space", space_file, "--out", tmp_path / "run", "--address", f"127.0.0.1:{port}")
+        seen, deadline = set(), time.time() + 240
+        while proc.poll() is None and time.time() < deadline:
+            seen |= trial_names(dash)
+            time.sleep(0.5)
+        out = finish(proc)
+        assert f"127.0.0.1:{dash}" in out and "Authorization: Bearer" in out
+        keys = set(pd.read_csv(tmp_path / "run" / "evaluations.csv")["key"])
+        assert any(any(k in name for k in keys) for name in seen), (seen, keys)
+    finally:
+        kill_group(head)
+
+
+def trial_names(dash_port):
+    """The dashboard's actor list (REST API, with the token): names of our fitness trials."""
+    request = urllib.request.Request(f"http://127.0.0.1:{dash_port}/api/v0/actors?limit=200&detail=1",
+                                     headers={"Authorization": f"Bearer {TOKEN.read_text().strip()}"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            actors = json.load(response)["data"]["result"]["result"]
+    except (OSError, KeyError, ValueError):
+        return set()
+    return {a.get("repr_name") or "" for a in actors if "FitnessTrial" in (a.get("repr_name") or "")}
+
+
+def test_local_ray_of_the_search_keeps_token_authentication():
+    # Guards the default: the Ray that start_ray starts refuses the dashboard's API without the token.
+    code = "from nas.search.evaluators import start_ray; print(start_ray(), flush=True); import time; time.sleep(120)"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            start_new_session=True)
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith("127.0.0.1:"), url
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"http://{url}/api/v0/actors", timeout=10)
+        assert refused.value.code == 401
+        request = urllib.request.Request(f"http://{url}/api/v0/actors",
+                                         headers={"Authorization": f"Bearer {TOKEN.read_text().strip()}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+    finally:
+        kill_group(proc)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--space", "no_such_space.yaml"], "search space not found"),
+    (["--space", "rcab_dense.yaml", "--population", "0"], "evolution.population"),
+    (["--space", "rcab_dense.yaml", "--data", "sidd-val:/nope"], "folder not found"),
+    (["--resume", "/no/such/run"], "cannot resume"),
+    (["--resume", "/no/such/run", "--space", "rcab_dense.yaml"], "drop --space"),
+    (["--space", "rcab_dense.yaml", "--gpus-per-trial", "0.5"], "a trial needs 0.5 GPU but the Ray cluster has 0"),
+    (["--space", "rcab_dense.yaml", "--objectives"], "unrecognized arguments"),
+])
+def test_bad_input_is_one_line_error(args, message):
+    proc = subprocess.run([sys.executable, "-m", "nas.search", *args], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+
+
+def test_existing_run_is_not_overwritten(tmp_path, space_file):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint.json").write_text("{}")
+    proc = subprocess.run([sys.executable, "-m", "nas.search", "--space", str(space_file), "--out", str(run)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "already holds a run" in proc.stderr
+    assert (run / "checkpoint.json").read_text() == "{}"
+
+
+def test_resume_applies_new_resources(tmp_path, space_file):
+    from nas.search.engine import Evolution
+    from nas.search.space import load_space
+    run = tmp_path / "run"
+    run.mkdir()
+    Evolution(load_space(space_file), run, None, 0).save(0.0)      # a run killed before its first result
+    proc = subprocess.run([sys.executable, "-m", "nas.search", "--resume", str(run), "--gpus-per-trial", "0.5"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "a trial needs 0.5 GPU" in proc.stderr, proc.stderr

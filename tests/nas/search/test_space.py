@@ -1,0 +1,89 @@
+import pytest
+import yaml
+
+from nas.search.space import SpaceError, load_space, parse_space
+
+
+def base():
+    return load_space("rcab_dense.yaml").to_dict()
+
+
+def test_bundled_space_loads_by_name_and_contains_the_paper_point():
+    space = load_space("rcab_dense.yaml")
+    assert "rcab" in space.blocks and space.blocks_per_group.max >= 20
+    assert 96 in space.widths.level1 and 128 in space.widths.level2 and 128 in space.widths.level3
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d.update(colour="blue"), "colour: unknown key"),
+    (lambda d: d["evolution"].update(population="many"), "evolution.population: Input should be a valid integer"),
+    (lambda d: d["widths"].update(level2=[]), "widths.level2: List should have at least 1 item"),
+    (lambda d: d.update(blocks=[]), "blocks: List should have at least 1 item"),
+    (lambda d: d.update(blocks_per_group={"min": 5, "max": 2}), "blocks_per_group: range reversed"),
+    (lambda d: d.update(blocks=["rcab", "transformer"]), "blocks.1"),
+    (lambda d: d["budget"].update(patch_size=30), "budget.patch_size"),
+    (lambda d: d["evolution"].update(selection="nsga2"), "nsga2 needs two objectives"),
+    (lambda d: d.update(objectives=["psnr", "gflops"]), "evolution.selection: tournament optimises one objective"),
+    (lambda d: (d.update(objectives=["psnr", "params"]), d["evolution"].update(selection="aging")),
+     "evolution.selection: aging optimises one objective"),
+    (lambda d: d["evolution"].update(elitism=8), "evolution: elitism: must be below the population"),
+    (lambda d: d["evolution"].update(offspring=9), "offspring: at most the population"),
+    (lambda d: d["budget"].update(rungs=[0.5, 1.0]), "rungs: fractions strictly between 0 and 1"),
+    (lambda d: d["constraints"].update(max_gflops=0.001), "constraints.max_gflops: no genome can meet"),
+    (lambda d: d["constraints"].update(max_params=100), "constraints.max_params: no genome can meet"),
+])
+def test_bad_spaces_name_field_and_problem(mutate, message):
+    data = base()
+    mutate(data)
+    with pytest.raises(SpaceError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_space(data)
+
+
+def test_malformed_yaml_and_missing_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nblocks: [rcab\n")
+    with pytest.raises(SpaceError, match="malformed YAML at line"):
+        load_space(bad)
+    with pytest.raises(SpaceError, match="search space not found"):
+        load_space(tmp_path / "absent.yaml")
+    scalar = tmp_path / "scalar.yaml"
+    scalar.write_text("42")
+    with pytest.raises(SpaceError, match="expected a mapping"):
+        load_space(scalar)
+
+
+def test_binary_file_is_a_space_error(tmp_path):
+    binary = tmp_path / "weights.yaml"
+    binary.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(SpaceError, match="not a text file"):
+        load_space(binary)
+
+
+def test_bundled_spaces_come_from_the_package_not_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_space("rcab_dense.yaml").name == "rcab_dense"
+    with pytest.raises(SpaceError, match="bundled spaces: rcab_dense.yaml"):
+        load_space("rcab_dens.yaml")
+
+
+def test_each_scheme_proposes_its_number_of_children():
+    space = load_space("rcab_dense.yaml")
+    assert space.evolution.children() == space.evolution.population
+    aging = space.with_overrides(evolution={"selection": "aging", "population": 8})
+    assert aging.evolution.children() == 2
+    assert space.with_overrides(evolution={"offspring": 3}).evolution.children() == 3
+
+
+def test_overrides_are_validated():
+    space = load_space("rcab_dense.yaml")
+    assert space.with_overrides(evolution={"population": 3}).evolution.population == 3
+    with pytest.raises(SpaceError, match="evolution.population"):
+        space.with_overrides(evolution={"population": 0})
+
+
+def test_feasible_constraint_is_accepted(tmp_path):
+    data = base()
+    data["constraints"]["max_gflops"] = 50
+    path = tmp_path / "small.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert load_space(path).constraints.max_gflops == 50

@@ -1,0 +1,30 @@
+import numpy as np
+import pytest
+from scipy.ndimage import gaussian_filter
+
+from nas.metrics import psnr_db, ssim
+
+
+def matlab_ssim(x, y):
+    """SSIM as MATLAB's ``ssim`` (the SIDD benchmark's) defines it, written out independently:
+    11 x 11 Gaussian window of sigma 1.5, population (co)variances, K1 = 0.01, K2 = 0.03, L = 1;
+    the map is averaged away from the 5-pixel border the window cannot cover."""
+    blur = lambda a: gaussian_filter(a, sigma=1.5, truncate=3.5)
+    mx, my = blur(x), blur(y)
+    vx, vy, cxy = blur(x * x) - mx ** 2, blur(y * y) - my ** 2, blur(x * y) - mx * my
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    index = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx ** 2 + my ** 2 + c1) * (vx + vy + c2))
+    return index[5:-5, 5:-5].mean()
+
+
+def test_ssim_is_the_sidd_benchmarks_gaussian_ssim():
+    rng = np.random.default_rng(0)
+    clean = gaussian_filter(rng.random((64, 64)), 2)
+    noisy = np.clip(clean + rng.normal(0, 0.05, clean.shape), 0, 1)
+    assert ssim(noisy, clean) == pytest.approx(matlab_ssim(noisy, clean), abs=1e-6)
+    assert ssim(clean, clean) == pytest.approx(1.0)
+
+
+def test_psnr_peak_one():
+    a = np.zeros((8, 8))
+    assert psnr_db(a + 0.1, a) == pytest.approx(20.0)

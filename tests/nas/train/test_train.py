@@ -1,0 +1,77 @@
+import pandas as pd
+import pytest
+import torch
+
+from models import ArchSpec, GroupSpec, read_state_dict
+from models.spec import GROUP_NAMES
+from nas.train import __main__ as train
+from nas.data import training_sampler, validation_set
+from nas.train.trainer import TrainConfig, train_network
+
+
+def tiny_spec_file(path, block="rcab"):
+    spec = ArchSpec(widths=(8, 8, 8), groups=tuple(GroupSpec(block, 1) for _ in GROUP_NAMES))
+    path.write_text(spec.to_json())
+    return path
+
+
+COMMON = ["--data", "synthetic", "--batch-size", "2", "--patch-size", "16", "--val-blocks", "2",
+          "--val-block-size", "16", "--threads", "1"]
+
+
+class Interrupted(Exception):
+    pass
+
+
+class DiesAfter:
+    """A real sampler that raises once it has served ``batches`` batches (a killed run)."""
+
+    def __init__(self, batches):
+        self.sampler, self.left = training_sampler("synthetic"), batches
+
+    def sample(self, *args):
+        if self.left == 0:
+            raise Interrupted()
+        self.left -= 1
+        return self.sampler.sample(*args)
+
+
+def test_train_resume_continues_where_it_stopped(tmp_path):
+    arch = tiny_spec_file(tmp_path / "spec.json")
+    whole, partial = tmp_path / "whole", tmp_path / "partial"
+    train.main(["--arch", str(arch), "--steps", "6", "--val-every", "3", "--out", str(whole), *COMMON])
+    config = TrainConfig(steps=6, batch_size=2, patch_size=16, val_every=3)
+    with pytest.raises(Interrupted):     # dies in step 5, after the step-3 checkpoint
+        train_network(ArchSpec.from_json(arch.read_text()), DiesAfter(4), validation_set("synthetic", 2, 16),
+                      partial, config, progress=False)
+    assert torch.load(partial / "last.pt", weights_only=True)["step"] == 3
+    train.main(["--arch", str(arch), "--steps", "6", "--val-every", "3", "--out", str(partial), "--resume", *COMMON])
+    final_whole, final_resumed = read_state_dict(whole / "final.pt"), read_state_dict(partial / "final.pt")
+    for key in final_whole:
+        torch.testing.assert_close(final_resumed[key], final_whole[key], rtol=0, atol=1e-6)
+    assert list(pd.read_csv(partial / "metrics.csv")["step"]) == [3, 6]
+
+
+def test_train_refuses_to_overwrite_without_resume(tmp_path, capsys):
+    arch = tiny_spec_file(tmp_path / "spec.json")
+    args = ["--arch", str(arch), "--steps", "2", "--val-every", "2", "--out", str(tmp_path / "run"), *COMMON]
+    train.main(args)
+    before = (tmp_path / "run" / "final.pt").read_bytes()
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(args)
+    assert exit_info.value.code == 2 and "--resume" in capsys.readouterr().err
+    assert (tmp_path / "run" / "final.pt").read_bytes() == before
+
+
+def test_the_seed_sets_the_initial_weights(tmp_path):
+    spec = ArchSpec(widths=(8, 8, 8), groups=tuple(GroupSpec("rcab", 1) for _ in GROUP_NAMES))
+    val = validation_set("synthetic", 2, 16)
+
+    def first_step(seed, name):      # lr ~ 0: the weights after one step are the initial weights
+        config = TrainConfig(steps=1, batch_size=2, patch_size=16, val_every=1, lr=1e-30, seed=seed)
+        train_network(spec, training_sampler("synthetic"), val, tmp_path / name, config, progress=False)
+        return read_state_dict(tmp_path / name / "final.pt")
+
+    a, b, c = first_step(0, "a"), first_step(0, "b"), first_step(1, "c")
+    assert all(torch.equal(a[k], b[k]) for k in a), "the same seed gives the same network in one process"
+    assert any(not torch.equal(a[k], c[k]) for k in a if a[k].numel() > 1), "another seed, other weights"
