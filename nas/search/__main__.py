@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _print_generation(entry: dict, eta: float, total: int) -> None:
     print(f"gen {entry['gen']:>3}/{total}  best {entry['best']:7.3f} dB  median {entry['median']:7.3f} dB  "
-          f"failed {entry['failed']}  evals {entry['evals']} (+{entry['cached']} cached)  "
+          f"failed {entry['failed']}  stopped {entry['stopped']}  evals {entry['evals']} (+{entry['cached']} cached)  "
           f"elapsed {_duration(entry['elapsed'])}  ETA {_duration(eta)}", flush=True)
 
 

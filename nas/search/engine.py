@@ -61,7 +61,7 @@ class Evolution:
         self.toolbox.register("mutate", self._mutate)
         self.cache: dict[str, Evaluation] = {}
         self.logbook = tools.Logbook()
-        self.logbook.header = ["gen", "evals", "cached", "failed", "best", "median", "elapsed"]
+        self.logbook.header = ["gen", "evals", "cached", "failed", "stopped", "best", "median", "elapsed"]
         self.generation, self.elapsed_before = 0, 0.0
         self.rng_state = random.Random(seed).getstate()
 
@@ -135,8 +135,10 @@ class Evolution:
         results = [self.cache[self.codec.key(ind)].result for ind in offspring]
         ok = [r.psnr for r in results if r.ok]
         trained = sum(1 for e in self.cache.values() if e.generation == gen)
-        seen = [e.result.psnr for e in self.cache.values() if e.generation <= gen]
-        self.logbook.record(gen=gen, evals=trained, cached=len(offspring) - trained, failed=len(results) - len(ok),
+        seen = [e.result.psnr if e.result.ok else FAILED_PSNR for e in self.cache.values() if e.generation <= gen]
+        self.logbook.record(gen=gen, evals=trained, cached=len(offspring) - trained,
+                            failed=sum(r.status == "failed" for r in results),
+                            stopped=sum(r.status == "stopped" for r in results),
                             best=max(seen), median=statistics.median(ok) if ok else FAILED_PSNR,
                             elapsed=round(elapsed, 1))
 

@@ -177,7 +177,8 @@ class RayEvaluator:
             param_space={"index": tune.grid_search(list(range(len(by_cost)))), "threads": self.threads,
                          "tensorboard_root": str(self.run_dir / "tensorboard")},
             tune_config=tune.TuneConfig(trial_name_creator=name, trial_dirname_creator=name, reuse_actors=True,
-                                        max_concurrent_trials=self.max_concurrent),
+                                        max_concurrent_trials=self.max_concurrent,
+                                        scheduler=_scheduler(by_cost[0].budget)),
             run_config=tune.RunConfig(name=f"generation_{generation:03d}", storage_path=str(self.run_dir / "tune"),
                                       failure_config=tune.FailureConfig(max_failures=1), verbose=0,
                                       callbacks=[_journal_callback([c.key for c in by_cost], on_result)] if on_result else None),
@@ -194,6 +195,15 @@ class RayEvaluator:
                 results[key] = CandidateResult.failed(f"worker crashed: {error}")
         return {c.key: results.get(c.key) or CandidateResult.failed("worker crashed: no result reported")
                 for c in candidates}
+
+
+def _scheduler(budget):
+    """Ray Tune's ASHA over the trials' ``steps`` (their rungs), or None for full training."""
+    if budget.scheduler != "asha":
+        return None
+    from ray.tune.schedulers import ASHAScheduler
+    return ASHAScheduler(time_attr="steps", metric="psnr", mode="max", max_t=budget.steps,
+                         grace_period=budget.grace(), reduction_factor=budget.reduction_factor)
 
 
 def _relative_cost(candidate: Candidate) -> float:

@@ -96,16 +96,38 @@ class Budget(_Strict):
     val_data: Optional[str] = None
     rungs: list[float] = Field(default=[], description="fractions of steps at which the validation PSNR is also "
                                "recorded (the learning curve); the full budget is always scored")
+    scheduler: Literal["none", "asha"] = Field(default="none", description="early stopping within a generation "
+                                               "(Ray Tune's ASHA); stopped candidates never compete with trained ones")
+    grace_steps: Optional[int] = Field(default=None, ge=1, description="ASHA: steps before a first stop (default: "
+                                       "steps / reduction_factor^2)")
+    reduction_factor: int = Field(default=3, ge=2, description="ASHA: 1/reduction_factor of the trials go on at each rung")
 
     @model_validator(mode="after")
     def _rungs(self):
         if any(not 0 < r < 1 for r in self.rungs):
             raise ValueError(f"rungs: fractions strictly between 0 and 1, got {self.rungs}")
+        if self.scheduler == "asha" and self.grace() >= self.steps:
+            raise ValueError(f"grace_steps: must be below steps ({self.steps}) for ASHA to stop anything")
         return self
+
+    def grace(self) -> int:
+        """ASHA's first rung, in steps."""
+        return self.grace_steps or max(1, -(-self.steps // self.reduction_factor ** 2))
+
+    def asha_milestones(self) -> list[int]:
+        """ASHA's rungs below the full budget: grace, grace x eta, grace x eta^2, ..."""
+        if self.scheduler != "asha":
+            return []
+        milestones, step = [], self.grace()
+        while step < self.steps:
+            milestones.append(step)
+            step *= self.reduction_factor
+        return milestones
 
     def rung_steps(self) -> list[int]:
         """Step counts at which a candidate is scored, ending with ``steps``."""
-        return sorted({max(1, round(r * self.steps)) for r in self.rungs} | {self.steps})
+        fractions = {max(1, round(r * self.steps)) for r in self.rungs}
+        return sorted(fractions | set(self.asha_milestones()) | {self.steps})
 
 
 class Resources(_Strict):

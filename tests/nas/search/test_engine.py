@@ -111,3 +111,26 @@ def test_pareto_run_writes_front_and_plots(tmp_path):
     for name in ("best.json", "evaluations.csv", "logbook.csv", "fitness.png", "pareto.png", JOURNAL, CHECKPOINT):
         assert (tmp_path / name).is_file(), name
     assert json.loads((tmp_path / "best.json").read_text())["pareto"] == best["pareto"]
+
+
+class StoppingEvaluator(CountingEvaluator):
+    """Real trainings; the best candidate is then reported as stopped early (as ASHA would stop it)."""
+
+    def evaluate(self, candidates, generation, on_result=None):
+        results = super().evaluate(candidates, generation)
+        top = max(results, key=lambda k: results[k].psnr)
+        results[top] = replace(results[top], status="stopped", steps=1)
+        for key, result in results.items():
+            on_result(key, result)
+        return results
+
+
+def test_a_stopped_candidate_is_never_ranked_as_fully_trained(tmp_path):
+    space = tiny_space(evolution={"population": 4, "generations": 0})
+    run, _ = run_search(tmp_path, space, evaluator=StoppingEvaluator())
+    stopped = [e for e in run.cache.values() if e.result.status == "stopped"]
+    assert len(stopped) == 1 and stopped[0].result.psnr == max(e.result.psnr for e in run.cache.values())
+    best = run.best()
+    assert best["key"] != stopped[0].key and best["metrics"]["status"] == "ok"
+    assert run.logbook[0]["stopped"] == 1 and run.logbook[0]["best"] == best["metrics"]["psnr"]
+    assert run.individual(stopped[0].genome).fitness.values == (FAILED_PSNR,)
