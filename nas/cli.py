@@ -10,6 +10,7 @@ from models import SpecError, WeightsError
 
 from .arch import ArchError
 from .data import DataError
+from .device import DeviceError
 from .inference import TilingError
 
 __all__ = ["USER_ERRORS", "UsageError", "CommandParser", "cli_main", "user_error"]
@@ -19,7 +20,7 @@ class UsageError(ValueError):
     """A command-line value is out of range or inconsistent."""
 
 # Errors that mean "bad input", reported in one line without a traceback.
-USER_ERRORS: tuple[type[BaseException], ...] = (UsageError, SpecError, WeightsError, ArchError, DataError, TilingError,
+USER_ERRORS: tuple[type[BaseException], ...] = (UsageError, SpecError, WeightsError, ArchError, DataError, TilingError, DeviceError,
                                                  FileNotFoundError, IsADirectoryError, PermissionError)
 
 

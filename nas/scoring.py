@@ -10,6 +10,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .data import BlockSet
+from .device import to_device
 from .inference import denoise_array, predict
 from .metrics import psnr_db, ssim
 
@@ -18,13 +19,15 @@ __all__ = ["evaluate_blocks", "summarize"]
 
 @torch.inference_mode()
 def evaluate_blocks(model: torch.nn.Module, blocks: BlockSet, ensemble: bool = False, tile: int | None = None,
-                    overlap: int | None = None, batch_size: int = 8, with_ssim: bool = True, progress: bool = False) -> pd.DataFrame:
+                    overlap: int | None = None, batch_size: int = 8, with_ssim: bool = True,
+                    progress: bool = False) -> pd.DataFrame:
     """One row per block: ``block``, ``psnr``, ``ssim``, ``noisy_psnr``, ``seconds``.
 
     Blocks of one shape that is a multiple of 8 are batched; others (and all blocks when tiling)
     go one at a time through :func:`denoise_array`.
     """
     model.eval()
+    device = next(model.parameters()).device
     by_shape = defaultdict(list)
     for i, block in enumerate(blocks.noisy):
         by_shape[block.shape if (not tile and all(s % 8 == 0 for s in block.shape)) else None].append(i)
@@ -39,7 +42,7 @@ def evaluate_blocks(model: torch.nn.Module, blocks: BlockSet, ensemble: bool = F
                 results = [denoise_array(model, blocks.noisy[chunk[0]], ensemble, tile, overlap)]
             else:
                 x = torch.from_numpy(np.stack([blocks.noisy[i] for i in chunk]).astype(np.float32))[:, None]
-                results = list(predict(model, x, ensemble)[:, 0].numpy())
+                results = list(predict(model, to_device(x, device), ensemble)[:, 0].float().cpu().numpy())
             elapsed = (time.perf_counter() - began) / len(chunk)
             for i, out in zip(chunk, results):
                 outputs[i], seconds[i] = out, elapsed

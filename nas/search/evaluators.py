@@ -107,7 +107,7 @@ def _fitness_trainable():
         def _start(self, config: dict) -> None:
             candidate: Candidate = self.candidates[config["index"]]
             print(f"trial {self.trial_name}: training {candidate.key}", flush=True)
-            self.training = ProxyTraining(candidate, threads=config["threads"],
+            self.training = ProxyTraining(candidate, threads=config["threads"], device=config["device"],
                                           tensorboard_dir=str(Path(config["tensorboard_root"]) / candidate.key))
             self.rungs = iter(self.training.rungs)
 
@@ -175,6 +175,7 @@ class RayEvaluator:
         tuner = tune.Tuner(
             tune.with_resources(trainable, self.resources),
             param_space={"index": tune.grid_search(list(range(len(by_cost)))), "threads": self.threads,
+                         "device": "cuda" if self.resources["gpu"] > 0 else "cpu",   # Ray's GPU for this trial
                          "tensorboard_root": str(self.run_dir / "tensorboard")},
             tune_config=tune.TuneConfig(trial_name_creator=name, trial_dirname_creator=name, reuse_actors=True,
                                         max_concurrent_trials=self.max_concurrent,
@@ -216,14 +217,14 @@ def _relative_cost(candidate: Candidate) -> float:
 class InProcessEvaluator:
     """Evaluates candidates one after another in this process (benchmarks, tests, debugging)."""
 
-    def __init__(self, threads: int | None = None) -> None:
-        self.threads = threads or os.cpu_count()
+    def __init__(self, threads: int | None = None, device: str = "auto") -> None:
+        self.threads, self.device = threads or os.cpu_count(), device
 
     def evaluate(self, candidates: list[Candidate], generation: int,
                  on_result: OnResult | None = None) -> dict[str, CandidateResult]:
         results = {}
         for candidate in candidates:
-            results[candidate.key] = evaluate_candidate(candidate, threads=self.threads)
+            results[candidate.key] = evaluate_candidate(candidate, threads=self.threads, device=self.device)
             if on_result:
                 on_result(candidate.key, results[candidate.key])
         return results

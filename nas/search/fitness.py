@@ -17,6 +17,7 @@ import torch
 from models import ArchSpec, build_model, composed_cost
 
 from ..data import training_sampler, validation_set
+from ..device import Precision, resolve_device, to_device
 from ..scoring import evaluate_blocks, summarize
 from ..train.loop import make_optimizer, train_step
 from .result import Candidate, CandidateResult
@@ -46,8 +47,9 @@ class ProxyTraining:
     failed training stays failed. ``close()`` releases the TensorBoard writer and the model.
     """
 
-    def __init__(self, candidate: Candidate, threads: int | None = None, tensorboard_dir: str | None = None) -> None:
-        self.candidate, self.threads, self.tensorboard_dir = candidate, threads, tensorboard_dir
+    def __init__(self, candidate: Candidate, threads: int | None = None, tensorboard_dir: str | None = None,
+                 device: str | torch.device = "auto") -> None:
+        self.candidate, self.threads, self.tensorboard_dir, self.device = candidate, threads, tensorboard_dir, device
         self.step, self.curve, self.final_loss = 0, [], None
         self.params, self.gflops, self.seconds = 0, 0.0, 0.0
         self.model = self.writer = None
@@ -63,8 +65,12 @@ class ProxyTraining:
             torch.set_num_threads(max(1, int(self.threads)))
         cost = composed_cost(self.candidate.spec)   # equals spec_cost; its pieces stay cached in a reused worker
         self.params, self.gflops = cost.params, cost.gflops
+        self.device = resolve_device(self.device)
+        self.precision = Precision.for_device(self.device, budget.amp)
+        self.memory_format = torch.channels_last if budget.channels_last else torch.contiguous_format
         torch.manual_seed(seed)
-        self.model = build_model(proxy_spec(self.candidate.spec, budget.width_multiplier))
+        model = build_model(proxy_spec(self.candidate.spec, budget.width_multiplier))
+        self.model = model.to(self.device, memory_format=self.memory_format)
         self.optimizer, self.schedule = make_optimizer(self.model, budget.lr, budget.steps)
         self.generator = torch.Generator().manual_seed(seed)
         self.sampler = training_sampler(budget.data)
@@ -85,7 +91,9 @@ class ProxyTraining:
             self.model.train()
             while self.step < min(to_step, budget.steps):
                 noisy, clean = self.sampler.sample(budget.batch_size, budget.patch_size, self.generator)
-                self.final_loss = train_step(self.model, self.optimizer, self.schedule, noisy, clean)
+                noisy = to_device(noisy, self.device).contiguous(memory_format=self.memory_format)
+                self.final_loss = train_step(self.model, self.optimizer, self.schedule, noisy,
+                                             to_device(clean, self.device), self.precision)
                 self.step += 1
                 if self.writer:
                     self.writer.add_scalar("train/l1", self.final_loss, self.step)
@@ -117,10 +125,10 @@ class ProxyTraining:
             torch.cuda.empty_cache()
 
 
-def evaluate_candidate(candidate: Candidate, threads: int | None = None,
-                       tensorboard_dir: str | None = None) -> CandidateResult:
-    """Train and score one candidate through all its rungs. Never raises for a bad candidate."""
-    training = ProxyTraining(candidate, threads, tensorboard_dir)
+def evaluate_candidate(candidate: Candidate, threads: int | None = None, tensorboard_dir: str | None = None,
+                       device: str | torch.device = "auto") -> CandidateResult:
+    """Train and score one candidate through all its rungs on ``device``. Never raises for a bad candidate."""
+    training = ProxyTraining(candidate, threads, tensorboard_dir, device)
     try:
         result = None
         for rung in training.rungs:

@@ -94,6 +94,9 @@ class Budget(_Strict):
     val_block_size: int = Field(default=64, ge=8, multiple_of=8)
     data: str = "synthetic"
     val_data: Optional[str] = None
+    amp: Literal["off", "auto", "bf16", "fp16"] = Field(default="off", description="mixed precision of the trials "
+                                                        "on GPU (auto: bf16 where supported, else fp16)")
+    channels_last: bool = Field(default=False, description="train in the channels_last memory format")
     rungs: list[float] = Field(default=[], description="fractions of steps at which the validation PSNR is also "
                                "recorded (the learning curve); the full budget is always scored")
     scheduler: Literal["none", "asha"] = Field(default="none", description="early stopping within a generation "

@@ -5,6 +5,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..device import Precision
+
 __all__ = ["NonFiniteLoss", "make_optimizer", "train_step"]
 
 
@@ -20,19 +22,20 @@ def make_optimizer(model: torch.nn.Module, lr: float, total_steps: int):
 
 
 def train_step(model, optimizer, schedule, noisy: torch.Tensor, targets: torch.Tensor,
-               scaler: torch.amp.GradScaler | None = None) -> float:
+               precision: Precision | None = None) -> float:
     """One step of L1 to each of the K target channels, averaged (K = 1: plain L1; K = 2:
-    distillation's step four). With a CUDA ``scaler`` the forward runs in float16 autocast.
+    distillation's step four), on the device of the batch, in ``precision`` (default float32).
     Raises NonFiniteLoss on NaN or infinity, before the weights change."""
-    amp = scaler is not None and scaler.is_enabled()
-    with torch.autocast(noisy.device.type, dtype=torch.float16, enabled=amp):
+    precision = precision or Precision(noisy.device.type)
+    with precision.autocast():
         prediction = model(noisy)
-        loss = F.l1_loss(prediction.expand_as(targets), targets)
+        loss = F.l1_loss(prediction.float().expand_as(targets), targets)
     value = loss.item()
     if not math.isfinite(value):
         raise NonFiniteLoss(f"loss is {value}")
     optimizer.zero_grad(set_to_none=True)
-    if amp:
+    scaler = precision.scaler
+    if scaler is not None:
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()

@@ -6,6 +6,7 @@ import argparse
 import torch
 
 from ..cli import UsageError
+from ..device import AMP_MODES, DEVICE_HELP, resolve_device
 from .trainer import TrainConfig
 
 __all__ = ["add_training_arguments", "prepare", "config_from"]
@@ -23,7 +24,9 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-blocks", type=int, default=64, help="validation blocks (an evenly spaced subset)")
     p.add_argument("--val-block-size", type=int, default=128, help="block side of the synthetic validation set")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
+    p.add_argument("--amp", default="auto", choices=AMP_MODES, help="mixed precision on GPU (auto: bf16 where "
+                   "supported, else fp16 with a gradient scaler)")
     p.add_argument("--threads", type=int, help="PyTorch CPU threads")
     p.add_argument("--out", help="output folder")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
@@ -40,6 +43,7 @@ def prepare(args) -> TrainConfig:
 
 def config_from(args) -> TrainConfig:
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, patch_size=args.patch_size, lr=args.lr,
-                         val_every=args.val_every, seed=args.seed, device=args.device)
+                         val_every=args.val_every, seed=args.seed, device=str(resolve_device(args.device)),
+                         amp=args.amp)
     config.validate()
     return config

@@ -25,6 +25,7 @@ from models import ArchSpec, WeightsError, build_model, load_state_dict_strict
 from ..arch import save_model_file
 from ..atomic import atomic_path, atomic_write_text
 from ..data import BlockSet, PatchSampler
+from ..device import Precision, resolve_device, to_device
 from ..scoring import evaluate_blocks, summarize
 from .loop import make_optimizer, train_step
 
@@ -45,7 +46,8 @@ class TrainConfig:
     lr: float = 2e-4
     val_every: int = 500
     seed: int = 0
-    device: str = "cpu"
+    device: str = "auto"
+    amp: str = "auto"               # mixed precision on GPU (see nas.device.Precision); the CPU trains in float32
 
     def validate(self) -> None:
         for name in ("steps", "batch_size", "patch_size", "val_every"):
@@ -64,13 +66,13 @@ def train_network(spec: ArchSpec, sampler: PatchSampler, val_blocks: BlockSet, o
     config.validate()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    device = torch.device(config.device)
+    device = resolve_device(config.device)
     torch.manual_seed(config.seed)   # before the model is built: the seed sets the initial weights
     model = build_model(spec).to(device)
     if init_state is not None:
         load_state_dict_strict(model, init_state, source="initial weights")
     optimizer, schedule = make_optimizer(model, config.lr, config.steps)
-    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
+    precision = Precision.for_device(device, config.amp)
     generator = torch.Generator().manual_seed(config.seed)
     state = {"step": 0, "best_psnr": -math.inf, "history": []}
     last = out_dir / "last.pt"
@@ -85,7 +87,8 @@ def train_network(spec: ArchSpec, sampler: PatchSampler, val_blocks: BlockSet, o
     model.train()
     while state["step"] < config.steps:
         noisy, targets = sampler.sample(config.batch_size, config.patch_size, generator)
-        losses.append(train_step(model, optimizer, schedule, noisy.to(device), targets.to(device), scaler))
+        losses.append(train_step(model, optimizer, schedule, to_device(noisy, device), to_device(targets, device),
+                                 precision))
         state["step"] += 1
         bar.update(1)
         if state["step"] % config.val_every == 0 or state["step"] == config.steps:

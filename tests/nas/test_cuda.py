@@ -1,0 +1,53 @@
+"""Real GPU runs: skipped on machines without CUDA (CI has none)."""
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from models import ArchSpec, GroupSpec
+from models.spec import GROUP_NAMES
+from nas.data import training_sampler, validation_set
+from nas.search.fitness import ProxyTraining, candidate_seed, evaluate_candidate
+from nas.search.result import Candidate
+from nas.train.trainer import TrainConfig, train_network
+
+from .helpers import tiny_space, write_space
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+SPEC = ArchSpec(widths=(32, 32, 32), groups=tuple(GroupSpec("rcab", 2) for _ in GROUP_NAMES))
+
+
+def test_train_and_validate_on_cuda(tmp_path):
+    config = TrainConfig(steps=4, batch_size=2, patch_size=32, val_every=2, device="cuda", amp="auto")
+    summary = train_network(SPEC, training_sampler("synthetic"), validation_set("synthetic", 2, 32), tmp_path,
+                            config, progress=False)
+    assert summary["steps"] == 4 and summary["best_psnr"] > 0
+
+
+def test_out_of_memory_fails_the_candidate_and_frees_its_memory():
+    before = torch.cuda.memory_allocated()
+    huge = Candidate("huge", SPEC, tiny_space(budget={"batch_size": 4096, "patch_size": 512,
+                                                      "width_multiplier": 1.0}).budget, 0)
+    result = evaluate_candidate(huge, device="cuda")
+    assert result.status == "failed" and "CUDA out of memory" in result.error
+    assert torch.cuda.memory_allocated() <= before + 1024 ** 2
+    ok = evaluate_candidate(Candidate("ok", SPEC, tiny_space().budget, candidate_seed(0, "ok")), device="cuda")
+    assert ok.ok
+
+
+def test_fitness_uses_the_gpu():
+    training = ProxyTraining(Candidate("k", SPEC, tiny_space().budget, 0), device="cuda")
+    assert training.advance(1).steps == 1 and next(training.model.parameters()).is_cuda
+    training.close()
+
+
+def test_one_generation_with_half_a_gpu_per_trial(tmp_path):
+    space = write_space(tmp_path / "tiny.yaml", tiny_space(evolution={"population": 2, "generations": 0},
+                                                           resources={"gpus": 0.5}))
+    proc = subprocess.run([sys.executable, "-m", "nas.search", "--space", str(space), "--out", str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    rows = [json.loads(line) for line in (tmp_path / "run" / "evaluations.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(r["result"]["status"] == "ok" for r in rows)
