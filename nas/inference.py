@@ -1,16 +1,18 @@
-"""Inference: the paper's x8 self-ensemble (batched), and tiled inference for full-size mosaics."""
+"""Inference: the paper's x8 self-ensemble (batched, phase-correct), tiled inference for full-size
+mosaics, and Bayer unification of inputs in another CFA pattern than the network's."""
 from __future__ import annotations
 
 from typing import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from models import SIZE_MULTIPLE
 
+from .data.bayer import DEFAULT_PATTERN, pattern_after, restore, unify_pad
+
 __all__ = ["VIEWS", "TilingError", "check_tiling", "default_overlap", "self_ensemble", "predict", "tiled",
-           "tile_count", "denoise_array"]
+           "tile_count", "denoise_array", "PatternAligned"]
 
 Net = Callable[[torch.Tensor], torch.Tensor]
 
@@ -29,25 +31,35 @@ def _inverse_view(y: torch.Tensor, k: int, flip: bool) -> torch.Tensor:
     return torch.rot90(y, -k, dims=(-2, -1))
 
 
-def self_ensemble(net: Net, x: torch.Tensor, batched: bool = True) -> torch.Tensor:
-    """Average of ``net`` over the 8 views of ``x`` (N x C x H x W), mapped back and clipped to [0, 1].
+def self_ensemble(net: Net, x: torch.Tensor, batched: bool = True, pattern: str = DEFAULT_PATTERN) -> torch.Tensor:
+    """Average of ``net`` over the 8 views of ``x`` (N x C x H x W, a mosaic in ``pattern``, the
+    network's), mapped back and clipped to [0, 1].
 
-    ``batched`` runs all views of one shape in a single forward pass (8 for square inputs, two
-    passes of 4 otherwise); ``batched=False`` runs them one at a time (less memory).
+    A rotated or flipped mosaic is generally in another CFA pattern (6 of the 8 views of an RGGB
+    mosaic are). Each such view is reflect-padded by one row and/or column into ``pattern`` (and
+    to a size the network accepts) before the network, and cut back after it (Liu et al. 2019),
+    so the network only ever sees its own pattern. ``batched`` runs views of one padded shape in
+    a single forward pass; ``batched=False`` runs them one at a time (less memory).
     """
     n = x.shape[0]
     total = torch.zeros_like(x)
-    groups = [VIEWS] if not batched else [[v for v in VIEWS if v[0] % 2 == parity] for parity in (0, 1)]
-    for group in (groups if batched else [[v] for v in VIEWS]):
-        outputs = net(torch.cat([_forward_view(x, k, flip) for k, flip in group]))
-        for i, (k, flip) in enumerate(group):
-            total += _inverse_view(outputs[i * n:(i + 1) * n], k, flip)
+    groups: dict[tuple, list] = {}
+    for k, flip in VIEWS:
+        view = _forward_view(x, k, flip)
+        view_pattern = pattern_after(pattern, lambda t: _forward_view(t, k, flip), tuple(x.shape[-2:]))
+        padded, window = unify_pad(view, view_pattern, pattern, multiple=SIZE_MULTIPLE)
+        groups.setdefault(tuple(padded.shape) if batched else (k, flip), []).append((k, flip, padded, window))
+    for group in groups.values():
+        outputs = net(torch.cat([padded for _, _, padded, _ in group]))
+        for i, (k, flip, _, window) in enumerate(group):
+            total += _inverse_view(restore(outputs[i * n:(i + 1) * n], window), k, flip)
     return (total / len(VIEWS)).clamp(0, 1)
 
 
-def predict(net: Net, x: torch.Tensor, ensemble: bool = False) -> torch.Tensor:
-    """One denoised batch, clipped to [0, 1]; with ``ensemble`` the x8 self-ensemble."""
-    return self_ensemble(net, x) if ensemble else net(x).clamp(0, 1)
+def predict(net: Net, x: torch.Tensor, ensemble: bool = False, pattern: str = DEFAULT_PATTERN) -> torch.Tensor:
+    """One denoised batch (in ``pattern``, the network's), clipped to [0, 1]; with ``ensemble`` the
+    x8 self-ensemble."""
+    return self_ensemble(net, x, pattern=pattern) if ensemble else net(x).clamp(0, 1)
 
 
 def _starts(length: int, tile: int, stride: int) -> list[int]:
@@ -116,26 +128,38 @@ def tiled(net: Net, x: torch.Tensor, tile: int, overlap: int = 32, progress: Cal
     return out / weight
 
 
-def _pad_to_multiple(x: torch.Tensor) -> tuple[torch.Tensor, int, int]:
-    h, w = x.shape[-2:]
-    pad_h, pad_w = -h % SIZE_MULTIPLE, -w % SIZE_MULTIPLE
-    if pad_h or pad_w:   # bottom/right only: the Bayer phase of every real pixel is unchanged
-        x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect" if min(h, w) > SIZE_MULTIPLE else "replicate")
-    return x, h, w
-
-
 def tile_count(height: int, width: int, tile: int, overlap: int) -> int:
+    """How many tiles :func:`denoise_array` runs for a ``height x width`` mosaic (in the network's
+    pattern; one in another pattern may be 8 pixels larger once unified)."""
     h, w = height + (-height % SIZE_MULTIPLE), width + (-width % SIZE_MULTIPLE)
     return len(_starts(h, tile, tile - overlap)) * len(_starts(w, tile, tile - overlap))
 
 
 @torch.inference_mode()
 def denoise_array(model: torch.nn.Module, image: np.ndarray, ensemble: bool = False, tile: int | None = None,
-                  overlap: int | None = None, progress: Callable | None = None) -> np.ndarray:
-    """Denoise one 2-D raw mosaic of any size (padded to a multiple of 8 and cropped back);
-    ``overlap`` defaults to :func:`default_overlap` of the tile."""
+                  overlap: int | None = None, progress: Callable | None = None, pattern: str | None = None,
+                  model_pattern: str = DEFAULT_PATTERN) -> np.ndarray:
+    """Denoise one 2-D raw mosaic of any size; ``overlap`` defaults to :func:`default_overlap`.
+
+    ``image`` is in CFA ``pattern`` (default: the network's, ``model_pattern``). It is unified
+    into the network's pattern and to a multiple of 8 by reflect padding, denoised, and cut back,
+    so the result has the input's size and pattern."""
     x = torch.from_numpy(np.array(image, dtype=np.float32))[None, None]   # a copy: inputs may be read-only mmaps
-    x, h, w = _pad_to_multiple(x)
-    net = (lambda t: predict(model, t, ensemble))
+    x, window = unify_pad(x, pattern or model_pattern, model_pattern, multiple=SIZE_MULTIPLE)
+    net = (lambda t: predict(model, t, ensemble, pattern=model_pattern))
     y = tiled(net, x, tile, default_overlap(tile) if overlap is None else overlap, progress) if tile else net(x)
-    return y[0, 0, :h, :w].clamp(0, 1).numpy()
+    return restore(y, window)[0, 0].clamp(0, 1).numpy()
+
+
+class PatternAligned(torch.nn.Module):
+    """A network trained on ``model_pattern`` presented as one for ``pattern`` mosaics: each input
+    batch is reflect-padded into the network's pattern and its output cut back. Lets code that
+    assumes one pattern (the scoring loop, the default ensemble) run any network unchanged."""
+
+    def __init__(self, model: torch.nn.Module, pattern: str, model_pattern: str) -> None:
+        super().__init__()
+        self.model, self.pattern, self.model_pattern = model, pattern, model_pattern
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        padded, window = unify_pad(x, self.pattern, self.model_pattern, multiple=SIZE_MULTIPLE)
+        return restore(self.model(padded), window)

@@ -79,3 +79,52 @@ def test_psnr_and_ssim_known_values():
 def test_predict_clips_output():
     out = predict(lambda t: t * 3 - 1, torch.rand(1, 1, 8, 8))
     assert out.min() >= 0 and out.max() <= 1
+
+
+def site_weights(pattern):
+    """A network that is only right on ``pattern`` mosaics: it scales each pixel by the weight of
+    the colour that ``pattern`` puts at its site (R 1.0, G 0.5, B 0.25)."""
+    weight = {"R": 1.0, "G": 0.5, "B": 0.25}
+    cell = torch.tensor([weight[c] for c in pattern]).view(2, 2)
+
+    def net(t):
+        h, w = t.shape[-2:]
+        return t * cell.repeat((h + 1) // 2, (w + 1) // 2)[:h, :w]
+    return net
+
+
+@pytest.mark.parametrize("pattern", ["RGGB", "BGGR", "GRBG", "GBRG"])
+@pytest.mark.parametrize("shape", [(1, 1, 16, 16), (2, 1, 16, 24)])
+def test_ensemble_shows_the_network_only_its_own_pattern(pattern, shape):
+    # Every view is re-aligned to the network's pattern, so a network that weights colours by
+    # site gives, averaged over the 8 views, exactly its plain output. Without re-alignment
+    # 6 of the 8 views put the wrong colours on its sites.
+    net = site_weights(pattern)
+    x = torch.rand(shape)
+    for batched in (True, False):
+        torch.testing.assert_close(self_ensemble(net, x, batched=batched, pattern=pattern), net(x).clamp(0, 1),
+                                   rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("ensemble", [False, True])
+def test_rggb_network_on_bggr_mosaic_equals_equivalent_rggb_crop(ensemble):
+    # A randomly initialised network suffices: the equality is a property of unification, not of
+    # training. The BGGR mosaic is the RGGB one without its border; unified (reflect-padded by one
+    # pixel), it is exactly the RGGB mosaic again, so the outputs agree on the shared pixels.
+    model = tiny_model()
+    inner = np.random.default_rng(0).random((38, 46)).astype(np.float32)          # BGGR
+    rggb = np.pad(inner, 1, mode="reflect")                                       # 40 x 48, RGGB
+    out_bggr = denoise_array(model, inner, ensemble=ensemble, pattern="BGGR", model_pattern="RGGB")
+    out_rggb = denoise_array(model, rggb, ensemble=ensemble, pattern="RGGB", model_pattern="RGGB")
+    assert out_bggr.shape == inner.shape
+    np.testing.assert_array_equal(out_bggr, out_rggb[1:-1, 1:-1])
+    # and feeding the BGGR mosaic as if it were RGGB gives something else
+    assert not np.allclose(denoise_array(model, inner, ensemble=ensemble), out_bggr, atol=1e-4)
+
+
+def test_pattern_aligned_model_runs_other_patterns():
+    from nas.inference import PatternAligned
+    net = site_weights("RGGB")
+    x = torch.rand(1, 1, 16, 16)
+    aligned = PatternAligned(net, "GRBG", "RGGB")     # x's sites are GRBG: weights follow them
+    torch.testing.assert_close(aligned(x), site_weights("GRBG")(x))
