@@ -8,7 +8,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from .backbone import build_model
-from .spec import ArchSpec, GroupSpec
+from .spec import GROUP_LEVEL, GROUP_NAMES, ArchSpec, GroupSpec
 
 __all__ = ["Cost", "spec_cost", "composed_cost"]
 
@@ -49,25 +49,34 @@ def _cached_counts(spec_json: str, height: int, width: int) -> tuple[int, int, i
     return _counts(ArchSpec.from_json(spec_json), height, width)
 
 
-def _with_group(spec: ArchSpec, slot: int, group: GroupSpec) -> str:
-    groups = tuple(group if i == slot else GroupSpec(g.block, 0) for i, g in enumerate(spec.groups))
-    return replace(spec, groups=groups, name="").to_json()
+def _with_group(spec: ArchSpec, slot: int, group: GroupSpec, other_width: int | None = None) -> str:
+    """``spec`` with only ``slot`` holding ``group``; with ``other_width``, the widths of the other
+    levels set to it (a slot's own cost does not depend on them, so pieces are shared)."""
+    groups = tuple(group if i == slot else GroupSpec(num_blocks=0) for i in range(len(spec.groups)))
+    widths = spec.widths
+    if other_width is not None:
+        level = GROUP_LEVEL[GROUP_NAMES[slot]]
+        widths = tuple(w if i == level else other_width for i, w in enumerate(widths))
+    return replace(spec, widths=widths, groups=groups, name="").to_json()
 
 
 def composed_cost(spec: ArchSpec, height: int = 256, width: int = 256) -> Cost:
     """Exactly :func:`spec_cost`, composed from cached measurements of small pieces: the skeleton
-    (every group empty) and each slot holding one and two blocks of a type. Costs add over
+    (every group empty) and each slot holding one and two blocks of a type at its level's width
+    (the other levels at a fixed width: a slot's cost does not depend on them). Costs add over
     modules, so a deep spec costs a few small measurements the first time and none after; the
     search's repair and constraint checks call this."""
-    empty = _with_group(spec, -1, GroupSpec())
-    total = list(_cached_counts(empty, height, width))
+    total = list(_cached_counts(_with_group(spec, -1, GroupSpec()), height, width))
     for slot, group in enumerate(spec.groups):
         if group.num_blocks == 0:
             continue
-        skeleton = _cached_counts(empty, height, width)
-        one = _cached_counts(_with_group(spec, slot, GroupSpec(group.block, 1)), height, width)
-        two = _cached_counts(_with_group(spec, slot, GroupSpec(group.block, 2)), height, width)
+        piece = lambda blocks: _cached_counts(_with_group(spec, slot, GroupSpec(group.block, blocks), _PIECE_WIDTH),
+                                              height, width)
+        skeleton, one, two = piece(0), piece(1), piece(2)
         for k in range(3):
             per_block, first = two[k] - one[k], one[k] - skeleton[k]   # first = one block + group tail
             total[k] += group.num_groups * (first + (group.num_blocks - 1) * per_block)
     return _as_cost(total)
+
+
+_PIECE_WIDTH = 4
