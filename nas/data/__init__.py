@@ -1,6 +1,6 @@
-"""Raw denoising data: synthetic unprocessed pairs, SIDD files, plain .npy pairs."""
+"""Raw denoising data: synthetic unprocessed pairs, SIDD files, plain .npy pairs, camera raw files."""
 from .mat import DataError, read_array, write_array
-from .sources import SOURCES, BlockSet, PatchSampler, training_sampler, validation_set
+from .sources import SOURCES, BlockSet, PatchSampler, training_sampler, unlabeled_blocks, validation_set
 
 __all__ = ["DataError", "read_array", "write_array", "SOURCES", "BlockSet", "PatchSampler", "training_sampler",
-           "validation_set"]
+           "validation_set", "unlabeled_blocks"]

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DataError", "read_array", "open_mat_lazy", "write_array"]
+from ..atomic import atomic_path
+
+__all__ = ["DataError", "read_array", "open_mat_lazy", "write_array", "ARRAY_SUFFIXES"]
 
 
 class DataError(ValueError):
@@ -70,22 +72,25 @@ def open_mat_lazy(path: Path, key: str):
     return handle, handle[key]
 
 
+ARRAY_SUFFIXES = (".npy", ".mat", ".tif", ".tiff")
+
+
 def write_array(path: str | os.PathLike, array: np.ndarray, key: str | None = None) -> None:
-    """Write ``array`` as .npy, or as a v5 .mat under ``key``, atomically (temp file, then rename)."""
+    """Write ``array`` as .npy, a v5 .mat under ``key``, or a float32 .tif/.tiff, atomically (an
+    existing file survives any error)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{path.suffix}")
-    try:
-        if path.suffix.lower() == ".npy":
+    suffix = path.suffix.lower()
+    if suffix not in ARRAY_SUFFIXES:
+        raise DataError(f"{path}: output must be {', '.join(ARRAY_SUFFIXES)}")
+    with atomic_path(path) as tmp:
+        if suffix == ".npy":
             np.save(tmp, array)
-        elif path.suffix.lower() == ".mat":
+        elif suffix == ".mat":
             import scipy.io
             scipy.io.savemat(tmp, {key or "x": array}, do_compression=False)
         else:
-            raise DataError(f"{path}: output must be .npy or .mat")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+            import tifffile
+            tifffile.imwrite(tmp, np.asarray(array, np.float32), metadata=None)
 
 
 def _as_float32(array: np.ndarray, path: Path, key: str) -> np.ndarray:

@@ -8,7 +8,11 @@ source string             training    validation  what it reads
 ``siddplus-val:DIR``      no          yes         siddplus_valid_noisy_raw.mat / siddplus_valid_gt_raw.mat
 ``sidd-medium:DIR``       yes         no          */*NOISY_RAW_*.MAT with *GT_RAW_*.MAT, key ``x`` (v7.3)
 ``pairs:DIR``             yes         yes         DIR/noisy/NAME.npy with DIR/clean/NAME.npy
+``raws:DIR``              no          no          camera raw files (noisy only: pseudo-labelling)
 ========================  ==========  ==========  ===============================================
+
+Real mosaics are unified to the trained CFA pattern (RGGB) as they are cropped, and augmented
+with phase-correct flips and transposes, so every patch a network sees is RGGB.
 """
 from __future__ import annotations
 
@@ -20,17 +24,22 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from .bayer import DEFAULT_PATTERN, parse_pattern, pattern_after, pattern_offset
+from .camera_raw import raw_crops
 from .mat import DataError, open_mat_lazy, read_array
 from .unprocess import raw_pairs_from_rgb
 
-__all__ = ["BlockSet", "PatchSampler", "BayerCropSampler", "array_reader", "SOURCES", "training_sampler", "validation_set", "TRAIN_PHOTOS",
-           "VAL_PHOTOS", "VALIDATION_SEED"]
+__all__ = ["BlockSet", "PatchSampler", "BayerCropSampler", "array_reader", "SOURCES", "training_sampler", "validation_set",
+           "unlabeled_blocks", "SIDD_PHONE_PATTERNS", "TRAIN_PHOTOS", "VAL_PHOTOS", "VALIDATION_SEED"]
 
 # scikit-image's bundled colour photos. The stereo pair stays together in training so no view of
 # a validation scene is ever trained on; retina and ihc are medical/microscopy, not photographs.
 TRAIN_PHOTOS = ("astronaut.png", "coffee.png", "motorcycle_left.png", "motorcycle_right.png", "hubble_deep_field.jpg")
 VAL_PHOTOS = ("chelsea.png", "rocket.jpg")
 VALIDATION_SEED = 20200614  # fixed: every candidate of every run sees identical validation data
+# SIDD's phones (the third field of a scene folder name, e.g. 0001_001_S6_00100_00060_3200_L)
+# and their CFA patterns, as Liu et al. 2019 list them.
+SIDD_PHONE_PATTERNS = {"GP": "BGGR", "IP": "RGGB", "S6": "GRBG", "N6": "BGGR", "G4": "BGGR"}
 
 
 @dataclass
@@ -91,30 +100,45 @@ class SyntheticSampler(PatchSampler):
         return raw_pairs_from_rgb(torch.stack(crops), g)
 
 
-class BayerCropSampler(PatchSampler):
-    """Crops of real mosaics at even offsets, with Bayer-preserving augmentation (Liu et al. 2019):
-    crop two pixels more, flip/transpose, then shift by one pixel along every flipped axis so the
-    CFA phase of the patch equals the file's. A target reader may return K stacked planes
-    (K x H x W, e.g. two teachers' outputs); batches then carry K target channels."""
+def _augment(block: torch.Tensor, flip_h: bool, flip_v: bool, transpose: bool) -> torch.Tensor:
+    block = block.flip(-1) if flip_h else block
+    block = block.flip(-2) if flip_v else block
+    return block.transpose(-1, -2) if transpose else block
 
-    def __init__(self, pairs: Sequence[tuple[Callable, Callable, tuple[int, int]]]) -> None:
-        self.pairs = pairs   # (read_noisy(y, x, size), read_target(y, x, size), (height, width))
+
+@lru_cache(maxsize=None)
+def _aligning_offset(pattern: str, target: str, flip_h: bool, flip_v: bool, transpose: bool) -> tuple[int, int]:
+    """Where to cut an augmented even-sided crop of a ``pattern`` mosaic so it is in ``target``."""
+    augmented = pattern_after(pattern, lambda t: _augment(t, flip_h, flip_v, transpose), (2, 2))
+    return pattern_offset(augmented, target)
+
+
+class BayerCropSampler(PatchSampler):
+    """Crops of real mosaics at even offsets, with Bayer unification and Bayer-preserving
+    augmentation (Liu et al. 2019): crop two pixels more, flip/transpose, then cut the patch at
+    the one-pixel offset that puts it in the trained pattern ``target``, whatever the file's
+    pattern and the flips. A pair is (read_noisy(y, x, size), read_target(y, x, size), (height,
+    width)) with an optional fourth element, the file's CFA pattern (default: ``target``). A
+    target reader may return K stacked planes (K x H x W, e.g. two teachers' outputs); batches
+    then carry K target channels."""
+
+    def __init__(self, pairs: Sequence[tuple], target: str = DEFAULT_PATTERN) -> None:
+        self.pairs = pairs
+        self.target = parse_pattern(target)
 
     def sample(self, batch, patch, g):
         size = patch + 2
         noisy, target = [], []
         for _ in range(batch):
-            read_noisy, read_target, (h, w) = self.pairs[_random_int(len(self.pairs), g)]
+            read_noisy, read_target, (h, w), *pattern = self.pairs[_random_int(len(self.pairs), g)]
             if min(h, w) < size:
                 raise DataError(f"patch {patch} needs images of at least {size} x {size}, found {h} x {w}")
             y, x = 2 * _random_int((h - size) // 2 + 1, g), 2 * _random_int((w - size) // 2 + 1, g)
-            flip_h, flip_v, transpose = (torch.rand(3, generator=g) < 0.5).tolist()
+            flips = tuple((torch.rand(3, generator=g) < 0.5).tolist())
+            dy, dx = _aligning_offset(pattern[0] if pattern else self.target, self.target, *flips)
             for out, read in ((noisy, read_noisy), (target, read_target)):
-                block = torch.from_numpy(np.ascontiguousarray(read(y, x, size), dtype=np.float32))
-                block = block.flip(-1) if flip_h else block
-                block = block.flip(-2) if flip_v else block
-                block = block[..., int(flip_v):int(flip_v) + patch, int(flip_h):int(flip_h) + patch]
-                block = block.transpose(-1, -2) if transpose else block
+                block = _augment(torch.from_numpy(np.ascontiguousarray(read(y, x, size), dtype=np.float32)), *flips)
+                block = block[..., dy:dy + patch, dx:dx + patch]
                 out.append(block if block.dim() == 3 else block[None])
         return torch.stack(noisy), torch.stack(target)
 
@@ -210,6 +234,16 @@ def _pairs_train(directory: str) -> PatchSampler:
     return BayerCropSampler([(array_reader(n), array_reader(c), n.shape) for n, c in zip(noisy, clean)])
 
 
+def sidd_phone_pattern(scene_folder: str) -> str:
+    """The CFA pattern of a SIDD scene folder, from its phone code (the third ``_`` field)."""
+    fields = scene_folder.split("_")
+    phone = fields[2].upper() if len(fields) > 2 else ""
+    if phone not in SIDD_PHONE_PATTERNS:
+        raise DataError(f"{scene_folder}: no known SIDD phone code in the folder name (third field; known: "
+                        f"{', '.join(f'{k} {v}' for k, v in SIDD_PHONE_PATTERNS.items())})")
+    return SIDD_PHONE_PATTERNS[phone]
+
+
 def _sidd_medium_train(directory: str) -> PatchSampler:
     root = Path(directory)
     noisy_files = sorted(p for p in root.rglob("*") if p.is_file() and "NOISY_RAW" in p.name.upper()
@@ -224,8 +258,9 @@ def _sidd_medium_train(directory: str) -> PatchSampler:
         handles += [fn, fc]
         if noisy.shape != clean.shape or len(noisy.shape) != 2:
             raise DataError(f"{noisy_path.name}: noisy {noisy.shape} and clean {clean.shape} must be equal 2-D mosaics")
-        pairs.append((_h5_reader(noisy), _h5_reader(clean), noisy.shape[::-1]))
-    sampler = BayerCropSampler(pairs)
+        pattern = sidd_phone_pattern(noisy_path.parent.name)
+        pairs.append((_h5_reader(noisy), _h5_reader(clean), noisy.shape[::-1], pattern))
+    sampler = BayerCropSampler(pairs)   # unifies every phone's pattern to RGGB
     sampler.handles = handles   # keep the files open for the sampler's lifetime
     return sampler
 
@@ -236,6 +271,8 @@ class Source:
     # (argument, num_blocks, block_size) -> blocks; file sources ignore the size and are subset after
     validation: Callable[[str, int | None, int], BlockSet] | None
     needs_dir: bool = True
+    # (argument, num_blocks, block_size, seed) -> noisy-only blocks N x S x S, for pseudo-labelling
+    unlabeled: Callable[[str, int, int, int], np.ndarray] | None = None
 
 
 # The one table of data sources.
@@ -245,6 +282,7 @@ SOURCES: dict[str, Source] = {
     "siddplus-val": Source(train=None, validation=_siddplus_val),
     "sidd-medium": Source(train=_sidd_medium_train, validation=None),
     "pairs": Source(train=_pairs_train, validation=_pairs_val),
+    "raws": Source(train=None, validation=None, unlabeled=raw_crops),
 }
 
 
@@ -264,8 +302,8 @@ def training_sampler(text: str) -> PatchSampler:
     """The training sampler of a source string such as ``synthetic`` or ``sidd-medium:DIR``."""
     kind, source, arg = _parse(text)
     if source.train is None:
-        raise DataError(f"data source {kind!r} holds validation blocks only; train on synthetic, "
-                        "sidd-medium:DIR or pairs:DIR")
+        raise DataError(f"data source {kind!r} holds {'validation blocks' if source.validation else 'noisy photos'} "
+                        "only; train on synthetic, sidd-medium:DIR or pairs:DIR")
     return source.train(arg)
 
 
@@ -274,10 +312,26 @@ def validation_set(text: str, num_blocks: int | None = None, block_size: int = 1
     synthetic set is generated with exactly that many ``block_size`` blocks, 64 if not given)."""
     kind, source, arg = _parse(text)
     if source.validation is None:
-        raise DataError(f"data source {kind!r} is for training only; validate on synthetic, sidd-val:DIR, "
-                        "siddplus-val:DIR or pairs:DIR")
+        raise DataError(f"data source {kind!r} is for {'training' if source.train else 'pseudo-labelling'} only; "
+                        "validate on synthetic, sidd-val:DIR, siddplus-val:DIR or pairs:DIR")
     blocks = source.validation(arg, num_blocks, block_size)
     if num_blocks and num_blocks < len(blocks):
         keep = np.linspace(0, len(blocks) - 1, num_blocks).round().astype(int)
         blocks = BlockSet([blocks.noisy[i] for i in keep], [blocks.clean[i] for i in keep], blocks.source)
     return blocks
+
+
+def unlabeled_blocks(text: str, num_blocks: int = 64, block_size: int = 128, seed: int = 0) -> np.ndarray:
+    """Noisy inputs to pseudo-label, float32 N x S x S: ``num_blocks`` fixed crops (``seed``) of
+    the camera raws of ``raws:DIR``, unified to RGGB; or all noisy blocks of a validation source
+    (``siddplus-val:DIR``, ...), which must share one size."""
+    kind, source, arg = _parse(text)
+    if source.unlabeled is not None:
+        return source.unlabeled(arg, num_blocks, block_size, seed)
+    if source.validation is None:
+        raise DataError(f"data source {kind!r} holds no fixed inputs to pseudo-label; use raws:DIR or a "
+                        "validation source")
+    blocks = source.validation(arg, num_blocks, block_size)   # file sources: all their blocks
+    if len({b.shape for b in blocks.noisy}) != 1:
+        raise DataError(f"{text}: its blocks differ in size; pseudo-labelling needs one size")
+    return np.stack(list(blocks.noisy)).astype(np.float32)

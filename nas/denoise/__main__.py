@@ -1,8 +1,13 @@
-"""Denoise one full-size raw mosaic (.npy, or .mat with a named array) with tiled inference.
+"""Denoise one full-size raw mosaic with tiled inference: a camera raw file (DNG, CR2, NEF, ARW,
+... anything LibRaw reads) or a normalized .npy/.mat mosaic.
 
-    python -m nas.denoise NOISY.mat OUT.mat --key x --arch mwrcanet_paper --weights dn_mwrcanet_raw_c1.pth
+    python -m nas.denoise IMG_0001.dng denoised.dng --arch runs/NAME/export/model.pt --preview compare.png
+    python -m nas.denoise NOISY.mat OUT.mat --key x --cfa BGGR --arch mwrcanet_paper --weights dn_mwrcanet_raw_c1.pth
 
-The output has the input's format: .npy, or a MATLAB v5 .mat with the same key.
+The output format follows OUT's suffix: .dng (a 16-bit CFA DNG with the source's metadata), or
+the normalized mosaic as .npy, .mat (under --key) or float32 .tif/.tiff. Mosaics in another CFA
+pattern than the network's are unified by padding and restored, so the output has the input's
+size and pattern. --preview writes noisy and denoised side by side as an sRGB PNG.
 """
 from __future__ import annotations
 
@@ -13,24 +18,40 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from ..arch import load_model
+from ..arch import load_denoiser
 from ..cli import CommandParser, UsageError, cli_main
-from ..data import read_array, write_array
+from ..data import write_array
+from ..data.bayer import PATTERNS, pattern_offset
+from ..data.camera_raw import MIN_DNG_SIDE, read_mosaic, write_dng
 from ..inference import check_tiling, default_overlap, denoise_array, tile_count
+from .preview import write_preview
+
+OUTPUT_SUFFIXES = (".dng", ".npy", ".mat", ".tif", ".tiff")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = CommandParser("python -m nas.denoise", __doc__)
-    parser.add_argument("input", help="noisy mosaic: .npy (2-D) or .mat")
-    parser.add_argument("output", help="denoised mosaic, same format as the input")
+    parser.add_argument("input", help="noisy mosaic: a camera raw file (.dng, .cr2, .nef, ...), .npy (2-D) or .mat")
+    parser.add_argument("output", help="denoised mosaic: .dng, .npy, .mat, .tif or .tiff")
     parser.add_argument("--key", default="x", help="array name inside a .mat file (default: x, as in SIDD)")
+    parser.add_argument("--cfa", type=str.upper, choices=PATTERNS,
+                        help="CFA pattern of a .npy/.mat input (default: the network's); raw files carry their own")
     parser.add_argument("--arch", required=True, help="named architecture, spec/genome JSON, or model file")
     parser.add_argument("--weights", help="weights file (released checkpoint, state dict or model file)")
     parser.add_argument("--tile", type=int, default=512, help="tile size, a multiple of 8 (0: whole image)")
     parser.add_argument("--overlap", type=int, help="tile overlap, a multiple of 8 (default: 32, at most half the tile)")
     parser.add_argument("--ensemble", action="store_true", help="x8 self-ensemble per tile")
+    parser.add_argument("--preview", help="also write noisy | denoised side by side as an sRGB image (.png)")
     parser.add_argument("--threads", type=int, help="PyTorch CPU threads")
     return parser
+
+
+def _check_paths(src: Path, dst: Path, preview: str | None) -> None:
+    if dst.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise UsageError(f"output {dst.name}: the format must be one of {', '.join(OUTPUT_SUFFIXES)}")
+    for path in [dst] + ([Path(preview)] if preview else []):
+        if not path.parent.is_dir():
+            raise FileNotFoundError(f"output folder not found: {path.parent}")
 
 
 @cli_main
@@ -39,26 +60,33 @@ def main(argv=None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     src, dst = Path(args.input), Path(args.output)
-    if src.suffix.lower() != dst.suffix.lower():
-        raise UsageError(f"output {dst.name} must have the input's format ({src.suffix})")
+    _check_paths(src, dst, args.preview)
     if args.tile:
         args.overlap = default_overlap(args.tile) if args.overlap is None else args.overlap
         check_tiling(args.tile, args.overlap)
     elif args.tile < 0:
         raise UsageError(f"--tile must be 0 (whole image) or a positive multiple of 8, got {args.tile}")
-    if not dst.parent.is_dir():
-        raise FileNotFoundError(f"output folder not found: {dst.parent}")
-    noisy = read_array(src, args.key)
-    if noisy.ndim != 2:
-        raise UsageError(f"{src}: expected a 2-D mosaic, found shape {noisy.shape}")
-    model = load_model(args.arch, args.weights)
+    model, model_pattern = load_denoiser(args.arch, args.weights)
+    noisy = read_mosaic(src, args.key, args.cfa, default_cfa=model_pattern)
+    height, width = noisy.mosaic.shape
+    if dst.suffix.lower() == ".dng" and min(height, width) < MIN_DNG_SIDE:
+        raise UsageError(f"{src}: {height} x {width} is too small for a DNG (LibRaw reads sides of {MIN_DNG_SIDE}+)")
     started = time.perf_counter()
-    tiles = tile_count(*noisy.shape, args.tile, args.overlap) if args.tile else 1
+    dy, dx = pattern_offset(noisy.cfa, model_pattern)
+    tiles = tile_count(height + dy, width + dx, args.tile, args.overlap) if args.tile else 1
     with tqdm(total=tiles, desc="denoise", unit="tile") as bar:
-        denoised = denoise_array(model, noisy, ensemble=args.ensemble, tile=args.tile or None,
-                                 overlap=args.overlap, progress=bar.update)
-    write_array(dst, denoised, args.key)
-    print(f"denoised {noisy.shape[0]} x {noisy.shape[1]} in {time.perf_counter() - started:.1f} s -> {dst}")
+        denoised = denoise_array(model, noisy.mosaic, ensemble=args.ensemble, tile=args.tile or None,
+                                 overlap=args.overlap, progress=bar.update, pattern=noisy.cfa,
+                                 model_pattern=model_pattern)
+    if dst.suffix.lower() == ".dng":
+        write_dng(dst, denoised, noisy)
+    else:
+        write_array(dst, denoised, args.key)
+    if args.preview:
+        write_preview(args.preview, noisy, denoised)
+    unified = "" if noisy.cfa == model_pattern else f", unified to the network's {model_pattern}"
+    print(f"denoised {height} x {width} {noisy.cfa}{unified} in {time.perf_counter() - started:.1f} s -> {dst}"
+          + (f"; preview {args.preview}" if args.preview else ""))
 
 
 if __name__ == "__main__":

@@ -12,10 +12,11 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ..arch import load_model
+from ..arch import load_denoiser
 from ..cli import CommandParser, UsageError, cli_main
-from ..data import validation_set
-from ..inference import check_tiling, default_overlap
+from ..data import BlockSet, validation_set
+from ..data.bayer import DEFAULT_PATTERN, PATTERNS, unify_crop
+from ..inference import PatternAligned, check_tiling, default_overlap
 from ..scoring import evaluate_blocks, summarize
 
 log = logging.getLogger("nas.evaluate")
@@ -28,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--weights", help="weights: the released checkpoint, a bare state dict or a model file")
     parser.add_argument("--data", default="synthetic",
                         help="validation source: synthetic, sidd-val:DIR, siddplus-val:DIR, pairs:DIR")
+    parser.add_argument("--cfa", type=str.upper, choices=PATTERNS,
+                        help="CFA pattern of the validation blocks (default: the network's; synthetic is RGGB)")
     parser.add_argument("--blocks", type=int, help="evaluate an evenly spaced subset of this many blocks")
     parser.add_argument("--block-size", type=int, default=128, help="block size of the synthetic set")
     parser.add_argument("--ensemble", action="store_true", help="x8 self-ensemble (the paper's protocol)")
@@ -51,10 +54,11 @@ def main(argv=None) -> None:
         raise UsageError("--overlap needs --tile")
     if args.out and not Path(args.out).parent.is_dir():
         raise FileNotFoundError(f"--out: folder not found: {Path(args.out).parent}")
-    model = load_model(args.arch, args.weights)
+    model, model_pattern = load_denoiser(args.arch, args.weights)
     if args.weights is None and not args.arch.endswith((".pt", ".pth")):
         log.warning("warning: no --weights given, evaluating an untrained network")
     blocks = validation_set(args.data, args.blocks, args.block_size)
+    model, blocks = _unified(model, model_pattern, blocks, args.cfa or model_pattern, args.ensemble)
     table = evaluate_blocks(model, blocks, ensemble=args.ensemble, tile=args.tile, overlap=args.overlap, batch_size=args.batch_size,
                             with_ssim=not args.no_ssim, progress=True)
     if args.out:
@@ -64,6 +68,20 @@ def main(argv=None) -> None:
         index=False, float_format=lambda v: f"{v:.4f}"))
     if args.out:
         print(f"per-block results: {args.out}")
+
+
+def _unified(model, model_pattern: str, blocks: BlockSet, data_pattern: str, ensemble: bool):
+    """Scoring and its ensemble work in RGGB: blocks in another pattern are cropped into RGGB
+    (noisy and clean alike), and a network trained on another pattern is wrapped to take RGGB."""
+    if data_pattern == model_pattern and (model_pattern == DEFAULT_PATTERN or not ensemble):
+        return model, blocks
+    if data_pattern != DEFAULT_PATTERN:
+        log.info(f"note: {data_pattern} blocks are cropped into RGGB by one row/column at each end where needed")
+        crop = lambda arrays: [unify_crop(b, data_pattern, DEFAULT_PATTERN) for b in arrays]
+        blocks = BlockSet(crop(blocks.noisy), crop(blocks.clean), blocks.source)
+    if model_pattern != DEFAULT_PATTERN:
+        model = PatternAligned(model, DEFAULT_PATTERN, model_pattern)
+    return model, blocks
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ import torch
 
 from models import WaveletUNet, build_model, load_state_dict_strict, mwrcanet_paper_spec, read_state_dict, spec_cost
 
-from ..arch import build_with_weights, save_model_file
+from ..arch import build_with_weights, read_weights, save_model_file
+from ..data.bayer import DEFAULT_PATTERN
 from ..atomic import atomic_write_text
 
 __all__ = ["ExportError", "FORMATS", "MAX_ABS_DIFF", "export_model", "compare_with_paper"]
@@ -37,21 +38,25 @@ def _check(name: str, run, model: WaveletUNet, x: torch.Tensor, expected: torch.
 
 def export_model(result: dict, out_dir: Path, formats=("pt", "torchscript"), weights: str | None = None) -> dict:
     """Build ``result['spec']`` at full width (with ``weights`` if given), write each format and
-    ``model.json``; returns the model.json content (with each format's max abs difference)."""
+    ``model.json``; returns the model.json content (with each format's max abs difference). The
+    trained CFA pattern (``cfa``) is the weights file's, RGGB when it records none."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     spec = result["spec"]
     torch.manual_seed(0)
     model = build_model(spec).eval()
+    pattern = DEFAULT_PATTERN
     if weights:
-        load_state_dict_strict(model, read_state_dict(weights), source=weights)
+        state, recorded = read_weights(weights)
+        load_state_dict_strict(model, state, source=weights)
+        pattern = recorded or pattern
     x = torch.rand(CHECK_SHAPE, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         expected = model(x)
         files, diffs = {}, {}
         if "pt" in formats:
             path = out_dir / "model.pt"
-            save_model_file(path, spec, model.state_dict(), key=result["key"])
+            save_model_file(path, spec, model.state_dict(), cfa=pattern, key=result["key"])
             reloaded = build_with_weights(spec, read_state_dict(path), source=str(path))
             files["pt"], diffs["pt"] = path.name, _check("pt", reloaded, model, x, expected)
         if "torchscript" in formats:
@@ -67,7 +72,7 @@ def export_model(result: dict, out_dir: Path, formats=("pt", "torchscript"), wei
     cost = spec_cost(spec)
     info = {"spec": spec.to_dict(), "key": result["key"], "params": cost.params, "gflops_256": cost.gflops,
             "state_values": cost.state_values, "genome": result["genome"], "search_metrics": result["metrics"],
-            "source": result["source"], "run": result.get("run"), "weights": weights, "files": files,
+            "source": result["source"], "run": result.get("run"), "weights": weights, "cfa": pattern, "files": files,
             "max_abs_diff": diffs}
     atomic_write_text(out_dir / "model.json", json.dumps(info, indent=2))
     return info

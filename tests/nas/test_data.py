@@ -106,16 +106,43 @@ def test_siddplus_val_v73_layout_loads(tmp_path):
     np.testing.assert_array_equal(blocks.noisy[2], clean[2])
 
 
-def test_sidd_medium_layout_samples(tmp_path):
-    scene = tmp_path / "Data" / "0001_001_S6_00100_00060_3200_L"
+@pytest.mark.parametrize("phone, pattern", [("GP", "BGGR"), ("IP", "RGGB"), ("S6", "GRBG"), ("N6", "BGGR"),
+                                            ("G4", "BGGR")])
+def test_sidd_medium_unifies_each_phone_to_rggb(tmp_path, phone, pattern):
+    from tests.nas.data.mosaics import colour_mosaic, pattern_of
+    scene = tmp_path / "Data" / f"0001_001_{phone}_00100_00060_3200_L"
     scene.mkdir(parents=True)
-    mosaic_ = phase_pattern(48, 64)
+    mosaic_ = colour_mosaic(pattern, 48, 64)
     for name in ("0001_NOISY_RAW_010.MAT", "0001_GT_RAW_010.MAT"):
         with h5py.File(scene / name, "w", userblock_size=512) as f:
             f["x"] = mosaic_.T
-    noisy, clean = training_sampler(f"sidd-medium:{tmp_path}").sample(8, 16, torch.Generator().manual_seed(0))
-    assert noisy.shape == (8, 1, 16, 16)
-    assert (noisy.floor()[:, 0, 0::2, 0::2] == 0).all() and (noisy.floor()[:, 0, 1::2, 1::2] == 3).all()
+    noisy, clean = training_sampler(f"sidd-medium:{tmp_path}").sample(32, 16, torch.Generator().manual_seed(0))
+    assert noisy.shape == (32, 1, 16, 16) and torch.equal(noisy, clean)
+    assert pattern_of(noisy.numpy()) == "RGGB"
+
+
+def test_sidd_medium_unknown_phone_is_named(tmp_path):
+    scene = tmp_path / "0001_001_XX_00100_00060_3200_L"
+    scene.mkdir()
+    for name in ("0001_NOISY_RAW_010.MAT", "0001_GT_RAW_010.MAT"):
+        with h5py.File(scene / name, "w", userblock_size=512) as f:
+            f["x"] = np.zeros((32, 32), np.float32)
+    with pytest.raises(DataError, match="no known SIDD phone code"):
+        training_sampler(f"sidd-medium:{tmp_path}")
+
+
+@pytest.mark.parametrize("pattern", ["RGGB", "BGGR", "GRBG", "GBRG"])
+def test_bayer_crop_sampler_unifies_and_augments_every_pattern(pattern):
+    # Flips and transposes of a GRBG/GBRG mosaic swap its R and B sites unless re-aligned; every
+    # patch must come out RGGB with its colours on the right sites, and be really augmented.
+    from tests.nas.data.mosaics import colour_mosaic, pattern_of
+    image = colour_mosaic(pattern, 40, 50)
+    sampler = BayerCropSampler([(array_reader(image), array_reader(image), image.shape, pattern)])
+    noisy, clean = sampler.sample(64, 16, torch.Generator().manual_seed(0))
+    assert pattern_of(noisy.numpy()) == "RGGB" and torch.equal(noisy, clean)
+    where = {float(v): divmod(i, image.shape[1]) for i, v in enumerate(image.reshape(-1))}
+    steps = {tuple(np.subtract(where[float(p[0, 0, 1])], where[float(p[0, 0, 0])])) for p in noisy}
+    assert steps == {(0, 1), (0, -1), (1, 0), (-1, 0)}   # left-right flips and transposes all occur
 
 
 def test_pairs_folder_trains_and_validates(tmp_path):

@@ -89,3 +89,18 @@ def test_denoise_bad_input_keeps_existing_output(tmp_path, model_file, capsys):
     code, err = run_cli(denoise.main, [str(tmp_path / "stack.npy"), str(dst), "--arch", str(model_file)], capsys)
     assert code == 2 and "2-D mosaic" in err[0]
     np.testing.assert_array_equal(np.load(dst), np.ones((4, 4), np.float32))
+
+
+def test_evaluate_blocks_in_another_pattern(tmp_path, model_file, capsys):
+    # the same RGGB blocks, and their BGGR crops: scored after cropping back into RGGB
+    (tmp_path / "rggb" / "noisy").mkdir(parents=True)
+    (tmp_path / "rggb" / "clean").mkdir()
+    clean = np.random.default_rng(0).random((2, 32, 32)).astype(np.float32)
+    np.save(tmp_path / "rggb" / "noisy" / "a.npy", clean + 0.02)
+    np.save(tmp_path / "rggb" / "clean" / "a.npy", clean)
+    evaluate.main(["--arch", str(model_file), "--data", f"pairs:{tmp_path / 'rggb'}", "--cfa", "BGGR",
+                   "--ensemble", "--no-ssim", "--threads", "1", "--out", str(tmp_path / "eval.csv")])
+    assert len(pd.read_csv(tmp_path / "eval.csv")) == 2
+    capsys.readouterr()
+    code, err = run_cli(evaluate.main, ["--arch", str(model_file), "--cfa", "XTRANS"], capsys)
+    assert code == 2 and "invalid choice" in err[0]
