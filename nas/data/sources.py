@@ -4,6 +4,7 @@
 source string             training    validation  what it reads
 ========================  ==========  ==========  ===============================================
 ``synthetic``             yes         yes         unprocessed scikit-image photos (no files)
+``synthetic:FILE.dng``    yes         yes         the same, with the noise of FILE's NoiseProfile tag
 ``sidd-val:DIR``          no          yes         ValidationNoisyBlocksRaw.mat / ValidationGtBlocksRaw.mat
 ``siddplus-val:DIR``      no          yes         siddplus_valid_noisy_raw.mat / siddplus_valid_gt_raw.mat
 ``sidd-medium:DIR``       yes         no          */*NOISY_RAW_*.MAT with *GT_RAW_*.MAT, key ``x`` (v7.3)
@@ -16,7 +17,7 @@ with phase-correct flips and transposes, so every patch a network sees is RGGB.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Sequence
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 
 from .bayer import DEFAULT_PATTERN, parse_pattern, pattern_after, pattern_offset
-from .camera_raw import raw_crops
+from .camera_raw import raw_crops, read_raw
 from .mat import DataError, open_mat_lazy, read_array
 from .unprocess import raw_pairs_from_rgb
 
@@ -79,10 +80,12 @@ def _random_int(high: int, g: torch.Generator) -> int:
 
 class SyntheticSampler(PatchSampler):
     """Random RGB crops of the training photos, flipped/transposed, then unprocessed to raw pairs.
-    Augmenting before the mosaic keeps every patch RGGB."""
+    Augmenting before the mosaic keeps every patch RGGB. ``noise_profile``: a camera's DNG
+    NoiseProfile instead of random noise parameters."""
 
-    def __init__(self, photos: Sequence[str] = TRAIN_PHOTOS) -> None:
+    def __init__(self, photos: Sequence[str] = TRAIN_PHOTOS, noise_profile: tuple[float, ...] | None = None) -> None:
         self.photos = [_photo(name) for name in photos]
+        self.noise_profile = noise_profile
 
     def sample(self, batch, patch, g):
         crops = []
@@ -97,7 +100,7 @@ class SyntheticSampler(PatchSampler):
             crop = crop.flip(-1) if flips[0] else crop
             crop = crop.flip(-2) if flips[1] else crop
             crops.append(crop.transpose(-1, -2) if flips[2] else crop)
-        return raw_pairs_from_rgb(torch.stack(crops), g)
+        return raw_pairs_from_rgb(torch.stack(crops), g, self.noise_profile)
 
 
 def _augment(block: torch.Tensor, flip_h: bool, flip_v: bool, transpose: bool) -> torch.Tensor:
@@ -156,7 +159,7 @@ def _h5_reader(dataset) -> Callable:
 # ---- the sources -------------------------------------------------------------------------------
 
 @lru_cache(maxsize=8)
-def _synthetic_blocks(num_blocks: int, block_size: int) -> BlockSet:
+def _synthetic_blocks(num_blocks: int, block_size: int, noise_profile: tuple[float, ...] | None = None) -> BlockSet:
     g = torch.Generator().manual_seed(VALIDATION_SEED)
     photos = [_photo(name) for name in VAL_PHOTOS]
     crops = []
@@ -167,7 +170,7 @@ def _synthetic_blocks(num_blocks: int, block_size: int) -> BlockSet:
             raise DataError(f"validation block size {block_size} is larger than a validation photo ({h} x {w})")
         y, x = _random_int(h - block_size + 1, g), _random_int(w - block_size + 1, g)
         crops.append(image[:, y:y + block_size, x:x + block_size])
-    noisy, clean = raw_pairs_from_rgb(torch.stack(crops), g)
+    noisy, clean = raw_pairs_from_rgb(torch.stack(crops), g, noise_profile)
     return BlockSet(noisy[:, 0].numpy(), clean[:, 0].numpy(), "synthetic")
 
 
@@ -185,8 +188,24 @@ def _sidd_blocks(directory: str, noisy_stem: str, clean_stem: str, shape: tuple,
     return BlockSet(arrays[0], arrays[1], f"{label}:{directory}")
 
 
-def _synthetic_val(_: str, num_blocks: int | None, block_size: int) -> BlockSet:
-    return _synthetic_blocks(num_blocks or 64, block_size)
+def camera_noise_profile(path: str) -> tuple[float, ...] | None:
+    """The NoiseProfile of the DNG at ``path`` (None for an empty path); DataError if it has none."""
+    if not path:
+        return None
+    profile = read_raw(path).metadata.noise_profile
+    if profile is None or len(profile) not in (2, 6):
+        raise DataError(f"{path}: no NoiseProfile tag with 1 or 3 (shot, read) pairs; synthetic:FILE needs a DNG "
+                        "that records its noise")
+    return profile
+
+
+def _synthetic_train(path: str) -> PatchSampler:
+    return SyntheticSampler(noise_profile=camera_noise_profile(path))
+
+
+def _synthetic_val(path: str, num_blocks: int | None, block_size: int) -> BlockSet:
+    blocks = _synthetic_blocks(num_blocks or 64, block_size, camera_noise_profile(path))
+    return replace(blocks, source=f"synthetic:{path}") if path else blocks
 
 
 def _sidd_val(directory: str, *_) -> BlockSet:
@@ -277,7 +296,7 @@ class Source:
 
 # The one table of data sources.
 SOURCES: dict[str, Source] = {
-    "synthetic": Source(train=lambda _: SyntheticSampler(), validation=_synthetic_val, needs_dir=False),
+    "synthetic": Source(train=_synthetic_train, validation=_synthetic_val, needs_dir=False),
     "sidd-val": Source(train=None, validation=_sidd_val),
     "siddplus-val": Source(train=None, validation=_siddplus_val),
     "sidd-medium": Source(train=_sidd_medium_train, validation=None),

@@ -8,7 +8,8 @@ heteroscedastic noise with variance ``shot * x + read``. Shot is log-uniform on 
 and ``log(read) = 2.18 * log(shot) + 1.20 + N(0, 0.26)``; constants from the paper's code.
 
 Everything is batched in torch and driven by an explicit ``torch.Generator`` so a seed fixes
-every random choice.
+every random choice. A camera's DNG ``NoiseProfile`` (shot and read noise per colour plane) can
+replace the random noise parameters: the noise then matches that camera at that ISO.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import math
 
 import torch
 
-__all__ = ["unprocess", "mosaic", "random_noise_levels", "add_noise", "raw_pairs_from_rgb"]
+__all__ = ["unprocess", "mosaic", "random_noise_levels", "add_noise", "profile_noise_levels", "raw_pairs_from_rgb"]
 
 _XYZ2CAMS = torch.tensor([
     [[1.0234, -0.2969, -0.2266], [-0.5625, 1.6328, -0.0469], [-0.0703, 0.2188, 0.6406]],
@@ -87,9 +88,26 @@ def add_noise(clean: torch.Tensor, shot: torch.Tensor, read: torch.Tensor, g: to
     return clean + variance.sqrt() * torch.randn(clean.shape, generator=g)
 
 
-def raw_pairs_from_rgb(rgb: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def profile_noise_levels(profile: tuple[float, ...], height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-pixel (shot, read) maps, H x W, of an RGGB mosaic from a DNG NoiseProfile: one
+    (shot, read) pair for every colour plane, or one pair per plane in the order R, G, B."""
+    pairs = torch.tensor(profile, dtype=torch.float32).view(-1, 2)
+    if len(pairs) not in (1, 3):
+        raise ValueError(f"a NoiseProfile has 1 or 3 (shot, read) pairs, got {len(pairs)}")
+    pairs = pairs.expand(3, 2) if len(pairs) == 1 else pairs
+    cell = pairs[torch.tensor([[0, 1], [1, 2]])]                   # RGGB: R G / G B
+    maps = cell.repeat((height + 1) // 2, (width + 1) // 2, 1)[:height, :width]
+    return maps[..., 0], maps[..., 1]
+
+
+def raw_pairs_from_rgb(rgb: torch.Tensor, g: torch.Generator,
+                       noise_profile: tuple[float, ...] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """sRGB batch -> (noisy, clean) Bayer planes N x 1 x H x W. Noisy is not clipped (as real raw
-    after black-level subtraction is not)."""
+    after black-level subtraction is not). The noise parameters are drawn per image from the
+    paper's distribution, or fixed by a camera's ``noise_profile`` (see :func:`profile_noise_levels`)."""
     clean = mosaic(unprocess(rgb, g))
-    shot, read = random_noise_levels(rgb.shape[0], g)
-    return add_noise(clean, shot, read, g), clean
+    if noise_profile is None:
+        shot, read = random_noise_levels(rgb.shape[0], g)
+        return add_noise(clean, shot, read, g), clean
+    shot, read = profile_noise_levels(noise_profile, *clean.shape[-2:])
+    return clean + (shot * clean + read).sqrt() * torch.randn(clean.shape, generator=g), clean

@@ -110,3 +110,22 @@ def test_raws_folder_without_raws_is_an_error(tmp_path):
         training_sampler(f"raws:{tmp_path}")
     with pytest.raises(DataError, match="pseudo-labelling only"):
         validation_set(f"raws:{tmp_path}")
+
+
+def test_synthetic_data_takes_the_noise_of_a_camera_dng(tmp_path):
+    import torch
+    from nas.data import training_sampler, validation_set
+    profile = (4e-3, 1e-4, 1e-3, 2e-5, 6e-3, 3e-4)          # (shot, read) for R, G, B
+    image = camera_raw("RGGB")
+    write_dng(tmp_path / "cam.dng", image.mosaic, RawImage(image.mosaic, "RGGB", image.black_levels, 4095.0,
+                                                           RawMetadata(noise_profile=profile)))
+    noisy, clean = training_sampler(f"synthetic:{tmp_path / 'cam.dng'}").sample(16, 64, torch.Generator().manual_seed(0))
+    for (dy, dx), (shot, read) in zip([(0, 0), (0, 1), (1, 1)], [profile[0:2], profile[2:4], profile[4:6]]):
+        site = (slice(None), 0, slice(dy, None, 2), slice(dx, None, 2))
+        normalized = (noisy - clean)[site] / (shot * clean[site] + read).sqrt()
+        assert abs(normalized.var().item() - 1) < 0.05            # variance = shot * x + read, per colour
+    val = validation_set(f"synthetic:{tmp_path / 'cam.dng'}", 4, 32)
+    assert val.source.startswith("synthetic:") and not np.array_equal(val.noisy, validation_set("synthetic", 4, 32).noisy)
+    write_dng(tmp_path / "quiet.dng", image.mosaic, RawImage(image.mosaic, "RGGB", image.black_levels, 4095.0))
+    with pytest.raises(DataError, match="no NoiseProfile"):
+        training_sampler(f"synthetic:{tmp_path / 'quiet.dng'}")
