@@ -3,8 +3,14 @@
     python -m nas.distill --original mwresnet --siamese runs/NAME/best.json --data synthetic --steps 20000
 
 Stages write to OUT/step1_original, step1_siamese, step2_pseudo_labels.npz, step3_original,
-step3_siamese, step4_targets.npz, step4_siamese, and the ablation table to OUT/ablation.csv.
-The deliverable is OUT/step4_siamese/final.pt. Rerun with --resume to continue after a stop.
+step3_siamese, step4_targets.npz, step4_siamese, the compute-matched controls control3_original,
+control3_siamese, control4_siamese (the same fine-tuning on the labelled pairs only), and the
+ablation table to OUT/ablation.csv. The deliverable is OUT/step4_siamese/final.pt.
+
+With --seeds N (N > 1) each seed S, S+1, ... (S = --seed) gets such a folder, OUT/seed_S/, and
+OUT/ablation.csv holds every seed's rows, OUT/ablation_summary.csv their mean ± std and the paired
+differences (step 4 - control 4, ...) with a 95% t interval.
+Rerun with --resume to continue after a stop: finished stages of every seed are skipped.
 """
 from __future__ import annotations
 
@@ -22,7 +28,10 @@ from ..search.fitness import proxy_spec
 from ..train.loop import NonFiniteLoss
 from ..train.options import add_training_arguments, prepare
 from ..train.trainer import TrainError
+from .ablation import format_table
 from .pipeline import DistillPlan, fixed_noisy_blocks, run_distillation
+from .seeds import run_seeds
+from .summary import format_summary
 
 user_error(TrainError, NonFiniteLoss)
 
@@ -38,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--finetune-steps", type=int, help="steps of each fine-tuning stage (default: steps / 2)")
     p.add_argument("--finetune-lr", type=float, help="learning rate of fine-tuning (default: lr / 4)")
     p.add_argument("--width-multiplier", type=float, default=1.0, help="scale both networks' widths (quick runs)")
+    p.add_argument("--seeds", type=int, default=1, help="repeat the pipeline with N seeds (--seed, --seed + 1, ...) "
+                                                       "into OUT/seed_S/ and summarize across them")
     add_training_arguments(p)
     return p
 
@@ -48,6 +59,8 @@ def main(argv=None) -> None:
     train = prepare(args)
     if not 0 < args.width_multiplier <= 1:
         raise UsageError(f"--width-multiplier must be in (0, 1], got {args.width_multiplier}")
+    if args.seeds < 1:
+        raise UsageError(f"--seeds must be at least 1, got {args.seeds}")
     finetune = replace(train, steps=args.finetune_steps or max(1, args.steps // 2),
                        lr=args.finetune_lr or train.lr / 4)
     finetune.validate()
@@ -56,20 +69,31 @@ def main(argv=None) -> None:
     sampler = training_sampler(args.data)
     val_source = args.val_data or args.data
     val = validation_set(val_source, args.val_blocks, args.val_block_size)
-    if args.unlabeled:
-        blocks = validation_set(args.unlabeled)
-        if len({b.shape for b in blocks.noisy}) != 1:
-            raise UsageError(f"--unlabeled {args.unlabeled}: its blocks differ in size; pseudo-labelling needs one size")
-        unlabeled = np.stack(list(blocks.noisy)).astype(np.float32)
-    else:
-        unlabeled = fixed_noisy_blocks(sampler, args.unlabeled_blocks, args.unlabeled_size, seed=args.seed + 2)
+    unlabeled_for = _unlabeled_inputs(args, sampler)
     plan = DistillPlan(original, siamese, train, finetune, pseudo_labelled_validation=args.unlabeled == val_source)
     out = Path(args.out or Path("runs") / f"distill-{dt.datetime.now():%Y%m%d-%H%M%S}")
-    table = run_distillation(plan, sampler, unlabeled, val, out, resume=args.resume)
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if plan.pseudo_labelled_validation:
         print("note: the validation set was pseudo-labelled (--unlabeled names it): its PSNRs are optimistic")
-    print(f"ablation table {out / 'ablation.csv'}; deliverable {out / 'step4_siamese' / 'final.pt'}")
+    if args.seeds == 1:
+        print(format_table(run_distillation(plan, sampler, unlabeled_for(args.seed), val, out, resume=args.resume)))
+        print(f"ablation table {out / 'ablation.csv'}; deliverable {out / 'step4_siamese' / 'final.pt'}")
+    else:
+        seeds = range(args.seed, args.seed + args.seeds)
+        print(format_summary(run_seeds(plan, seeds, sampler, unlabeled_for, val, out, resume=args.resume)[1]))
+        print(f"per-seed rows {out / 'ablation.csv'}; summary {out / 'ablation_summary.csv'}; "
+              f"deliverables {out / 'seed_S' / 'step4_siamese' / 'final.pt'}")
+
+
+def _unlabeled_inputs(args, sampler):
+    """The unlabeled inputs of each seed: the --unlabeled blocks, or crops of the training inputs
+    drawn with seed + 2."""
+    if not args.unlabeled:
+        return lambda seed: fixed_noisy_blocks(sampler, args.unlabeled_blocks, args.unlabeled_size, seed=seed + 2)
+    blocks = validation_set(args.unlabeled)
+    if len({b.shape for b in blocks.noisy}) != 1:
+        raise UsageError(f"--unlabeled {args.unlabeled}: its blocks differ in size; pseudo-labelling needs one size")
+    unlabeled = np.stack(list(blocks.noisy)).astype(np.float32)
+    return lambda seed: unlabeled
 
 
 if __name__ == "__main__":

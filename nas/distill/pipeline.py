@@ -7,6 +7,12 @@
 4. fine-tune the Siamese network on the unlabeled noisy inputs with both networks' (step-three)
    outputs as targets (L1 to each, averaged).
 
+Then the compute-matched controls: each network fine-tuned from its step-one weights on the
+labelled pairs only, with exactly the fine-tuning stages (steps, schedule, seeds) that steps three
+and four give it: ``control3_original``, ``control3_siamese`` (as step three) and
+``control4_siamese`` (as step four, from ``control3_siamese``). A distilled network minus its
+control is the gain of the pseudo-labels, not of the extra training.
+
 Every stage writes into its own folder and is resumable on its own: a finished stage is skipped,
 an interrupted one continues from its ``last.pt``. The final deliverable is the Siamese network
 of step four (``step4_siamese/final.pt``).
@@ -24,15 +30,14 @@ import torch
 
 from models import ArchSpec, read_state_dict
 
-from ..arch import build_with_weights
 from ..atomic import atomic_path, atomic_write_text
 from ..data import BlockSet, PatchSampler
 from ..data.sources import BayerCropSampler, array_reader
 from ..inference import predict
-from ..scoring import evaluate_blocks, summarize
 from ..train.trainer import TrainConfig, train_network
+from .ablation import ablation_table, load_network
 
-__all__ = ["DistillPlan", "run_distillation", "fixed_noisy_blocks", "MixedSampler"]
+__all__ = ["DistillPlan", "run_distillation", "fixed_noisy_blocks", "MixedSampler", "stage_config"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +49,15 @@ class DistillPlan:
     train: TrainConfig              # step one
     finetune: TrainConfig           # steps three and four
     pseudo_labelled_validation: bool = False
+
+    def with_seed(self, seed: int) -> "DistillPlan":
+        """The same plan with every stage seeded from ``seed``."""
+        return replace(self, train=replace(self.train, seed=seed), finetune=replace(self.finetune, seed=seed))
+
+
+def stage_config(plan: DistillPlan, step: int) -> TrainConfig:
+    """The fine-tuning config of step ``step`` (3 or 4); its compute-matched control uses the same."""
+    return replace(plan.finetune, seed=plan.finetune.seed + step)
 
 
 class MixedSampler(PatchSampler):
@@ -70,7 +84,7 @@ def fixed_noisy_blocks(sampler: PatchSampler, count: int, size: int, seed: int) 
 
 @torch.inference_mode()
 def _outputs(weights: Path, spec: ArchSpec, noisy: np.ndarray, batch: int = 8) -> np.ndarray:
-    model = _load(spec, weights)
+    model = load_network(spec, weights)
     out = [predict(model, torch.from_numpy(noisy[i:i + batch])[:, None])[:, 0].numpy()
            for i in range(0, len(noisy), batch)]
     return np.concatenate(out)
@@ -112,61 +126,47 @@ def _train_stage(folder: Path, spec, sampler, val, config, init: Path | None, re
 
 def run_distillation(plan: DistillPlan, sampler: PatchSampler, unlabeled: np.ndarray, val: BlockSet, out_dir: Path,
                      resume: bool = False) -> pd.DataFrame:
-    """Run the four steps into ``out_dir`` and return (and save) the ablation table."""
+    """Run the four steps and the controls into ``out_dir`` and return (and save) the ablation table."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     specs = {"original": plan.original, "siamese": plan.siamese}
-    step1 = {name: _train_stage(out_dir / f"step1_{name}", spec, sampler, val, plan.train, None, resume)
-             for name, spec in specs.items()}
+    stages = {f"step1_{name}": _train_stage(out_dir / f"step1_{name}", spec, sampler, val, plan.train, None, resume)
+              for name, spec in specs.items()}
 
     def step2():
-        outs = {name: _outputs(step1[name], specs[name], unlabeled) for name in specs}
+        outs = {name: _outputs(stages[f"step1_{name}"], specs[name], unlabeled) for name in specs}
         return {"noisy": unlabeled, "average": (outs["original"] + outs["siamese"]) / 2, **outs}
-    labels = _labels(out_dir / "step2_pseudo_labels.npz", step2, fingerprint(unlabeled, list(step1.values())))
+    labels = _labels(out_dir / "step2_pseudo_labels.npz", step2,
+                     fingerprint(unlabeled, [stages["step1_original"], stages["step1_siamese"]]))
     pseudo = BayerCropSampler([(array_reader(n), array_reader(a), n.shape)
                                for n, a in zip(labels["noisy"], labels["average"])])
     enlarged = MixedSampler(sampler, pseudo)
-    step3 = {name: _train_stage(out_dir / f"step3_{name}", spec, enlarged, val,
-                                replace(plan.finetune, seed=plan.finetune.seed + 3), step1[name], resume)
-             for name, spec in specs.items()}
+    for name, spec in specs.items():
+        stages[f"step3_{name}"] = _train_stage(out_dir / f"step3_{name}", spec, enlarged, val, stage_config(plan, 3),
+                                               stages[f"step1_{name}"], resume)
 
     def step4_targets():
-        return {"noisy": unlabeled, **{name: _outputs(step3[name], specs[name], unlabeled) for name in specs}}
-    targets = _labels(out_dir / "step4_targets.npz", step4_targets, fingerprint(unlabeled, list(step3.values())))
+        outs = {name: _outputs(stages[f"step3_{name}"], specs[name], unlabeled) for name in specs}
+        return {"noisy": unlabeled, **outs}
+    targets = _labels(out_dir / "step4_targets.npz", step4_targets,
+                      fingerprint(unlabeled, [stages["step3_original"], stages["step3_siamese"]]))
     two_targets = BayerCropSampler([(array_reader(n), array_reader(np.stack([o, s])), n.shape)
                                     for n, o, s in zip(targets["noisy"], targets["original"], targets["siamese"])])
-    step4 = _train_stage(out_dir / "step4_siamese", plan.siamese, two_targets, val,
-                         replace(plan.finetune, seed=plan.finetune.seed + 4), step3["siamese"], resume)
-    table = ablation_table(specs, step1, step3, step4, val, plan.pseudo_labelled_validation)
+    stages["step4_siamese"] = _train_stage(out_dir / "step4_siamese", plan.siamese, two_targets, val,
+                                           stage_config(plan, 4), stages["step3_siamese"], resume)
+    stages.update(_controls(plan, specs, stages, sampler, val, out_dir, resume))
+    table = ablation_table(specs, stages, val, plan.pseudo_labelled_validation)
+    table.insert(0, "seed", plan.train.seed)
     atomic_write_text(out_dir / "ablation.csv", table.to_csv(index=False))
     return table
 
 
-class _Average(torch.nn.Module):
-    def __init__(self, a, b):
-        super().__init__()
-        self.a, self.b = a, b
-
-    def forward(self, x):
-        return (self.a(x) + self.b(x)) / 2
-
-
-def _load(spec: ArchSpec, path: Path) -> torch.nn.Module:
-    return build_with_weights(spec, read_state_dict(path), source=str(path))
-
-
-def ablation_table(specs, step1, step3, step4, val: BlockSet, pseudo_labelled: bool) -> pd.DataFrame:
-    """Validation PSNR after each step, with and without the x8 ensemble (the paper's ablation)."""
-    rows = [("step 1", "original", _load(specs["original"], step1["original"])),
-            ("step 1", "siamese", _load(specs["siamese"], step1["siamese"]))]
-    rows.append(("step 2", "average of both (step 1)", _Average(rows[0][2], rows[1][2])))
-    rows += [("step 3", "original", _load(specs["original"], step3["original"])),
-             ("step 3", "siamese", _load(specs["siamese"], step3["siamese"])),
-             ("step 4", "siamese (deliverable)", _load(specs["siamese"], step4))]
-    table = []
-    for step, network, model in rows:
-        plain = summarize(evaluate_blocks(model, val, with_ssim=False))["psnr"]
-        ensemble = summarize(evaluate_blocks(model, val, ensemble=True, with_ssim=False))["psnr"]
-        table.append({"step": step, "network": network, "psnr": plain, "psnr_x8": ensemble,
-                      "validation_pseudo_labelled": pseudo_labelled})
-    return pd.DataFrame(table)
+def _controls(plan, specs, stages, sampler, val, out_dir, resume) -> dict[str, Path]:
+    """The compute-matched controls: from step-1 weights, the fine-tuning stages of step 3 (both
+    networks) and step 4 (the Siamese one) with their configs, on the labelled pairs only."""
+    controls = {f"control3_{name}": _train_stage(out_dir / f"control3_{name}", spec, sampler, val,
+                                                 stage_config(plan, 3), stages[f"step1_{name}"], resume)
+                for name, spec in specs.items()}
+    controls["control4_siamese"] = _train_stage(out_dir / "control4_siamese", plan.siamese, sampler, val,
+                                                stage_config(plan, 4), controls["control3_siamese"], resume)
+    return controls

@@ -1,31 +1,75 @@
 import numpy as np
 import pandas as pd
+import torch
 
 from nas.distill import __main__ as distill
 
 from ..train.test_train import COMMON, tiny_spec_file
 
+STAGES = ("step1_original", "step1_siamese", "step3_original", "step3_siamese", "step4_siamese",
+          "control3_original", "control3_siamese", "control4_siamese")
 
-def test_tiny_distillation_runs_all_four_stages(tmp_path, capsys):
+
+def tiny_argv(tmp_path, out, *extra):
+    """A tiny distillation: 2 training steps, fine-tuning stages of 3 steps."""
     original = tiny_spec_file(tmp_path / "original.json", "residual")
     siamese = tiny_spec_file(tmp_path / "siamese.json", "rcab")
+    return ["--original", str(original), "--siamese", str(siamese), "--steps", "2", "--finetune-steps", "3",
+            "--val-every", "2", "--unlabeled-blocks", "4", "--unlabeled-size", "32", "--out", str(out), *COMMON, *extra]
+
+
+def test_tiny_distillation_runs_all_four_stages_and_the_controls(tmp_path, capsys):
     out = tmp_path / "distill"
-    argv = ["--original", str(original), "--siamese", str(siamese), "--steps", "2", "--finetune-steps", "2",
-            "--val-every", "2", "--unlabeled-blocks", "4", "--unlabeled-size", "32", "--out", str(out), *COMMON]
+    argv = tiny_argv(tmp_path, out)
     distill.main(argv)
-    for stage in ("step1_original", "step1_siamese", "step3_original", "step3_siamese", "step4_siamese"):
+    for stage in STAGES:
         assert (out / stage / "final.pt").is_file(), stage
     table = pd.read_csv(out / "ablation.csv")
-    assert list(table["step"]) == ["step 1", "step 1", "step 2", "step 3", "step 3", "step 4"]
+    assert list(table["step"]) == ["step 1", "step 1", "step 2", "step 3", "step 3", "step 4",
+                                   "control 3", "control 3", "control 4"]
     assert table["psnr"].notna().all() and table["psnr_x8"].notna().all()
     assert not table["validation_pseudo_labelled"].any()
+    gains = table.set_index("stage")
+    for distilled, control in (("step3_original", "control3_original"), ("step3_siamese", "control3_siamese"),
+                               ("step4_siamese", "control4_siamese")):
+        assert np.isclose(gains.loc[distilled, "gain_over_control"],
+                          gains.loc[distilled, "psnr"] - gains.loc[control, "psnr"])
+    assert gains["gain_over_control"].notna().sum() == 3
     printed = capsys.readouterr().out
-    assert "step 4" in printed and "ablation.csv" in printed
+    assert "step 4" in printed and "control 4" in printed and "ablation.csv" in printed
     # Every stage is done: a resumed run retrains nothing and gives the same table.
     stamp = (out / "step4_siamese" / "final.pt").stat().st_mtime_ns
     distill.main([*argv, "--resume"])
     assert (out / "step4_siamese" / "final.pt").stat().st_mtime_ns == stamp
     pd.testing.assert_frame_equal(pd.read_csv(out / "ablation.csv"), table)
+
+
+def adam_steps(stage_folder) -> int:
+    """The optimizer steps a stage really took: Adam's own step count in its last checkpoint."""
+    saved = torch.load(stage_folder / "last.pt", map_location="cpu", weights_only=True)
+    counts = {int(state["step"]) for state in saved["optimizer"]["state"].values()}
+    assert len(counts) == 1
+    return counts.pop()
+
+
+def test_controls_take_as_many_optimizer_steps_as_the_distilled_networks(tmp_path):
+    out = tmp_path / "distill"
+    distill.main(tiny_argv(tmp_path, out))
+    steps = {stage: adam_steps(out / stage) for stage in STAGES}
+    distilled = steps["step1_siamese"] + steps["step3_siamese"] + steps["step4_siamese"]
+    control = steps["step1_siamese"] + steps["control3_siamese"] + steps["control4_siamese"]
+    assert distilled == control == 2 + 3 + 3
+    original = steps["step1_original"] + steps["step3_original"]
+    assert original == steps["step1_original"] + steps["control3_original"] == 2 + 3
+    # ... with the same fine-tuning schedule (steps, learning rate, seed) as the stage they match
+    config = {stage: torch.load(out / stage / "last.pt", weights_only=True)["config"] for stage in STAGES}
+    assert config["control3_siamese"] == config["step3_siamese"] == config["control3_original"]
+    assert config["control4_siamese"] == config["step4_siamese"] != config["step3_siamese"]
+    assert config["control3_siamese"]["lr"] < config["step1_siamese"]["lr"]
+    # ... and the table reports those counts.
+    table = pd.read_csv(out / "ablation.csv").set_index("stage")
+    assert table.loc["step4_siamese", "optimizer_steps"] == table.loc["control4_siamese", "optimizer_steps"] == 8
+    assert table.loc["step3_original", "optimizer_steps"] == table.loc["control3_original", "optimizer_steps"] == 5
 
 
 def test_pseudo_labels_follow_their_inputs(tmp_path):
