@@ -45,11 +45,11 @@ def spec_cost(spec: ArchSpec, height: int = 256, width: int = 256) -> Cost:
 
 
 @lru_cache(maxsize=None)
-def _cached_counts(spec_json: str, height: int, width: int) -> tuple[int, int, int]:
-    return _counts(ArchSpec.from_json(spec_json), height, width)
+def _cached_counts(spec: ArchSpec, height: int, width: int) -> tuple[int, int, int]:
+    return _counts(spec, height, width)
 
 
-def _with_group(spec: ArchSpec, slot: int, group: GroupSpec, other_width: int | None = None) -> str:
+def _with_group(spec: ArchSpec, slot: int, group: GroupSpec, other_width: int | None = None) -> ArchSpec:
     """``spec`` with only ``slot`` holding ``group``; with ``other_width``, the widths of the other
     levels set to it (a slot's own cost does not depend on them, so pieces are shared)."""
     groups = tuple(group if i == slot else GroupSpec(num_blocks=0) for i in range(len(spec.groups)))
@@ -57,9 +57,10 @@ def _with_group(spec: ArchSpec, slot: int, group: GroupSpec, other_width: int | 
     if other_width is not None:
         level = GROUP_LEVEL[GROUP_NAMES[slot]]
         widths = tuple(w if i == level else other_width for i, w in enumerate(widths))
-    return replace(spec, widths=widths, groups=groups, name="").to_json()
+    return replace(spec, widths=widths, groups=groups, name="")
 
 
+@lru_cache(maxsize=1 << 16)
 def composed_cost(spec: ArchSpec, height: int = 256, width: int = 256) -> Cost:
     """Exactly :func:`spec_cost`, composed from cached measurements of small pieces: the skeleton
     (every group empty) and each slot holding one and two blocks of a type at its level's width

@@ -1,0 +1,152 @@
+"""Selection schemes compared over many seeds on a surrogate of the evaluation database.
+
+    python bench/bench_search.py [--db bench/data/evaldb_rcab_dense.csv.gz] [--seeds 50]
+        [--population 8] [--tournament-size 3] [--mutation-rate 0.25] [--crossover-rate 0.5]
+        [--offspring N] [--png bench/results/search_schemes.png]
+
+Fits the surrogate (scikit-learn gradient boosting, ``nas.search.surrogate``) on the database and
+prints its cross-validated Kendall tau. Then the real engine runs each scheme (random,
+tournament, aging; nsga2 with psnr and gflops) with the surrogate as its evaluator, for every
+seed, until it has made 256 distinct evaluations. It prints, at 64 and 256 evaluations:
+
+* the median and inter-quartile range of the regret: best possible minus best found (dB); the
+  best possible is the surrogate's maximum over the database, a 20,000-genome random sample and
+  everything any run evaluated;
+* the median number of evaluations each scheme needs to match random sampling's (median) best
+  of 64;
+* for nsga2 and random, the median hypervolume of the (psnr, gflops) front;
+
+and draws the best-so-far curves (median and quartiles) to a PNG.
+"""
+import argparse
+import random
+import statistics
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from deap import base, tools
+from deap.benchmarks.tools import hypervolume
+
+from nas.search.database import load_database
+from nas.search.engine import Evolution
+from nas.search.genome import GenomeCodec
+from nas.search.space import load_space
+from nas.search.surrogate import Surrogate, SurrogateEvaluator
+
+BUDGETS = (64, 256)
+
+
+def run_scheme(space, surrogate, selection, seed, folder, overrides):
+    objectives = ["psnr", "gflops"] if selection == "nsga2" else ["psnr"]
+    settings = dict(overrides, selection=selection)
+    children = settings.get("offspring") or (max(1, settings["population"] // 4) if selection == "aging"
+                                             else settings["population"])
+    settings["generations"] = 2 * BUDGETS[-1] // children + 4     # enough proposals for 256 distinct
+    configured = space.with_overrides(top={"objectives": objectives}, evolution=settings)
+    run = Evolution(configured, folder / f"{selection}-{seed}", SurrogateEvaluator(surrogate), seed)
+    run.run()
+    return [(e.result.psnr, e.result.gflops) for e in run.cache.values()]   # in evaluation order
+
+
+def best_so_far(evaluations):
+    return np.maximum.accumulate([p for p, _ in evaluations])
+
+
+class _Fitness(base.Fitness):
+    weights = (1.0, -1.0)           # psnr up, gflops down
+
+
+class _Point:
+    def __init__(self, psnr, gflops):
+        self.fitness = _Fitness((psnr, gflops))
+
+
+def front_hypervolume(evaluations, reference):
+    """Hypervolume of the non-dominated (psnr, gflops) set; DEAP minimises (-psnr, gflops)."""
+    points = [_Point(p, g) for p, g in evaluations]
+    front = tools.sortNondominated(points, len(points), first_front_only=True)[0]
+    return hypervolume(front, reference)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", default="bench/data/evaldb_rcab_dense.csv.gz")
+    parser.add_argument("--space", default="rcab_dense.yaml")
+    parser.add_argument("--seeds", type=int, default=50)
+    parser.add_argument("--population", type=int, default=8)
+    parser.add_argument("--tournament-size", type=int, default=3)
+    parser.add_argument("--mutation-rate", type=float, default=0.25)
+    parser.add_argument("--crossover-rate", type=float, default=0.5)
+    parser.add_argument("--offspring", type=int)
+    parser.add_argument("--png", default="bench/results/search_schemes.png")
+    args = parser.parse_args()
+    space = load_space(args.space)
+    table = load_database(args.db)
+    specs, psnr = list(table["arch"]), table["psnr"].to_numpy()
+    surrogate = Surrogate(space.blocks)
+    cv = surrogate.cross_validate(specs, psnr)
+    surrogate.fit(specs, psnr)
+    print(f"database: {len(table)} architectures; surrogate held-out Kendall tau {cv.kendall_tau:.3f}, "
+          f"MAE {cv.mae_db:.3f} dB ({cv.folds}-fold)")
+    overrides = {"population": args.population, "tournament_size": args.tournament_size,
+                 "mutation_rate": args.mutation_rate, "crossover_rate": args.crossover_rate,
+                 "offspring": args.offspring, "elitism": 1}
+    runs = {}
+    with tempfile.TemporaryDirectory(dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as tmp:
+        for selection in ("random", "tournament", "aging", "nsga2"):
+            runs[selection] = [run_scheme(space, surrogate, selection, seed, Path(tmp), overrides)[:BUDGETS[-1]]
+                               for seed in range(args.seeds)]
+    codec, rng = GenomeCodec(space), random.Random(12345)
+    sample = surrogate.predict([codec.decode(codec.random_genome(rng)) for _ in range(20000)])
+    best_possible = max(sample.max(), surrogate.predict(specs).max(),
+                        max(p for seeds in runs.values() for run in seeds for p, _ in run))
+    report(runs, best_possible, table)
+    plot(runs, best_possible, Path(args.png))
+
+
+def report(runs, best_possible, table):
+    curves = {name: [best_so_far(run) for run in seeds] for name, seeds in runs.items()}
+    target = statistics.median(c[BUDGETS[0] - 1] for c in curves["random"])
+    rows = []
+    for name, scheme_curves in curves.items():
+        row = {"scheme": name}
+        for n in BUDGETS:
+            regret = [best_possible - c[min(n, len(c)) - 1] for c in scheme_curves]
+            q1, median, q3 = np.percentile(regret, [25, 50, 75])
+            row[f"regret@{n} median"], row[f"regret@{n} IQR"] = median, f"{q1:.3f}-{q3:.3f}"
+        needed = [int(np.argmax(c >= target)) + 1 if c[-1] >= target else np.nan for c in scheme_curves]
+        row["evals to random's best of 64 (median)"] = float(np.nanmedian(needed))
+        rows.append(row)
+    print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    reference = (-(table["psnr"].min() - 0.5), table["gflops"].max() * 1.1)
+    for name in ("random", "nsga2"):
+        for n in BUDGETS:
+            volumes = [front_hypervolume(run[:n], reference) for run in runs[name]]
+            print(f"hypervolume (psnr, gflops) {name:8s} @{n}: median {statistics.median(volumes):.1f}")
+
+
+def plot(runs, best_possible, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, seeds in runs.items():
+        curves = np.array([best_so_far(run) for run in seeds])
+        x = np.arange(1, curves.shape[1] + 1)
+        q1, median, q3 = np.percentile(curves, [25, 50, 75], axis=0)
+        ax.plot(x, median, label=name)
+        ax.fill_between(x, q1, q3, alpha=0.2)
+    ax.axhline(best_possible, color="k", ls=":", label="best possible (surrogate)")
+    ax.set(xlabel="evaluations", ylabel="best proxy PSNR so far (dB, surrogate)", xscale="log",
+           title="selection schemes on the surrogate: median and quartiles over seeds")
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
