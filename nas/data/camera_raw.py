@@ -75,15 +75,14 @@ class RawImage:
     def raw_values(self, mosaic: np.ndarray | None = None) -> np.ndarray:
         """``mosaic`` (default: this image's) back in the file's integer units, as uint16."""
         mosaic = self.mosaic if mosaic is None else mosaic
-        black = _site_map(np.asarray(self.black_levels, np.float64).reshape(2, 2), mosaic.shape)
-        raw = np.rint(mosaic.astype(np.float64) * (self.white_level - black) + black)
-        return np.clip(raw, 0, min(self.white_level, 65535)).astype(np.uint16)
+        out = np.empty(mosaic.shape, np.uint16)
+        for (i, j), black in zip(_SITES, self.black_levels):      # one CFA site at a time: little memory
+            raw = np.rint(mosaic[i::2, j::2].astype(np.float64) * (self.white_level - black) + black)
+            out[i::2, j::2] = np.clip(raw, 0, min(self.white_level, 65535))
+        return out
 
 
-def _site_map(cell: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """The 2 x 2 ``cell`` tiled over an H x W mosaic."""
-    h, w = shape
-    return np.tile(cell, ((h + 1) // 2, (w + 1) // 2))[:h, :w]
+_SITES = ((0, 0), (0, 1), (1, 0), (1, 1))   # the 2 x 2 CFA cell in reading order
 
 
 def raw_from_array(mosaic: np.ndarray, cfa: str = DEFAULT_PATTERN, source: str = "") -> RawImage:
@@ -124,8 +123,9 @@ def read_mosaic(path: str | os.PathLike, key: str | None = None, cfa: str | None
 def read_raw(path: str | os.PathLike) -> RawImage:
     """The normalized Bayer mosaic, pattern, levels and metadata of a camera raw file.
 
-    DataError (one line) for a missing or unreadable file, and PatternError for a raw that is
-    not a 2 x 2 Bayer mosaic (X-Trans, a linear or demosaiced DNG, a CYGM sensor) or has odd sides."""
+    DataError (one line) for a missing or unreadable file or a mosaic with an odd side, and
+    PatternError for a raw that is not a 2 x 2 Bayer mosaic (X-Trans, a linear or demosaiced DNG,
+    a CYGM sensor)."""
     import rawpy
     path = Path(path)
     if not path.is_file():
@@ -133,19 +133,20 @@ def read_raw(path: str | os.PathLike) -> RawImage:
     try:
         with rawpy.imread(str(path)) as raw:
             cfa, colors = _bayer_pattern(raw, path)
-            values = np.array(raw.raw_image_visible, dtype=np.float32)
-            black = np.asarray(raw.black_level_per_channel, np.float64)[colors]
+            values = raw.raw_image_visible                   # LibRaw's buffer: used before closing
+            check_mosaic(values, str(path))
+            black = np.asarray(raw.black_level_per_channel, np.float64)[colors].reshape(-1)
             white = float(raw.white_level)
+            if not np.all(white > black):
+                raise DataError(f"{path}: white level {white:g} is not above the black levels {black.tolist()}")
+            mosaic = np.empty(values.shape, np.float32)
+            for (i, j), level in zip(_SITES, black):
+                mosaic[i::2, j::2] = (values[i::2, j::2].astype(np.float32) - level) / (white - level)
             rawpy_metadata = _rawpy_metadata(raw)
     except rawpy.LibRawError as err:
         raise DataError(f"{path}: not a raw file LibRaw can read ({_first_line(err)})") from None
-    check_mosaic(values, str(path))
-    if not np.all(white > black):
-        raise DataError(f"{path}: white level {white:g} is not above the black levels {black.reshape(-1).tolist()}")
-    site_black = _site_map(black, values.shape)
-    mosaic = ((values - site_black) / (white - site_black)).astype(np.float32)
     metadata = _dng_metadata(path, rawpy_metadata)
-    return RawImage(mosaic, cfa, tuple(float(b) for b in black.reshape(-1)), white, metadata, str(path))
+    return RawImage(mosaic, cfa, tuple(float(b) for b in black), white, metadata, str(path))
 
 
 def _bayer_pattern(raw, path: Path) -> tuple[str, np.ndarray]:
@@ -206,9 +207,12 @@ def _raw_size(path: Path) -> tuple[int, int]:
     try:
         with rawpy.imread(str(path)) as raw:
             _bayer_pattern(raw, path)
-            return int(raw.sizes.height), int(raw.sizes.width)
+            height, width = int(raw.sizes.height), int(raw.sizes.width)
     except rawpy.LibRawError as err:
         raise DataError(f"{path}: not a raw file LibRaw can read ({_first_line(err)})") from None
+    if height % 2 or width % 2:
+        raise DataError(f"{path}: odd sides ({height} x {width})")
+    return height, width
 
 
 def _first_line(err: BaseException) -> str:
