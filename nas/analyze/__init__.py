@@ -1,0 +1,1 @@
+"""python -m nas.analyze: what an evaluation database says about the genes."""

@@ -1,0 +1,1 @@
+"""python -m nas.denoise (the command is __main__.py)."""

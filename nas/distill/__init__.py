@@ -1,0 +1,1 @@
+"""python -m nas.distill (the command is __main__.py)."""

@@ -1,0 +1,1 @@
+"""python -m nas.evaluate (the command is __main__.py)."""

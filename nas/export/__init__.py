@@ -1,0 +1,1 @@
+"""python -m nas.export (the command is __main__.py)."""

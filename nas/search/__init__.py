@@ -1,0 +1,1 @@
+"""python -m nas.search (the command is __main__.py)."""

@@ -1,0 +1,1 @@
+"""python -m nas.train (the command is __main__.py)."""

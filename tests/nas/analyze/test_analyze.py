@@ -1,0 +1,34 @@
+import json
+
+import pandas as pd
+import pytest
+
+from nas.analyze import __main__ as analyze
+from nas.search.engine import Evolution
+from nas.search.evaluators import InProcessEvaluator
+
+from ..helpers import tiny_space, write_space
+
+
+def test_analysis_of_a_small_database_with_a_scored_reference(tmp_path, capsys):
+    space = tiny_space(evolution={"selection": "random", "population": 12, "generations": 0})
+    space_file = write_space(tmp_path / "tiny.yaml", space)
+    Evolution(space, tmp_path / "run", InProcessEvaluator(threads=1), 0).run()
+    genome = tmp_path / "reference.json"
+    genome.write_text(json.dumps({"genome": [2, 2] * 5 + [0, 0, 0], "space": str(space_file)}))
+    analyze.main([str(tmp_path / "run"), "--space", str(space_file), "--score-genome", str(genome),
+                  "--out", str(tmp_path / "out"), "--export", str(tmp_path / "db.csv.gz")])
+    effects = pd.read_csv(tmp_path / "out" / "gene_effects.csv")
+    assert len(effects) == 5 * 4 and effects.groupby("group")["n"].sum().eq(12).all()
+    assert set(pd.read_csv(tmp_path / "out" / "gene_importance.csv")["gene"]) >= {"enc1 count", "dec1 block type"}
+    assert (tmp_path / "out" / "analysis.png").stat().st_size > 10_000
+    printed = capsys.readouterr().out
+    assert "percentile" in printed and "c2-c2-c2-c2-c2" in printed
+    assert len(pd.read_csv(tmp_path / "db.csv.gz")) == 12
+
+
+def test_too_small_or_missing_database_is_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        analyze.main([str(tmp_path / "nothing")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(err) == 1 and "not found" in err[0]
