@@ -10,6 +10,7 @@ import torch
 from models import SIZE_MULTIPLE
 
 from .data.bayer import DEFAULT_PATTERN, pattern_after, restore, unify_pad
+from .device import to_device
 
 __all__ = ["VIEWS", "TilingError", "check_tiling", "default_overlap", "self_ensemble", "predict", "tiled",
            "tile_count", "denoise_array", "PatternAligned"]
@@ -104,10 +105,13 @@ def check_tiling(tile: int, overlap: int) -> None:
         raise TilingError(f"tile overlap must be a multiple of {SIZE_MULTIPLE} in [0, {tile}), got {overlap}")
 
 
-def tiled(net: Net, x: torch.Tensor, tile: int, overlap: int = 32, progress: Callable | None = None) -> torch.Tensor:
+def tiled(net: Net, x: torch.Tensor, tile: int, overlap: int = 32, progress: Callable | None = None,
+          device: torch.device | None = None) -> torch.Tensor:
     """Run ``net`` on overlapping ``tile x tile`` windows of ``x`` (1 x C x H x W, H and W multiples
     of 8) and blend them. Tile origins are multiples of 8, so each tile sees the same Haar grid and
-    Bayer phase as the whole image; peak memory follows the tile size, not the image."""
+    Bayer phase as the whole image. The image and the blend stay where ``x`` is (the CPU); only
+    one window at a time goes to ``device`` (the network's), so the GPU's memory follows the tile
+    size, not the image."""
     check_tiling(tile, overlap)
     h, w = x.shape[-2:]
     stride = tile - overlap
@@ -117,7 +121,7 @@ def tiled(net: Net, x: torch.Tensor, tile: int, overlap: int = 32, progress: Cal
     for y in ys:
         for x0 in xs:
             th, tw = min(tile, h), min(tile, w)
-            window = net(x[..., y:y + th, x0:x0 + tw])
+            window = net(to_device(x[..., y:y + th, x0:x0 + tw], device or x.device)).float().to(x.device)
             wy = _edge_ramp(th, overlap, y > 0, y + th < h)
             wx = _edge_ramp(tw, overlap, x0 > 0, x0 + tw < w)
             blend = (wy[:, None] * wx[None, :]).to(x.dtype)
@@ -146,8 +150,12 @@ def denoise_array(model: torch.nn.Module, image: np.ndarray, ensemble: bool = Fa
     so the result has the input's size and pattern."""
     x = torch.from_numpy(np.array(image, dtype=np.float32))[None, None]   # a copy: inputs may be read-only mmaps
     x, window = unify_pad(x, pattern or model_pattern, model_pattern, multiple=SIZE_MULTIPLE)
+    device = next(model.parameters()).device
     net = (lambda t: predict(model, t, ensemble, pattern=model_pattern))
-    y = tiled(net, x, tile, default_overlap(tile) if overlap is None else overlap, progress) if tile else net(x)
+    if tile:
+        y = tiled(net, x, tile, default_overlap(tile) if overlap is None else overlap, progress, device)
+    else:
+        y = net(to_device(x, device)).float().cpu()
     return restore(y, window)[0, 0].clamp(0, 1).numpy()
 
 

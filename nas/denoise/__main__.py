@@ -19,6 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..arch import load_denoiser
+from ..device import DEVICE_HELP, resolve_device
 from ..cli import CommandParser, UsageError, cli_main
 from ..data import write_array
 from ..data.bayer import PATTERNS, pattern_offset
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ensemble", action="store_true", help="x8 self-ensemble per tile")
     parser.add_argument("--preview", help="also write noisy | denoised side by side as an sRGB image (.png)")
     parser.add_argument("--threads", type=int, help="PyTorch CPU threads")
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     return parser
 
 
@@ -66,7 +68,7 @@ def main(argv=None) -> None:
         check_tiling(args.tile, args.overlap)
     elif args.tile < 0:
         raise UsageError(f"--tile must be 0 (whole image) or a positive multiple of 8, got {args.tile}")
-    model, model_pattern = load_denoiser(args.arch, args.weights)
+    model, model_pattern = load_denoiser(args.arch, args.weights, resolve_device(args.device))
     noisy = read_mosaic(src, args.key, args.cfa, default_cfa=model_pattern)
     height, width = noisy.mosaic.shape
     if dst.suffix.lower() == ".dng" and min(height, width) < MIN_DNG_SIDE:

@@ -13,6 +13,7 @@ import pandas as pd
 import torch
 
 from ..arch import load_denoiser
+from ..device import DEVICE_HELP, resolve_device
 from ..cli import CommandParser, UsageError, cli_main
 from ..data import BlockSet, validation_set
 from ..data.bayer import DEFAULT_PATTERN, PATTERNS, unify_crop
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--no-ssim", action="store_true", help="skip SSIM (faster)")
     parser.add_argument("--threads", type=int, help="PyTorch CPU threads")
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     parser.add_argument("--out", help="per-block CSV (one row per block, a psnr column)")
     return parser
 
@@ -54,7 +56,7 @@ def main(argv=None) -> None:
         raise UsageError("--overlap needs --tile")
     if args.out and not Path(args.out).parent.is_dir():
         raise FileNotFoundError(f"--out: folder not found: {Path(args.out).parent}")
-    model, model_pattern = load_denoiser(args.arch, args.weights)
+    model, model_pattern = load_denoiser(args.arch, args.weights, resolve_device(args.device))
     if args.weights is None and not args.arch.endswith((".pt", ".pth")):
         log.warning("warning: no --weights given, evaluating an untrained network")
     blocks = validation_set(args.data, args.blocks, args.block_size)

@@ -59,3 +59,14 @@ def test_fitness_training_runs_on_its_device():
     result = ProxyTraining(candidate, threads=1, device=torch.device("meta")).advance(2)
     assert result.status == "failed"
     assert any(text in result.error for text in META_READBACK), result.error
+
+
+@pytest.mark.parametrize("tile", [None, 16])
+def test_denoising_moves_tiles_to_the_models_device(tile):
+    import numpy as np
+
+    from nas.inference import denoise_array
+    model = build_model(SPEC).to("meta")
+    with pytest.raises((RuntimeError, NotImplementedError)) as err:
+        denoise_array(model, np.random.default_rng(0).random((40, 48), dtype=np.float32), ensemble=True, tile=tile)
+    assert any(text in str(err.value) for text in META_READBACK), err.value
