@@ -1,0 +1,166 @@
+"""Proxy fidelity: does a cheap budget rank architectures as a dearer one does?
+
+    python -m nas.fidelity --space rcab_dense.yaml --count 24 \\
+        --fidelity steps=1200 --fidelity width_multiplier=0.25,patch_size=64 --out runs/fidelity
+    python -m nas.fidelity --resume runs/fidelity
+
+Trains ``--count`` architectures, spread over the space's cost range, at the space's default
+budget and at each ``--fidelity`` (budget fields changed, e.g. ``steps=1200``), as Ray Tune
+trials; each finished training is journalled, so ``--resume`` trains only what is missing. Also
+scores three zero-cost proxies at initialisation. Writes fidelity.csv (one row per
+architecture), agreement.csv (Kendall's tau and Spearman's rho with bootstrap 95% intervals and
+top-5 overlap for every pair of columns, seconds per evaluation) and scatter_matrix.png, and
+names the cheapest fidelity whose tau against the dearest reaches 0.75.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from models import build_model
+
+from ..atomic import atomic_write_text
+from ..cli import CommandParser, UsageError, cli_main, user_error
+from ..data import training_sampler
+from ..search.checkpoint import append_evaluation, read_journal
+from ..search.evaluators import RayEvaluator, ResourceError, check_resources, dashboard_help, start_ray
+from ..search.fitness import proxy_spec
+from ..search.genome import GenomeCodec
+from ..search.result import Evaluation
+from ..search.space import SpaceError, load_space, parse_space
+from .study import (FidelityError, agreement, candidates_at, cheapest_reliable, parse_fidelity, scatter_matrix_png,
+                    spread_sample)
+from .zero_cost import ZERO_COST_PROXIES, zero_cost_scores
+
+user_error(FidelityError, SpaceError, ResourceError)
+STUDY = "study.json"
+
+
+def build_parser() -> CommandParser:
+    p = CommandParser("python -m nas.fidelity", __doc__)
+    p.add_argument("--space", default="rcab_dense.yaml", help="search space (its budget is the default fidelity)")
+    p.add_argument("--count", type=int, default=24, help="architectures, spread over the cost range")
+    p.add_argument("--fidelity", action="append", default=[], help="FIELD=VALUE[,FIELD=VALUE...] of the budget")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="study folder (default: runs/fidelity-<space name>)")
+    p.add_argument("--resume", metavar="DIR", help="continue the study in DIR")
+    p.add_argument("--cpus-per-trial", type=float, default=1)
+    p.add_argument("--gpus-per-trial", type=float, default=0)
+    p.add_argument("--max-concurrent", type=int)
+    p.add_argument("--address", help="join an existing Ray cluster")
+    p.add_argument("--no-zero-cost", action="store_true", help="skip the zero-cost proxies")
+    return p
+
+
+def _study(args) -> tuple[Path, dict]:
+    if args.resume:
+        folder = Path(args.resume)
+        if not (folder / STUDY).is_file():
+            raise UsageError(f"cannot resume {folder}: no {STUDY}")
+        return folder, json.loads((folder / STUDY).read_text())
+    space = load_space(args.space)
+    if args.count < 3:
+        raise UsageError(f"--count must be at least 3 to compare rankings, got {args.count}")
+    folder = Path(args.out or f"runs/fidelity-{space.name}")
+    if (folder / STUDY).exists():
+        raise UsageError(f"{folder} already holds a study; continue it with --resume {folder}")
+    fidelities = ["default", *args.fidelity]
+    for text in fidelities:
+        parse_fidelity(text, space.budget)                # fail now, before anything is written
+    study = {"space": space.to_dict(), "count": args.count, "seed": args.seed, "fidelities": fidelities}
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(folder / STUDY, json.dumps(study, indent=1))
+    return folder, study
+
+
+def _train_all(folder: Path, space, genomes, fidelities, seed: int, evaluator: RayEvaluator) -> list[Evaluation]:
+    done = {(e.extra.get("fidelity"), e.key): e for e in read_journal(folder)}
+    codec = GenomeCodec(space)
+    for index, fidelity in enumerate(fidelities):
+        todo = [c for c in candidates_at(space, genomes, fidelity, seed) if (fidelity.name, c.key) not in done]
+        by_key = {c.key: c for c in todo}
+
+        def record(key, result, fidelity=fidelity, index=index):
+            c = by_key[key]
+            evaluation = Evaluation(index, key, tuple(codec.encode(c.spec)), c.spec, c.seed, result,
+                                    extra={"fidelity": fidelity.name})
+            if (fidelity.name, key) not in done:
+                done[(fidelity.name, key)] = evaluation
+                append_evaluation(folder, evaluation)
+                print(f"  {fidelity.name:32s} {key:36s} {result.status:7s} {result.psnr:7.3f} dB "
+                      f"{result.train_seconds:6.1f} s", flush=True)
+        if todo:
+            print(f"fidelity {fidelity.name}: training {len(todo)} architectures", flush=True)
+            results = evaluator.evaluate(todo, index, record)
+            for key, result in results.items():
+                record(key, result)
+    return list(done.values())
+
+
+def _zero_cost(folder: Path, space, genomes) -> pd.DataFrame:
+    path = folder / "zero_cost.csv"
+    if path.is_file():
+        return pd.read_csv(path, index_col="key")
+    codec, budget = GenomeCodec(space), space.budget
+    noisy, clean = training_sampler(budget.data).sample(budget.batch_size, budget.patch_size,
+                                                         torch.Generator().manual_seed(0))
+    rows = {}
+    for genome in genomes:
+        torch.manual_seed(0)
+        model = build_model(proxy_spec(codec.decode(genome), budget.width_multiplier))
+        rows[codec.key(genome)] = zero_cost_scores(model, noisy, clean)
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("key")
+    atomic_write_text(path, table.to_csv())
+    return table
+
+
+@cli_main
+def main(argv=None) -> None:
+    args = build_parser().parse_args(argv)
+    folder, study = _study(args)
+    space = parse_space(study["space"], source=f"{folder / STUDY}")
+    fidelities = [parse_fidelity(text, space.budget) for text in study["fidelities"]]
+    genomes = spread_sample(space, study["count"], study["seed"])
+    print(dashboard_help(start_ray(args.address)))
+    resources = space.resources.model_copy(update={"cpus": args.cpus_per_trial, "gpus": args.gpus_per_trial})
+    check_resources(resources)
+    evaluator = RayEvaluator(folder, args.cpus_per_trial, args.gpus_per_trial, args.max_concurrent)
+    evaluations = _train_all(folder, space, genomes, fidelities, study["seed"], evaluator)
+    scores = _wide(evaluations)
+    columns = [f"psnr {f.name}" for f in fidelities]
+    if not args.no_zero_cost:
+        scores = scores.join(_zero_cost(folder, space, genomes))
+        columns += list(ZERO_COST_PROXIES)
+    seconds = {f"psnr {f.name}": scores[f"seconds {f.name}"].mean() for f in fidelities}
+    pairs = agreement(scores, columns)
+    atomic_write_text(folder / "fidelity.csv", scores.to_csv())
+    atomic_write_text(folder / "agreement.csv", pairs.to_csv(index=False))
+    scatter_matrix_png(scores, columns, folder / "scatter_matrix.png")
+    print(pd.DataFrame({"fidelity": list(seconds), "seconds per evaluation": list(seconds.values())}).to_string(
+        index=False, float_format=lambda v: f"{v:.1f}"))
+    print(pairs.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    reference = max(seconds, key=seconds.get)
+    cheaper = {name: s for name, s in seconds.items() if name != reference}
+    if cheaper:
+        choice, reliable = cheapest_reliable(pairs, cheaper, reference)
+        verdict = "reaches tau >= 0.75" if reliable else "is the best, but none reaches tau >= 0.75"
+        print(f"against the dearest fidelity ({reference}): the cheapest reliable choice is {choice}; it {verdict}")
+    print(f"wrote {folder / 'fidelity.csv'}, {folder / 'agreement.csv'}, {folder / 'scatter_matrix.png'}")
+
+
+def _wide(evaluations: list[Evaluation]) -> pd.DataFrame:
+    """One row per architecture: PSNR and seconds at each fidelity, GFLOPs and params."""
+    rows: dict[str, dict] = {}
+    for e in evaluations:
+        row = rows.setdefault(e.key, {"gflops": e.result.gflops, "params": e.result.params})
+        name = e.extra["fidelity"]
+        row[f"psnr {name}"] = e.result.psnr if e.result.ok else None
+        row[f"seconds {name}"] = e.result.train_seconds
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("key")
+
+
+if __name__ == "__main__":
+    main()

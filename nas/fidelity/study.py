@@ -1,0 +1,135 @@
+"""A proxy-fidelity study: the same architectures scored at several budgets, and how their
+rankings agree (Kendall's tau and Spearman's rho with bootstrap intervals, top-5 overlap)."""
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import ValidationError
+from scipy.stats import kendalltau, spearmanr
+
+from ..search.fitness import candidate_seed
+from ..search.genome import GenomeCodec
+from ..search.result import Candidate
+from ..search.space import Budget, SearchSpace
+
+__all__ = ["FidelityError", "Fidelity", "parse_fidelity", "spread_sample", "candidates_at", "agreement",
+           "cheapest_reliable"]
+
+
+class FidelityError(ValueError):
+    """A fidelity that is not a valid budget."""
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """A named budget: the space's default budget with some fields changed."""
+
+    name: str
+    budget: Budget
+
+
+def parse_fidelity(text: str, default: Budget) -> Fidelity:
+    """``steps=1200,patch_size=64`` (or ``default``) -> a validated Fidelity."""
+    if text == "default":
+        return Fidelity("default", default)
+    changes = {}
+    for part in text.split(","):
+        field, sep, value = part.partition("=")
+        if not sep or not field.strip():
+            raise FidelityError(f"--fidelity {text!r}: expected FIELD=VALUE[,FIELD=VALUE...], e.g. steps=1200")
+        changes[field.strip()] = yaml.safe_load(value)
+    try:
+        budget = Budget.model_validate({**default.model_dump(), **changes})
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise FidelityError(f"--fidelity {text!r}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    return Fidelity(text, budget)
+
+
+def spread_sample(space: SearchSpace, count: int, seed: int) -> list[list[int]]:
+    """``count`` distinct genomes spread over the space's cost range: many random draws, sorted
+    by GFLOPs, taken at evenly spaced ranks."""
+    codec, rng = GenomeCodec(space), random.Random(seed)
+    pool = {}
+    for _ in range(40 * count):
+        genome = codec.random_genome(rng)
+        pool.setdefault(codec.key(genome), genome)
+    if len(pool) < count:
+        raise FidelityError(f"the space holds fewer than {count} distinct architectures")
+    ranked = sorted(pool.values(), key=lambda g: codec.cost(g).gflops)
+    picks = np.linspace(0, len(ranked) - 1, count).round().astype(int)
+    return [ranked[i] for i in picks]
+
+
+def candidates_at(space: SearchSpace, genomes: list[list[int]], fidelity: Fidelity, seed: int) -> list[Candidate]:
+    codec = GenomeCodec(space)
+    return [Candidate(codec.key(g), codec.decode(g), fidelity.budget, candidate_seed(seed, codec.key(g)))
+            for g in genomes]
+
+
+def _bootstrap(a: np.ndarray, b: np.ndarray, statistic, resamples: int, rng) -> tuple[float, float]:
+    values = []
+    for _ in range(resamples):
+        index = rng.integers(0, len(a), len(a))
+        value = statistic(a[index], b[index])
+        if np.isfinite(value):
+            values.append(value)
+    return tuple(np.percentile(values, [2.5, 97.5])) if values else (np.nan, np.nan)
+
+
+def agreement(scores: pd.DataFrame, columns: list[str], resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """For each pair of score columns: Kendall's tau and Spearman's rho with bootstrap 95%
+    intervals, and the overlap of their top 5 (rows are architectures, higher is better)."""
+    rng = np.random.default_rng(seed)
+    tau = lambda x, y: kendalltau(x, y).statistic
+    rho = lambda x, y: spearmanr(x, y).statistic
+    rows = []
+    for first, second in itertools.combinations(columns, 2):
+        both = scores[[first, second]].dropna()
+        a, b = both[first].to_numpy(), both[second].to_numpy()
+        top = min(5, len(both))
+        overlap = len(set(both[first].nlargest(top).index) & set(both[second].nlargest(top).index)) / max(top, 1)
+        rows.append({"a": first, "b": second, "n": len(both), "kendall_tau": tau(a, b),
+                     "tau_ci95": "%.2f..%.2f" % _bootstrap(a, b, tau, resamples, rng), "spearman_rho": rho(a, b),
+                     "rho_ci95": "%.2f..%.2f" % _bootstrap(a, b, rho, resamples, rng), "top5_overlap": overlap})
+    return pd.DataFrame(rows)
+
+
+def cheapest_reliable(pairs: pd.DataFrame, seconds: dict[str, float], reference: str,
+                      threshold: float = 0.75) -> tuple[str, bool]:
+    """The cheapest fidelity whose tau against ``reference`` reaches ``threshold``; else the one
+    with the highest tau. Returns (name, whether it reached the threshold)."""
+    taus = {}
+    for row in pairs.itertuples():
+        if reference in (row.a, row.b) and row.a != row.b:
+            other = row.b if row.a == reference else row.a
+            if other in seconds:
+                taus[other] = row.kendall_tau
+    reliable = [name for name, tau in taus.items() if tau >= threshold]
+    if reliable:
+        return min(reliable, key=seconds.get), True
+    return max(taus, key=taus.get), False
+
+
+def scatter_matrix_png(scores: pd.DataFrame, columns: list[str], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from ..atomic import atomic_path
+    axes = pd.plotting.scatter_matrix(scores[columns], figsize=(2.6 * len(columns), 2.6 * len(columns)),
+                                      diagonal="hist", alpha=0.7)
+    for ax in axes.ravel():
+        ax.xaxis.label.set_rotation(30)
+        ax.yaxis.label.set_rotation(60)
+        ax.yaxis.label.set_ha("right")
+    fig = axes[0, 0].get_figure()
+    fig.suptitle("proxy fidelities and zero-cost proxies (one point per architecture)")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
+    plt.close(fig)

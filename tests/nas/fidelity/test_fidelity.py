@@ -1,0 +1,61 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nas.fidelity.study import FidelityError, agreement, cheapest_reliable, parse_fidelity, spread_sample
+
+from ..helpers import tiny_space, write_space
+
+
+def test_agreement_of_identical_and_reversed_rankings():
+    scores = pd.DataFrame({"a": np.arange(10.0), "b": np.arange(10.0) * 2, "c": -np.arange(10.0)})
+    pairs = agreement(scores, ["a", "b", "c"], resamples=200).set_index(["a", "b"])
+    assert pairs.loc[("a", "b"), "kendall_tau"] == pytest.approx(1.0)
+    assert pairs.loc[("a", "b"), "top5_overlap"] == 1.0
+    assert pairs.loc[("a", "c"), "spearman_rho"] == pytest.approx(-1.0) and pairs.loc[("a", "c"), "top5_overlap"] == 0
+
+
+def test_cheapest_reliable_fidelity():
+    pairs = pd.DataFrame([{"a": "cheap", "b": "dear", "kendall_tau": 0.8}, {"a": "mid", "b": "dear", "kendall_tau": 0.9}])
+    assert cheapest_reliable(pairs, {"cheap": 1.0, "mid": 5.0}, "dear") == ("cheap", True)
+    pairs.loc[0, "kendall_tau"] = 0.5
+    assert cheapest_reliable(pairs, {"cheap": 1.0, "mid": 5.0}, "dear") == ("mid", True)
+    pairs.loc[1, "kendall_tau"] = 0.6
+    assert cheapest_reliable(pairs, {"cheap": 1.0, "mid": 5.0}, "dear") == ("mid", False)
+
+
+@pytest.mark.parametrize("text, message", [("steps", "FIELD=VALUE"), ("steps=-3", "steps"),
+                                           ("colour=red", "colour")])
+def test_bad_fidelities_are_named(text, message):
+    with pytest.raises(FidelityError, match=message):
+        parse_fidelity(text, tiny_space().budget)
+
+
+def test_sample_spreads_over_cost():
+    space = tiny_space()
+    genomes = spread_sample(space, 6, seed=0)
+    assert len({tuple(g) for g in genomes}) == 6
+
+
+def test_study_on_ray_writes_tables_and_resumes_without_training(tmp_path):
+    space = write_space(tmp_path / "tiny.yaml", tiny_space())
+    out = tmp_path / "study"
+    cmd = [sys.executable, "-m", "nas.fidelity", "--space", str(space), "--count", "4", "--fidelity", "steps=4",
+           "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    table = pd.read_csv(out / "fidelity.csv")
+    assert len(table) == 4 and {"psnr default", "psnr steps=4", "synflow", "grad_norm", "jacob_cov"} <= set(table)
+    pairs = pd.read_csv(out / "agreement.csv")
+    assert len(pairs) == 10 and {"kendall_tau", "tau_ci95", "spearman_rho", "top5_overlap"} <= set(pairs)
+    assert (out / "scatter_matrix.png").stat().st_size > 10_000
+    journal = (out / "evaluations.jsonl").read_text().splitlines()
+    assert len(journal) == 8 and {json.loads(l)["extra"]["fidelity"] for l in journal} == {"default", "steps=4"}
+    resumed = subprocess.run([sys.executable, "-m", "nas.fidelity", "--resume", str(out)], capture_output=True,
+                             text=True, timeout=600)
+    assert resumed.returncode == 0 and "training" not in resumed.stdout, resumed.stdout + resumed.stderr
+    assert len((out / "evaluations.jsonl").read_text().splitlines()) == 8
