@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import logging
+import shlex
+import sys
 from pathlib import Path
 
 import yaml
@@ -19,7 +22,7 @@ import yaml
 from ..atomic import atomic_write_text
 from ..cli import CommandParser, UsageError, cli_main, user_error
 from ..data import training_sampler, validation_set
-from .checkpoint import CHECKPOINT, CheckpointError
+from .checkpoint import CHECKPOINT, RUN_INFO, CheckpointError
 from .engine import Evolution
 from .evaluators import RayEvaluator, ResourceError, check_resources, dashboard_help, start_ray
 from .genome import GenomeError
@@ -88,6 +91,8 @@ def _new_run_folder(args, space) -> Path:
 def _start_new_run(run_dir: Path, space) -> Evolution:
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "space.yaml", yaml.safe_dump(space.to_dict(), sort_keys=False))
+    command = shlex.join(["python", "-m", "nas.search", *sys.argv[1:]])
+    atomic_write_text(run_dir / RUN_INFO, json.dumps({"command": command, "started": dt.datetime.now().isoformat()}))
     return Evolution(space, run_dir, RayEvaluator.for_space(run_dir, space.resources), space.seed)
 
 

@@ -15,11 +15,12 @@ from pathlib import Path
 from ..atomic import append_line, atomic_write_text
 from .result import Evaluation, RecordError
 
-__all__ = ["CHECKPOINT", "JOURNAL", "CheckpointError", "write_checkpoint", "read_checkpoint", "append_evaluation",
+__all__ = ["CHECKPOINT", "JOURNAL", "RUN_INFO", "CheckpointError", "write_checkpoint", "read_checkpoint", "append_evaluation",
            "read_journal"]
 
 CHECKPOINT = "checkpoint.json"
 JOURNAL = "evaluations.jsonl"
+RUN_INFO = "run.json"           # the command that started the run, and when
 VERSION = 2
 
 

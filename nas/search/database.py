@@ -22,7 +22,7 @@ import pandas as pd
 from models import ArchSpec
 
 from ..atomic import atomic_path, atomic_write_text
-from .checkpoint import JOURNAL, read_journal
+from .checkpoint import JOURNAL, RUN_INFO, read_journal
 from .report import evaluations_table
 
 __all__ = ["DatabaseError", "load_database", "export_database"]
@@ -62,13 +62,15 @@ def load_database(path: str | Path, ok_only: bool = True) -> pd.DataFrame:
 
 def export_database(run_dir: Path, out: Path, command: str) -> pd.DataFrame:
     """Write the run's evaluations to ``out`` (.csv.gz) with ``out``.meta.json: the command that
-    made it, the space, and the environment."""
+    made the run (from its run.json), the command that exported it, the space and the environment."""
     table = evaluations_table(read_journal(run_dir))
     with atomic_path(out) as tmp:
         table.to_csv(tmp, index=False, compression="gzip")
     import numpy
     import torch
-    meta = {"command": command, "rows": len(table), "ok": int((table["status"] == "ok").sum()),
+    info = Path(run_dir) / RUN_INFO
+    made_by = json.loads(info.read_text()).get("command") if info.is_file() else None
+    meta = {"made_by": made_by, "exported_by": command, "rows": len(table), "ok": int((table["status"] == "ok").sum()),
             "space": (Path(run_dir) / "space.yaml").read_text() if (Path(run_dir) / "space.yaml").is_file() else None,
             "environment": {"python": sys.version.split()[0], "torch": torch.__version__, "numpy": numpy.__version__,
                             "platform": platform.platform(), "processor": platform.processor(),

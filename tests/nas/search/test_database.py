@@ -21,7 +21,7 @@ def test_a_random_search_is_a_database_that_exports_and_reloads(tmp_path):
     again = load_database(out)
     assert list(again["key"]) == list(table["key"]) and list(again["arch"]) == list(table["arch"])
     meta = json.loads((tmp_path / "db.meta.json").read_text())
-    assert meta["command"].startswith("python -m nas.search") and meta["rows"] == 3 and "torch" in meta["environment"]
+    assert meta["exported_by"].startswith("python -m nas.search") and meta["rows"] == 3 and "torch" in meta["environment"]
 
 
 @pytest.mark.parametrize("content", [b"\x00\x01\x02binary", b"a,b\n1,2\n"])
