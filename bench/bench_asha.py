@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nas.plotting import new_figure, save_png
 from nas.search.database import load_database
 
 
@@ -88,11 +89,8 @@ def main():
 
 
 def plot(full, asha, steps, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     grid = np.linspace(steps, max(t[-1][0] for t in full), 200)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = new_figure(7, 4.5)
     for name, traces in (("full training", full), ("ASHA", asha)):
         values = np.array([[best_at(t, g) for g in grid] for t in traces])
         values[~np.isfinite(values)] = np.nan
@@ -101,9 +99,7 @@ def plot(full, asha, steps, path):
     ax.set(xlabel="compute (full trainings' worth of steps)", ylabel="best fully trained PSNR (dB)",
            title="ASHA replayed on recorded learning curves (median, quartiles)")
     ax.legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_png(fig, path, dpi=110)
     print(f"wrote {path}")
 
 

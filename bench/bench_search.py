@@ -29,6 +29,7 @@ import pandas as pd
 from deap import base, tools
 from deap.benchmarks.tools import hypervolume
 
+from nas.plotting import new_figure, save_png
 from nas.search.database import load_database
 from nas.search.engine import Evolution
 from nas.search.genome import GenomeCodec
@@ -128,10 +129,7 @@ def report(runs, best_possible, table):
 
 
 def plot(runs, best_possible, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = new_figure(7, 4.5)
     for name, seeds in runs.items():
         curves = np.array([best_so_far(run) for run in seeds])
         x = np.arange(1, curves.shape[1] + 1)
@@ -142,9 +140,7 @@ def plot(runs, best_possible, path):
     ax.set(xlabel="evaluations", ylabel="best proxy PSNR so far (dB, surrogate)", xscale="log",
            title="selection schemes on the surrogate: median and quartiles over seeds")
     ax.legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_png(fig, path, dpi=110)
     print(f"wrote {path}")
 
 

@@ -9,7 +9,7 @@ from scipy import stats
 
 from models import GROUP_NAMES
 
-from ..atomic import atomic_path
+from ..plotting import new_figure, save_png
 from ..search.surrogate import Surrogate
 
 __all__ = ["block_type_effects", "gene_importance", "percentile_of", "best_within_cost", "plot_analysis"]
@@ -62,10 +62,7 @@ def best_within_cost(table: pd.DataFrame, max_gflops: float) -> pd.Series | None
 def plot_analysis(effects: pd.DataFrame, importance: pd.DataFrame, table: pd.DataFrame, path: Path,
                   reference: tuple[str, float, float] | None = None) -> None:
     """Three panels: PSNR by block type per slot (95% CI), gene importance, PSNR against GFLOPs."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+    fig, axes = new_figure(16, 4.5, ncols=3)
     kinds = [k for k in effects["block"].unique() if k != "empty"]
     for i, kind in enumerate(kinds):
         part = effects[effects["block"] == kind]
@@ -85,7 +82,4 @@ def plot_analysis(effects: pd.DataFrame, importance: pd.DataFrame, table: pd.Dat
     axes[2].set(xscale="log", xlabel="GFLOPs at 256 x 256 (full width)", ylabel="proxy PSNR (dB)",
                 title="quality against cost")
     axes[2].legend()
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
+    save_png(fig, path)

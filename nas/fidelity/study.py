@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 from scipy.stats import kendalltau, spearmanr
 
+from ..plotting import new_figure, save_png
 from ..search.fitness import candidate_seed
 from ..search.genome import GenomeCodec
 from ..search.result import Candidate
@@ -118,18 +120,15 @@ def cheapest_reliable(pairs: pd.DataFrame, seconds: dict[str, float], reference:
 
 
 def scatter_matrix_png(scores: pd.DataFrame, columns: list[str], path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from ..atomic import atomic_path
-    axes = pd.plotting.scatter_matrix(scores[columns], figsize=(2.6 * len(columns), 2.6 * len(columns)),
-                                      diagonal="hist", alpha=0.7)
+    side = 2.6 * len(columns)
+    _, canvas = new_figure(side, side)
+    with warnings.catch_warnings():   # pandas clears the canvas figure to lay out its grid, and says so
+        warnings.simplefilter("ignore", UserWarning)
+        axes = pd.plotting.scatter_matrix(scores[columns], ax=canvas, diagonal="hist", alpha=0.7)
     for ax in axes.ravel():
         ax.xaxis.label.set_rotation(30)
         ax.yaxis.label.set_rotation(60)
         ax.yaxis.label.set_ha("right")
     fig = axes[0, 0].get_figure()
     fig.suptitle("proxy fidelities and zero-cost proxies (one point per architecture)")
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=90, format="png")
-    plt.close(fig)
+    save_png(fig, path, dpi=90)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..atomic import atomic_path, atomic_write_text
+from ..atomic import atomic_write_text
+from ..plotting import new_figure, save_png
 from .result import Evaluation
 
 __all__ = ["evaluations_table", "write_reports"]
@@ -36,41 +37,26 @@ def write_reports(run) -> dict:
     return best
 
 
-def _figure():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt.subplots(figsize=(6, 4))
-
-
-def _save(fig, ax, path: Path) -> None:
-    """Legend, layout, and an atomic write (a killed run never leaves half a PNG)."""
-    import matplotlib.pyplot as plt
-    ax.legend()
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
-
-
 def _plot_fitness(table: pd.DataFrame, logbook: pd.DataFrame, path: Path) -> None:
     from matplotlib.ticker import MaxNLocator
-    fig, ax = _figure()
+    fig, ax = new_figure()
     ok = table[table["status"] == "ok"]
     ax.scatter(ok["generation"], ok["psnr"], s=12, alpha=0.5, label="evaluations")
     ax.plot(logbook["gen"], logbook["best"], "-o", label="best so far")
     ax.plot(logbook["gen"], logbook["median"], "--", label="median of offspring")
     ax.set(xlabel="generation", ylabel="validation PSNR (dB)", title="fitness per generation")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    _save(fig, ax, path)
+    ax.legend()
+    save_png(fig, path)
 
 
 def _plot_pareto(table: pd.DataFrame, pareto: list[dict], cost: str, path: Path) -> None:
-    fig, ax = _figure()
+    fig, ax = new_figure()
     ok = table[table["status"] == "ok"]
     ax.scatter(ok[cost], ok["psnr"], s=12, alpha=0.4, label="evaluations")
     front = sorted((p["metrics"][cost], p["metrics"]["psnr"]) for p in pareto if p["metrics"]["status"] == "ok")
     if front:
         ax.plot(*zip(*front), "r-o", label="Pareto front")
     ax.set(xlabel=cost, ylabel="validation PSNR (dB)", title="Pareto front")
-    _save(fig, ax, path)
+    ax.legend()
+    save_png(fig, path)
