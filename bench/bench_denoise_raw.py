@@ -5,17 +5,19 @@
 
 Makes a 12-bit BGGR DNG (a bundled photo, unprocessed to raw, with shot and read noise, written
 by nas.data.camera_raw), then runs ``python -m nas.denoise IN.dng OUT.dng`` in a child process
-and reports its wall time (imports included), the time the command itself reports for reading,
-denoising and writing, and its peak resident memory (ru_maxrss of the child: CPU RSS; there is no
-GPU figure). The default network is the 1/8-width proxy of mwrcanet_paper with random weights
+and reports its wall time (imports included), the time the command itself reports for denoising,
+writing and the preview, and its peak resident memory (ru_maxrss of that child alone, from wait4:
+CPU RSS; there is no GPU figure). The DNG is made in another child and this process imports
+neither numpy nor torch, so the figure is the command's own (a forked child starts with its
+parent's RSS). The default network is the 1/8-width proxy of mwrcanet_paper with random weights
 (the time does not depend on the weights); pass --arch/--weights for another.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -23,27 +25,25 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
 def make_dng(path: Path, height: int, width: int, photo_name: str = "astronaut", shot: float = 0.004,
              read: float = 2e-5) -> None:
+    import numpy as np
     import skimage.data
+    import torch
     import skimage.transform
     from nas.data.camera_raw import RawImage, RawMetadata, write_dng
     from nas.data.unprocess import add_noise, mosaic, unprocess
     g = torch.Generator().manual_seed(0)
     photo = getattr(skimage.data, photo_name)()[..., :3] / 255.0
-    photo = skimage.transform.resize(photo, (height, width), order=1, anti_aliasing=True)
+    photo = skimage.transform.resize(photo, (height + 2, width + 2), order=1, anti_aliasing=True)
     rgb = torch.from_numpy(photo.astype(np.float32)).permute(2, 0, 1)[None]
     clean = mosaic(unprocess(rgb, g))                                   # RGGB, 0..1
     noisy = add_noise(clean, torch.tensor([shot]), torch.tensor([read]), g)[0, 0].numpy()
-    noisy = noisy[1:-1, 1:-1]                                           # BGGR: the unification path
-    noisy = np.pad(noisy, 1, mode="reflect")                           # back to height x width, still BGGR
+    noisy = noisy[1:-1, 1:-1]                    # height x width, BGGR: exercises the unification path
     image = RawImage(noisy, "BGGR", (256.0,) * 4, 4095.0,
                      RawMetadata(make="mwnas", model="bench", as_shot_neutral=(0.47, 1.0, 0.59),   # Brooks et al.'s
                                  noise_profile=(shot, read)))                                  # mean gains
@@ -51,11 +51,25 @@ def make_dng(path: Path, height: int, width: int, photo_name: str = "astronaut",
 
 
 def proxy_model(folder: Path) -> Path:
-    from models import named_spec
-    from nas.search.fitness import proxy_spec
     path = folder / "mwrcanet_paper_w0125.json"
-    path.write_text(json.dumps({"spec": proxy_spec(named_spec("mwrcanet_paper"), 0.125).to_dict()}))
+    code = ("import json, sys; from models import named_spec; from nas.search.fitness import proxy_spec; "
+            "print(json.dumps({'spec': proxy_spec(named_spec('mwrcanet_paper'), 0.125).to_dict()}))")
+    path.write_text(subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                                   check=True).stdout)
     return path
+
+
+def run_measured(cmd: list[str]) -> tuple[int, str, str, float, float]:
+    """(exit status, stdout, stderr, wall seconds, peak RSS in GB) of one child process."""
+    began = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - began
+        out.seek(0)
+        err.seek(0)
+        return proc.returncode, out.read(), err.read(), wall, usage.ru_maxrss / 1024 ** 2
 
 
 def main() -> None:
@@ -71,11 +85,15 @@ def main() -> None:
     p.add_argument("--photo", default="astronaut", help="scikit-image photo to unprocess (e.g. chelsea, held out)")
     p.add_argument("--noise", type=float, nargs=2, default=(0.004, 2e-5), metavar=("SHOT", "READ"))
     p.add_argument("--keep", help="copy in.dng, out.dng (and preview.png) to this folder")
+    p.add_argument("--make-dng-only", help=argparse.SUPPRESS)   # internal: the child that makes the DNG
     args = p.parse_args()
+    if args.make_dng_only:
+        return make_dng(Path(args.make_dng_only), *args.size, args.photo, *args.noise)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         began = time.perf_counter()
-        make_dng(folder / "in.dng", *args.size, args.photo, *args.noise)
+        subprocess.run([sys.executable, __file__, "--make-dng-only", str(folder / "in.dng"), "--size",
+                        *map(str, args.size), "--photo", args.photo, "--noise", *map(str, args.noise)], check=True)
         print(f"made a {args.size[0]} x {args.size[1]} BGGR DNG ({(folder / 'in.dng').stat().st_size / 1e6:.1f} MB) "
               f"in {time.perf_counter() - began:.1f} s")
         arch = args.arch or str(proxy_model(folder))
@@ -84,13 +102,10 @@ def main() -> None:
         cmd += ["--weights", args.weights] if args.weights else []
         cmd += ["--ensemble"] if args.ensemble else []
         cmd += ["--preview", str(folder / "preview.png")] if args.preview else []
-        began = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-        wall = time.perf_counter() - began
-        if proc.returncode:
-            sys.exit(proc.stderr[-2000:])
-        peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 ** 2
-        reported = re.search(r"in ([0-9.]+) s", proc.stdout)
+        code, stdout, stderr, wall, peak_gb = run_measured(cmd)
+        if code:
+            sys.exit(stderr[-2000:])
+        reported = re.search(r"in ([0-9.]+) s", stdout)
         if args.keep:
             Path(args.keep).mkdir(parents=True, exist_ok=True)
             for name in ("in.dng", "out.dng", "preview.png"):
@@ -98,7 +113,7 @@ def main() -> None:
                     shutil.copy(folder / name, Path(args.keep) / name)
     print(f"command: python -m nas.denoise IN.dng OUT.dng --arch {Path(arch).name} --tile {args.tile} "
           f"--threads {args.threads}{' --ensemble' if args.ensemble else ''}{' --preview P.png' if args.preview else ''}")
-    print(proc.stdout.strip().splitlines()[-1])
+    print(stdout.strip().splitlines()[-1])
     print(f"wall time {wall:.1f} s (denoise, write, preview as reported: {reported.group(1) if reported else '?'} s), "
           f"peak RSS {peak_gb:.2f} GB")
 
