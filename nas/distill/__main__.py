@@ -19,11 +19,10 @@ import datetime as dt
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 
 from ..arch import resolve_arch
 from ..cli import CommandParser, UsageError, cli_main, user_error
-from ..data import training_sampler, validation_set
+from ..data import training_sampler, unlabeled_blocks, validation_set
 from ..search.fitness import proxy_spec
 from ..train.loop import NonFiniteLoss
 from ..train.options import add_training_arguments, prepare
@@ -40,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = CommandParser("python -m nas.distill", __doc__)
     p.add_argument("--original", default="mwresnet", help="the original network (named, spec or model file)")
     p.add_argument("--siamese", required=True, help="the Siamese network: best.json, genome file or spec")
-    p.add_argument("--unlabeled", help="noisy inputs to pseudo-label (a validation-type source, e.g. "
+    p.add_argument("--unlabeled", help="noisy inputs to pseudo-label: raws:DIR (your camera's raw files) or a validation source, e.g. "
                                        "siddplus-val:DIR); default: fixed crops of the training inputs")
     p.add_argument("--unlabeled-blocks", type=int, default=64, help="crops drawn from the training inputs")
     p.add_argument("--unlabeled-size", type=int, default=128, help="side of those crops")
@@ -89,10 +88,7 @@ def _unlabeled_inputs(args, sampler):
     drawn with seed + 2."""
     if not args.unlabeled:
         return lambda seed: fixed_noisy_blocks(sampler, args.unlabeled_blocks, args.unlabeled_size, seed=seed + 2)
-    blocks = validation_set(args.unlabeled)
-    if len({b.shape for b in blocks.noisy}) != 1:
-        raise UsageError(f"--unlabeled {args.unlabeled}: its blocks differ in size; pseudo-labelling needs one size")
-    unlabeled = np.stack(list(blocks.noisy)).astype(np.float32)
+    unlabeled = unlabeled_blocks(args.unlabeled, args.unlabeled_blocks, args.unlabeled_size, seed=args.seed + 2)
     return lambda seed: unlabeled
 
 

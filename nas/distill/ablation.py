@@ -44,9 +44,9 @@ class _Average(torch.nn.Module):
         return (self.a(x) + self.b(x)) / 2
 
 
-def load_network(spec: ArchSpec, path: Path) -> torch.nn.Module:
-    """The network ``spec`` with the weights of the model file ``path``."""
-    return build_with_weights(spec, read_state_dict(path), source=str(path))
+def load_network(spec: ArchSpec, path: Path, device: torch.device = torch.device("cpu")) -> torch.nn.Module:
+    """The network ``spec`` with the weights of the model file ``path``, on ``device``."""
+    return build_with_weights(spec, read_state_dict(path), source=str(path)).to(device)
 
 
 def optimizer_steps(stages: dict[str, Path], stage: str) -> int:
@@ -59,21 +59,22 @@ def optimizer_steps(stages: dict[str, Path], stage: str) -> int:
     return steps
 
 
-def _network(specs: dict[str, ArchSpec], stages: dict[str, Path], stage: str | None) -> torch.nn.Module:
+def _network(specs: dict[str, ArchSpec], stages: dict[str, Path], stage: str | None,
+             device: torch.device) -> torch.nn.Module:
     """A row's model: a stage's network, or (``None``) the average of both step-1 networks."""
     if stage is None:
-        return _Average(load_network(specs["original"], stages["step1_original"]),
-                        load_network(specs["siamese"], stages["step1_siamese"]))
-    return load_network(specs[stage.rsplit("_", 1)[1]], stages[stage])
+        return _Average(load_network(specs["original"], stages["step1_original"], device),
+                        load_network(specs["siamese"], stages["step1_siamese"], device))
+    return load_network(specs[stage.rsplit("_", 1)[1]], stages[stage], device)
 
 
 def ablation_table(specs: dict[str, ArchSpec], stages: dict[str, Path], val: BlockSet,
-                   pseudo_labelled: bool) -> pd.DataFrame:
+                   pseudo_labelled: bool, device: torch.device = torch.device("cpu")) -> pd.DataFrame:
     """One row per entry of :data:`ROWS`: PSNR with and without the x8 ensemble, the optimizer steps
     of that network, and for a distilled network its gain over its compute-matched control."""
     rows = {}
     for step, network, stage in ROWS:
-        model = _network(specs, stages, stage)
+        model = _network(specs, stages, stage, device)
         rows[stage] = {"step": step, "network": network, "stage": stage or "",
                        "optimizer_steps": optimizer_steps(stages, stage) if stage else pd.NA,
                        "psnr": summarize(evaluate_blocks(model, val, with_ssim=False))["psnr"],

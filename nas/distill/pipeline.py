@@ -33,6 +33,7 @@ from models import ArchSpec, read_state_dict
 from ..atomic import atomic_path, atomic_write_text
 from ..data import BlockSet, PatchSampler
 from ..data.sources import BayerCropSampler, array_reader
+from ..device import resolve_device, to_device
 from ..inference import predict
 from ..train.trainer import TrainConfig, train_network
 from .ablation import ablation_table, load_network
@@ -83,10 +84,12 @@ def fixed_noisy_blocks(sampler: PatchSampler, count: int, size: int, seed: int) 
 
 
 @torch.inference_mode()
-def _outputs(weights: Path, spec: ArchSpec, noisy: np.ndarray, batch: int = 8) -> np.ndarray:
-    model = load_network(spec, weights)
-    out = [predict(model, torch.from_numpy(noisy[i:i + batch])[:, None])[:, 0].numpy()
+def network_outputs(weights: Path, spec: ArchSpec, noisy: np.ndarray, device: torch.device, batch: int = 8) -> np.ndarray:
+    """The network's outputs for the unlabeled inputs, computed on ``device``."""
+    model = load_network(spec, weights, device)
+    out = [predict(model, to_device(torch.from_numpy(noisy[i:i + batch])[:, None], device))[:, 0]
            for i in range(0, len(noisy), batch)]
+    out = [batch_out.float().cpu().numpy() for batch_out in out]
     return np.concatenate(out)
 
 
@@ -130,11 +133,12 @@ def run_distillation(plan: DistillPlan, sampler: PatchSampler, unlabeled: np.nda
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     specs = {"original": plan.original, "siamese": plan.siamese}
+    device = resolve_device(plan.train.device)
     stages = {f"step1_{name}": _train_stage(out_dir / f"step1_{name}", spec, sampler, val, plan.train, None, resume)
               for name, spec in specs.items()}
 
     def step2():
-        outs = {name: _outputs(stages[f"step1_{name}"], specs[name], unlabeled) for name in specs}
+        outs = {name: network_outputs(stages[f"step1_{name}"], specs[name], unlabeled, device) for name in specs}
         return {"noisy": unlabeled, "average": (outs["original"] + outs["siamese"]) / 2, **outs}
     labels = _labels(out_dir / "step2_pseudo_labels.npz", step2,
                      fingerprint(unlabeled, [stages["step1_original"], stages["step1_siamese"]]))
@@ -146,7 +150,7 @@ def run_distillation(plan: DistillPlan, sampler: PatchSampler, unlabeled: np.nda
                                                stages[f"step1_{name}"], resume)
 
     def step4_targets():
-        outs = {name: _outputs(stages[f"step3_{name}"], specs[name], unlabeled) for name in specs}
+        outs = {name: network_outputs(stages[f"step3_{name}"], specs[name], unlabeled, device) for name in specs}
         return {"noisy": unlabeled, **outs}
     targets = _labels(out_dir / "step4_targets.npz", step4_targets,
                       fingerprint(unlabeled, [stages["step3_original"], stages["step3_siamese"]]))
@@ -155,7 +159,7 @@ def run_distillation(plan: DistillPlan, sampler: PatchSampler, unlabeled: np.nda
     stages["step4_siamese"] = _train_stage(out_dir / "step4_siamese", plan.siamese, two_targets, val,
                                            stage_config(plan, 4), stages["step3_siamese"], resume)
     stages.update(_controls(plan, specs, stages, sampler, val, out_dir, resume))
-    table = ablation_table(specs, stages, val, plan.pseudo_labelled_validation)
+    table = ablation_table(specs, stages, val, plan.pseudo_labelled_validation, device)
     table.insert(0, "seed", plan.train.seed)
     atomic_write_text(out_dir / "ablation.csv", table.to_csv(index=False))
     return table

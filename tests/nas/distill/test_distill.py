@@ -1,9 +1,15 @@
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
+from models import ArchSpec
+from nas.data import training_sampler, validation_set
+from nas.distill.pipeline import network_outputs
 from nas.distill import __main__ as distill
+from nas.train.trainer import TrainConfig, train_network
 
+from ..data.test_camera_raw import write_camera_dng
 from ..train.test_train import COMMON, tiny_spec_file
 
 STAGES = ("step1_original", "step1_siamese", "step3_original", "step3_siamese", "step4_siamese",
@@ -83,3 +89,29 @@ def test_pseudo_labels_follow_their_inputs(tmp_path):
     for name in ("step2_pseudo_labels.npz", "step4_targets.npz"):
         with np.load(out / name, allow_pickle=False) as labels:
             assert len(labels["noisy"]) == 2, name
+
+
+def test_distillation_pseudo_labels_a_folder_of_camera_raws(tmp_path):
+    raws = tmp_path / "raws"
+    raws.mkdir()
+    for i, pattern in enumerate(("BGGR", "GRBG")):
+        write_camera_dng(raws / f"IMG_{i}.dng", pattern, height=64, width=80, seed=i)
+    original = tiny_spec_file(tmp_path / "original.json", "residual")
+    siamese = tiny_spec_file(tmp_path / "siamese.json", "rcab")
+    out = tmp_path / "distill"
+    distill.main(["--original", str(original), "--siamese", str(siamese), "--steps", "2", "--finetune-steps", "2",
+                  "--val-every", "2", "--unlabeled", f"raws:{raws}", "--unlabeled-blocks", "3",
+                  "--unlabeled-size", "32", "--out", str(out), *COMMON])
+    with np.load(out / "step2_pseudo_labels.npz", allow_pickle=False) as labels:
+        assert labels["noisy"].shape == (3, 32, 32) and labels["average"].shape == (3, 32, 32)
+
+
+def test_pseudo_labels_are_computed_on_the_networks_device(tmp_path):
+    spec = ArchSpec.from_json(tiny_spec_file(tmp_path / "spec.json").read_text())
+    config = TrainConfig(steps=1, batch_size=2, patch_size=16, val_every=1, device="cpu")
+    train_network(spec, training_sampler("synthetic"), validation_set("synthetic", 2, 16), tmp_path / "run", config,
+                  progress=False)
+    noisy = np.random.default_rng(0).random((2, 16, 16), dtype=np.float32)
+    assert network_outputs(tmp_path / "run" / "final.pt", spec, noisy, torch.device("cpu")).shape == (2, 16, 16)
+    with pytest.raises(NotImplementedError, match="Cannot copy out of meta tensor"):   # it got to the read-back
+        network_outputs(tmp_path / "run" / "final.pt", spec, noisy, torch.device("meta"))
