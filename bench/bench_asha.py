@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nas.plotting import new_figure, save_png
+from nas.plotting import median_band, new_figure, save_png
 from nas.search.database import load_database
 
 
@@ -94,8 +94,7 @@ def plot(full, asha, steps, path):
     for name, traces in (("full training", full), ("ASHA", asha)):
         values = np.array([[best_at(t, g) for g in grid] for t in traces])
         values[~np.isfinite(values)] = np.nan
-        ax.plot(grid / steps, np.nanmedian(values, axis=0), label=name)
-        ax.fill_between(grid / steps, *np.nanpercentile(values, [25, 75], axis=0), alpha=0.2)
+        median_band(ax, grid / steps, values, name)
     ax.set(xlabel="compute (full trainings' worth of steps)", ylabel="best fully trained PSNR (dB)",
            title="ASHA replayed on recorded learning curves (median, quartiles)")
     ax.legend()

@@ -29,7 +29,7 @@ import pandas as pd
 from deap import base, tools
 from deap.benchmarks.tools import hypervolume
 
-from nas.plotting import new_figure, save_png
+from nas.plotting import median_band, new_figure, save_png
 from nas.search.database import load_database
 from nas.search.engine import Evolution
 from nas.search.genome import GenomeCodec
@@ -133,9 +133,7 @@ def plot(runs, best_possible, path):
     for name, seeds in runs.items():
         curves = np.array([best_so_far(run) for run in seeds])
         x = np.arange(1, curves.shape[1] + 1)
-        q1, median, q3 = np.percentile(curves, [25, 50, 75], axis=0)
-        ax.plot(x, median, label=name)
-        ax.fill_between(x, q1, q3, alpha=0.2)
+        median_band(ax, x, curves, name)
     ax.axhline(best_possible, color="k", ls=":", label="best possible (surrogate)")
     ax.set(xlabel="evaluations", ylabel="best proxy PSNR so far (dB, surrogate)", xscale="log",
            title="selection schemes on the surrogate: median and quartiles over seeds")
