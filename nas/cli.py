@@ -21,7 +21,8 @@ class UsageError(ValueError):
 
 # Errors that mean "bad input", reported in one line without a traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (UsageError, SpecError, WeightsError, ArchError, DataError, TilingError, DeviceError,
-                                                 FileNotFoundError, IsADirectoryError, PermissionError)
+                                                 FileNotFoundError, FileExistsError, IsADirectoryError,
+                                                 NotADirectoryError, PermissionError)
 
 
 class CommandParser(argparse.ArgumentParser):

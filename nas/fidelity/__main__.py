@@ -35,7 +35,7 @@ from .study import (FidelityError, agreement, candidates_at, cheapest_reliable, 
                     spread_sample)
 from .zero_cost import ZERO_COST_PROXIES, zero_cost_scores
 
-user_error(FidelityError, SpaceError, ResourceError)
+user_error(FidelityError, SpaceError, ResourceError, ConnectionError)
 STUDY = "study.json"
 
 

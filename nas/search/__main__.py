@@ -30,7 +30,7 @@ from .report import write_reports
 from .result import RecordError
 from .space import SCHEMES, SpaceError, load_space
 
-user_error(SpaceError, GenomeError, CheckpointError, RecordError, ResourceError)
+user_error(SpaceError, GenomeError, CheckpointError, RecordError, ResourceError, ConnectionError)
 log = logging.getLogger("nas.search")
 
 
@@ -83,6 +83,8 @@ def _configured_space(args):
 def _new_run_folder(args, space) -> Path:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     run_dir = Path(args.out or Path("runs") / f"{space.name}-{stamp}")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UsageError(f"--out {run_dir}: is a file, not a folder")
     if (run_dir / CHECKPOINT).exists():
         raise UsageError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or choose another --out")
     return run_dir

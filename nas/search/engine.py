@@ -209,4 +209,6 @@ def _dump_random(state) -> list:
 
 
 def _load_random(data) -> tuple:
-    return data[0], tuple(data[1]), data[2]
+    state = data[0], tuple(data[1]), data[2]
+    random.Random().setstate(state)   # a damaged state fails here, as a damaged checkpoint
+    return state

@@ -38,6 +38,9 @@ __all__ = ["RayEvaluator", "InProcessEvaluator", "start_ray", "check_resources",
 log = logging.getLogger(__name__)
 # Tune's console tables would interleave with our one line per generation; the run folder keeps the details.
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+# Ctrl-C must stop the search (the journal keeps every finished trial), not make Tune end the
+# generation early and hand back its unfinished trials as if they had failed.
+os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
 AUTH_TOKEN_PATH = Path.home() / ".ray" / "auth_token"
 
 

@@ -123,15 +123,23 @@ class NSGA2(Scheme):
     def propose(self, toolbox) -> list:
         s = self.settings
         self.population = tools.selNSGA2(self.population, len(self.population))   # assigns crowding distances
-        k = s.children()
-        # selTournamentDCD wants k divisible by 4 when k is the whole population; split the rest off.
-        whole, rest = (k - k % 4, k % 4) if k == len(self.population) else (k, 0)
-        parents = (tools.selTournamentDCD(self.population, whole) if whole else []) + \
-            (tools.selTournamentDCD(self.population, rest) if rest else [])
-        return _vary(toolbox, parents, s.crossover_rate)
+        return _vary(toolbox, _dcd_parents(self.population, s.children()), s.crossover_rate)
 
     def replace(self, offspring: list) -> None:
         self.population = tools.selNSGA2(self.population + offspring, self.settings.population)
+
+
+def _dcd_parents(population: list, k: int) -> list:
+    """``k`` parents by DEAP's dominance-and-crowding tournaments. selTournamentDCD returns a
+    multiple of 4 and wants at most the population, so draw rounds of the largest multiple of 4
+    that fits and keep the first ``k``; populations under 4 draw at random."""
+    usable = len(population) - len(population) % 4
+    if usable == 0:
+        return tools.selRandom(population, k)
+    chosen = []
+    while len(chosen) < k:
+        chosen += tools.selTournamentDCD(population, usable)
+    return chosen[:k]
 
 
 def _vary(toolbox, parents: list, crossover_rate: float) -> list:

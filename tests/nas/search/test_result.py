@@ -61,3 +61,14 @@ def test_damaged_journal_line_is_a_checkpoint_error(tmp_path):
     (tmp_path / JOURNAL).write_text('{"generation": 0}\n')
     with pytest.raises(CheckpointError, match="line 1 is damaged"):
         read_journal(tmp_path)
+
+
+def test_damaged_random_state_is_a_checkpoint_error(tmp_path):
+    from nas.search.engine import Evolution
+    from ..helpers import tiny_space
+    Evolution(tiny_space(), tmp_path, None, 0).save(0.0)
+    state = json.loads((tmp_path / "checkpoint.json").read_text())
+    state["random_state"][1] = [1, 2, 3]
+    (tmp_path / "checkpoint.json").write_text(json.dumps(state))
+    with pytest.raises(CheckpointError, match="checkpoint is damaged"):
+        Evolution.resume(tmp_path, None)

@@ -67,3 +67,15 @@ def test_aging_removes_the_oldest_not_the_worst():
     scheme.population = [Ind([i]) for i in range(4)]       # oldest first
     scheme.replace([Ind([10]), Ind([11])])
     assert [ind[0] for ind in scheme.population] == [2, 3, 10, 11]
+
+
+@pytest.mark.parametrize("population, offspring", [(6, None), (6, 5), (2, None), (3, None), (8, None)])
+def test_nsga2_proposes_its_number_of_children(tmp_path, population, offspring):
+    space = tiny_space(objectives=["psnr", "gflops"], blocks_per_group={"min": 0, "max": 20},
+                       evolution={"selection": "nsga2", "population": population, "offspring": offspring,
+                                  "generations": 2, "elitism": 1})
+    run = Evolution(space, tmp_path, LandscapeEvaluator(), 0)
+    run.run()
+    proposed = [entry["evals"] + entry["cached"] for entry in run.logbook]
+    assert proposed == [population] + [offspring or population] * 2
+    assert len(run.scheme.population) == population

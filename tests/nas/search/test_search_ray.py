@@ -164,6 +164,7 @@ def test_local_ray_of_the_search_keeps_token_authentication():
     (["--resume", "/no/such/run", "--space", "rcab_dense.yaml"], "drop --space"),
     (["--space", "rcab_dense.yaml", "--gpus-per-trial", "0.5"], "a trial needs 0.5 GPU but the Ray cluster has 0"),
     (["--space", "rcab_dense.yaml", "--objectives"], "unrecognized arguments"),
+    (["--space", "rcab_dense.yaml", "--out", "/etc/hostname"], "is a file, not a folder"),
 ])
 def test_bad_input_is_one_line_error(args, message):
     proc = subprocess.run([sys.executable, "-m", "nas.search", *args], capture_output=True, text=True, timeout=120)
