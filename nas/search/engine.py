@@ -123,7 +123,10 @@ class Evolution:
             with self._evolution_rng():
                 offspring = self.scheme.initial(self.toolbox) if gen == 0 else self.scheme.propose(self.toolbox)
             self._evaluate(offspring, gen)
-            self.scheme.start(offspring) if gen == 0 else self.scheme.replace(offspring)
+            if gen == 0:
+                self.scheme.start(offspring)
+            else:
+                self.scheme.replace(offspring)
             elapsed = self.elapsed_before + time.perf_counter() - started
             self._log(gen, offspring, elapsed)
             self.generation = gen + 1

@@ -41,6 +41,17 @@ def _strict_fields(cls, data: object, where: str) -> dict:
     return data
 
 
+class _JsonRecord:
+    """Strict JSON (no NaN) for a record with ``to_dict`` / ``from_dict``."""
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), allow_nan=False)
+
+    @classmethod
+    def from_json(cls, text: str):
+        return cls.from_dict(_loads(text))
+
+
 @dataclass(frozen=True)
 class Candidate:
     """One fitness evaluation to run: ``spec`` (full width) trained at ``budget`` with ``seed``."""
@@ -52,7 +63,7 @@ class Candidate:
 
 
 @dataclass(frozen=True)
-class CandidateResult:
+class CandidateResult(_JsonRecord):
     """The outcome of one fitness evaluation.
 
     ``status`` is ``ok`` (trained to ``steps``, scored), ``stopped`` (an early-stopping scheduler
@@ -112,16 +123,9 @@ class CandidateResult:
         except (TypeError, ValueError) as err:
             raise RecordError(f"result: {err}") from None
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), allow_nan=False)
-
-    @classmethod
-    def from_json(cls, text: str) -> "CandidateResult":
-        return cls.from_dict(_loads(text))
-
 
 @dataclass(frozen=True)
-class Evaluation:
+class Evaluation(_JsonRecord):
     """One trained candidate as the run keeps it (checkpoint, journal, evaluations.csv)."""
 
     generation: int
@@ -148,13 +152,6 @@ class Evaluation:
                        result=CandidateResult.from_dict(data["result"]), extra=dict(data.get("extra", {})))
         except (TypeError, ValueError) as err:
             raise RecordError(f"evaluation {data.get('key')}: {err}") from None
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), allow_nan=False)
-
-    @classmethod
-    def from_json(cls, text: str) -> "Evaluation":
-        return cls.from_dict(_loads(text))
 
     def to_row(self) -> dict:
         """One flat row of evaluations.csv: identity, every result field, genome and spec as JSON."""
