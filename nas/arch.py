@@ -38,8 +38,14 @@ def resolve_arch(arg: str) -> tuple[ArchSpec, dict | None]:
     return spec, state
 
 
-def _resolve(arg: str) -> tuple[ArchSpec, dict | None, str]:
-    """(spec, state dict or None, trained CFA pattern) for an ``--arch`` argument, reading it once."""
+def _resolve(arg: str) -> tuple[ArchSpec, dict | None, str | None]:
+    """(spec, state dict or None, trained CFA pattern; None for an sRGB network) for an ``--arch``
+    argument, reading it once."""
+    spec, state, pattern = _resolve_file(arg)
+    return spec, state, pattern if spec.in_channels == 1 else None
+
+
+def _resolve_file(arg: str) -> tuple[ArchSpec, dict | None, str]:
     if arg in ARCHITECTURES:
         return named_spec(arg), None, DEFAULT_PATTERN
     path = Path(arg)
@@ -106,13 +112,13 @@ def load_model(arch: str, weights: str | None = None, device: str | torch.device
 
 
 def load_denoiser(arch: str, weights: str | None = None,
-                  device: str | torch.device = "cpu") -> tuple[WaveletUNet, str]:
+                  device: str | torch.device = "cpu") -> tuple[WaveletUNet, str | None]:
     """(model in eval mode, the CFA pattern it was trained on): the pattern recorded in the
-    weights file if it records one, else in ``arch``'s file, else RGGB."""
+    weights file if it records one, else in ``arch``'s file, else RGGB; None for an sRGB network."""
     spec, state, pattern = _resolve(arch)
     if weights:
         state, recorded = read_weights(weights)
-        pattern = recorded or pattern
+        pattern = (recorded or pattern) if spec.in_channels == 1 else None
     return build_with_weights(spec, state, source=str(weights or arch)).to(device), pattern
 
 
@@ -122,4 +128,4 @@ def save_model_file(path: str | os.PathLike, spec: ArchSpec, state_dict: dict, c
     ``torch.load(weights_only=True)``."""
     with atomic_path(path) as tmp:
         torch.save({"spec": spec.to_dict(), "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
-                    "cfa": parse_pattern(cfa), **extra}, tmp)
+                    "cfa": parse_pattern(cfa) if spec.in_channels == 1 else None, **extra}, tmp)

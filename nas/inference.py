@@ -1,5 +1,5 @@
 """Inference: the paper's x8 self-ensemble (batched, phase-correct), tiled inference for full-size
-mosaics, and Bayer unification of inputs in another CFA pattern than the network's."""
+mosaics and sRGB images, and Bayer unification of inputs in another CFA pattern than the network's."""
 from __future__ import annotations
 
 from typing import Callable
@@ -7,19 +7,27 @@ from typing import Callable
 import numpy as np
 import torch
 
-from models import SIZE_MULTIPLE
+from models import SIZE_MULTIPLE, WaveletUNet
 
 from .data.bayer import DEFAULT_PATTERN, pattern_after, restore, unify_pad
 from .device import to_device
 
 __all__ = ["VIEWS", "TilingError", "check_tiling", "default_overlap", "self_ensemble", "predict", "tiled",
-           "tile_count", "denoise_array", "PatternAligned"]
+           "tile_count", "denoise_array", "PatternAligned", "network_channels"]
 
 Net = Callable[[torch.Tensor], torch.Tensor]
 
 # The x8 views of the paper: rotations by 0, 90, 180, 270 degrees, each with and without a
 # left-right flip of the rotated image.
 VIEWS = [(k, flip) for k in range(4) for flip in (False, True)]
+
+
+def network_channels(model: torch.nn.Module) -> int:
+    """The channels a (possibly wrapped) wavelet network takes: 1 (raw mosaic) or 3 (sRGB)."""
+    for module in model.modules():
+        if isinstance(module, WaveletUNet):
+            return module.spec.in_channels
+    raise TypeError(f"{type(model).__name__} holds no wavelet network")
 
 
 def _forward_view(x: torch.Tensor, k: int, flip: bool) -> torch.Tensor:
@@ -32,9 +40,11 @@ def _inverse_view(y: torch.Tensor, k: int, flip: bool) -> torch.Tensor:
     return torch.rot90(y, -k, dims=(-2, -1))
 
 
-def self_ensemble(net: Net, x: torch.Tensor, batched: bool = True, pattern: str = DEFAULT_PATTERN) -> torch.Tensor:
+def self_ensemble(net: Net, x: torch.Tensor, batched: bool = True,
+                  pattern: str | None = DEFAULT_PATTERN) -> torch.Tensor:
     """Average of ``net`` over the 8 views of ``x`` (N x C x H x W, a mosaic in ``pattern``, the
-    network's), mapped back and clipped to [0, 1].
+    network's, or with ``pattern`` None an sRGB image, whose every view is valid as it is),
+    mapped back and clipped to [0, 1].
 
     A rotated or flipped mosaic is generally in another CFA pattern (6 of the 8 views of an RGGB
     mosaic are). Each such view is reflect-padded by one row and/or column into ``pattern`` (and
@@ -57,9 +67,10 @@ def self_ensemble(net: Net, x: torch.Tensor, batched: bool = True, pattern: str 
     return (total / len(VIEWS)).clamp(0, 1)
 
 
-def predict(net: Net, x: torch.Tensor, ensemble: bool = False, pattern: str = DEFAULT_PATTERN) -> torch.Tensor:
-    """One denoised batch (in ``pattern``, the network's), clipped to [0, 1]; with ``ensemble`` the
-    x8 self-ensemble."""
+def predict(net: Net, x: torch.Tensor, ensemble: bool = False,
+            pattern: str | None = DEFAULT_PATTERN) -> torch.Tensor:
+    """One denoised batch (mosaics in ``pattern``, the network's; None for sRGB), clipped to
+    [0, 1]; with ``ensemble`` the x8 self-ensemble."""
     return self_ensemble(net, x, pattern=pattern) if ensemble else net(x).clamp(0, 1)
 
 
@@ -142,13 +153,19 @@ def tile_count(height: int, width: int, tile: int, overlap: int) -> int:
 @torch.inference_mode()
 def denoise_array(model: torch.nn.Module, image: np.ndarray, ensemble: bool = False, tile: int | None = None,
                   overlap: int | None = None, progress: Callable | None = None, pattern: str | None = None,
-                  model_pattern: str = DEFAULT_PATTERN) -> np.ndarray:
-    """Denoise one 2-D raw mosaic of any size; ``overlap`` defaults to :func:`default_overlap`.
+                  model_pattern: str | None = DEFAULT_PATTERN) -> np.ndarray:
+    """Denoise one raw mosaic (H x W) or sRGB image (3 x H x W) of any size; ``overlap``
+    defaults to :func:`default_overlap`.
 
-    ``image`` is in CFA ``pattern`` (default: the network's, ``model_pattern``). It is unified
+    A mosaic is in CFA ``pattern`` (default: the network's, ``model_pattern``). It is unified
     into the network's pattern and to a multiple of 8 by reflect padding, denoised, and cut back,
-    so the result has the input's size and pattern."""
-    x = torch.from_numpy(np.array(image, dtype=np.float32))[None, None]   # a copy: inputs may be read-only mmaps
+    so the result has the input's size and pattern. An sRGB image has no pattern: it is only
+    padded to a multiple of 8."""
+    x = torch.from_numpy(np.array(image, dtype=np.float32))   # a copy: inputs may be read-only mmaps
+    mosaic = x.dim() == 2
+    x = x[None, None] if mosaic else x[None]
+    if not mosaic:
+        pattern = model_pattern = None
     x, window = unify_pad(x, pattern or model_pattern, model_pattern, multiple=SIZE_MULTIPLE)
     device = next(model.parameters()).device
     net = (lambda t: predict(model, t, ensemble, pattern=model_pattern))
@@ -156,7 +173,8 @@ def denoise_array(model: torch.nn.Module, image: np.ndarray, ensemble: bool = Fa
         y = tiled(net, x, tile, default_overlap(tile) if overlap is None else overlap, progress, device)
     else:
         y = net(to_device(x, device)).float().cpu()
-    return restore(y, window)[0, 0].clamp(0, 1).numpy()
+    y = restore(y, window)[0].clamp(0, 1).numpy()
+    return y[0] if mosaic else y
 
 
 class PatternAligned(torch.nn.Module):

@@ -9,9 +9,10 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .data import BlockSet
+from .data import BlockSet, check_channels
+from .data.bayer import DEFAULT_PATTERN
 from .device import to_device
-from .inference import denoise_array, predict
+from .inference import denoise_array, network_channels, predict
 from .metrics import psnr_db, ssim
 
 __all__ = ["evaluate_blocks", "summarize"]
@@ -23,14 +24,17 @@ def evaluate_blocks(model: torch.nn.Module, blocks: BlockSet, ensemble: bool = F
                     progress: bool = False) -> pd.DataFrame:
     """One row per block: ``block``, ``psnr``, ``ssim``, ``noisy_psnr``, ``seconds``.
 
-    Blocks of one shape that is a multiple of 8 are batched; others (and all blocks when tiling)
-    go one at a time through :func:`denoise_array`.
+    Blocks (raw mosaics or sRGB images) of one shape that is a multiple of 8 are batched; others
+    (and all blocks when tiling) go one at a time through :func:`denoise_array`. PSNR and SSIM
+    follow :mod:`.metrics` (the SIDD sRGB protocol for sRGB blocks).
     """
     model.eval()
     device = next(model.parameters()).device
+    mosaic = blocks.channels == 1
+    check_channels(network_channels(model), blocks.channels, blocks.source)
     by_shape = defaultdict(list)
     for i, block in enumerate(blocks.noisy):
-        by_shape[block.shape if (not tile and all(s % 8 == 0 for s in block.shape)) else None].append(i)
+        by_shape[block.shape if (not tile and all(s % 8 == 0 for s in block.shape[-2:])) else None].append(i)
     outputs, seconds = {}, {}
     bar = tqdm(total=len(blocks), desc="evaluate", unit="block", disable=not progress)
     for shape, indices in by_shape.items():
@@ -41,8 +45,10 @@ def evaluate_blocks(model: torch.nn.Module, blocks: BlockSet, ensemble: bool = F
             if shape is None:
                 results = [denoise_array(model, blocks.noisy[chunk[0]], ensemble, tile, overlap)]
             else:
-                x = torch.from_numpy(np.stack([blocks.noisy[i] for i in chunk]).astype(np.float32))[:, None]
-                results = list(predict(model, to_device(x, device), ensemble)[:, 0].float().cpu().numpy())
+                x = torch.from_numpy(np.stack([blocks.noisy[i] for i in chunk]).astype(np.float32))
+                x = x[:, None] if mosaic else x
+                y = predict(model, to_device(x, device), ensemble, pattern=DEFAULT_PATTERN if mosaic else None)
+                results = list((y[:, 0] if mosaic else y).float().cpu().numpy())
             elapsed = (time.perf_counter() - began) / len(chunk)
             for i, out in zip(chunk, results):
                 outputs[i], seconds[i] = out, elapsed
@@ -51,9 +57,10 @@ def evaluate_blocks(model: torch.nn.Module, blocks: BlockSet, ensemble: bool = F
     rows = []
     for i in range(len(blocks)):
         clean = blocks.clean[i]
-        rows.append({"block": i, "psnr": psnr_db(outputs[i], clean),
-                     "ssim": ssim(outputs[i], clean) if with_ssim else float("nan"),
-                     "noisy_psnr": psnr_db(np.clip(blocks.noisy[i], 0, 1), clean), "seconds": seconds[i]})
+        rows.append({"block": i, "psnr": psnr_db(outputs[i], clean, srgb=not mosaic),
+                     "ssim": ssim(outputs[i], clean, srgb=not mosaic) if with_ssim else float("nan"),
+                     "noisy_psnr": psnr_db(np.clip(blocks.noisy[i], 0, 1), clean, srgb=not mosaic),
+                     "seconds": seconds[i]})
     return pd.DataFrame(rows)
 
 

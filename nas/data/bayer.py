@@ -57,8 +57,13 @@ def shifted_pattern(pattern: str, dy: int, dx: int) -> str:
     return _name(np.roll(_cell(pattern), (-dy, -dx), axis=(0, 1)))
 
 
-def pattern_offset(pattern: str, target: str) -> tuple[int, int]:
-    """(dy, dx) in {0, 1}^2 such that ``mosaic[dy:, dx:]`` of a ``pattern`` mosaic is in ``target``."""
+def pattern_offset(pattern: str | None, target: str | None) -> tuple[int, int]:
+    """(dy, dx) in {0, 1}^2 such that ``mosaic[dy:, dx:]`` of a ``pattern`` mosaic is in ``target``;
+    (0, 0) for an image without a CFA (pattern and target None: an sRGB image)."""
+    if pattern is None or target is None:
+        if pattern != target:
+            raise PatternError(f"cannot unify a {pattern or 'non-mosaic'} image to {target or 'a non-mosaic'} one")
+        return 0, 0
     target = parse_pattern(target)
     for dy in (0, 1):
         for dx in (0, 1):
@@ -67,13 +72,17 @@ def pattern_offset(pattern: str, target: str) -> tuple[int, int]:
     raise PatternError(f"no shift turns {pattern} into {target}")   # unreachable for the four patterns
 
 
-def pattern_after(pattern: str, transform: Callable[[torch.Tensor], torch.Tensor], shape: tuple[int, int]) -> str:
+def pattern_after(pattern: str | None, transform: Callable[[torch.Tensor], torch.Tensor],
+                  shape: tuple[int, int]) -> str | None:
     """The pattern of ``transform(mosaic)`` for an H x W ``mosaic`` in ``pattern``, where
     ``transform`` is any flip, transpose or rotation of the last two axes.
 
     The transform is applied to a small mosaic of colour codes with the parity of ``shape``
     (what a flip does to the phase depends on whether the side is even or odd), so the answer is
-    right by construction for every transform that the data and the ensemble use."""
+    right by construction for every transform that the data and the ensemble use. An image
+    without a CFA (``pattern`` None, sRGB) stays without one."""
+    if pattern is None:
+        return None
     h, w = (2 + shape[0] % 2, 2 + shape[1] % 2)
     codes = torch.as_tensor(np.tile(np.arange(4).reshape(2, 2), (2, 2))[:h, :w])
     letters = np.array(list(parse_pattern(pattern)))
@@ -110,7 +119,7 @@ def _reflect_pad(mosaic: Mosaic, top: int, bottom: int, left: int, right: int) -
     return mosaic
 
 
-def unify_pad(mosaic: Mosaic, pattern: str, target: str, multiple: int = 2) -> tuple[Mosaic, Window]:
+def unify_pad(mosaic: Mosaic, pattern: str | None, target: str | None, multiple: int = 2) -> tuple[Mosaic, Window]:
     """Reflect-pad ``mosaic`` (in ``pattern``) so that it is in ``target``, with sides that are
     multiples of ``multiple`` (2: Liu et al.'s one pixel on both sides; 8: a size the wavelet
     network accepts). Returns the padded mosaic and the :class:`Window` that :func:`restore` cuts

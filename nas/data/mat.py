@@ -21,8 +21,10 @@ def _is_hdf5(path: Path) -> bool:
         return f.read(8) == b"\x89HDF\r\n\x1a\n"
 
 
-def read_array(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
+def read_array(path: str | os.PathLike, key: str | None = None, integers: bool = False) -> np.ndarray:
     """The array at ``key`` of a .mat file (v5 or v7.3), or the array of a .npy file, as float32.
+    With ``integers``, 8 and 16-bit integer arrays (sRGB files) are accepted and divided by 255 or
+    65535; otherwise the values must already be floating point in [0, 1].
 
     v7.3 arrays are stored column-major; they are transposed back to MATLAB's row order here.
     """
@@ -34,7 +36,7 @@ def read_array(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
             array = np.load(path, allow_pickle=False, mmap_mode="r")
         except ValueError as err:
             raise DataError(f"{path}: not a plain numeric .npy array ({err})") from None
-        return _as_float32(array, path, key="array")
+        return _as_float32(array, path, "array", integers)
     if path.suffix.lower() != ".mat":
         raise DataError(f"{path}: expected a .npy or .mat file")
     if key is None:
@@ -44,7 +46,7 @@ def read_array(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
         with h5py.File(path, "r") as f:
             if key not in f:
                 raise DataError(f"{path}: no array {key!r} (found: {', '.join(f.keys()) or 'none'})")
-            return _as_float32(np.asarray(f[key]).T, path, key)
+            return _as_float32(np.asarray(f[key]).T, path, key, integers)
     import scipy.io
     try:
         contents = scipy.io.loadmat(path, variable_names=[key])
@@ -53,7 +55,7 @@ def read_array(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
     if key not in contents:
         found = [k for k in scipy.io.whosmat(path)]
         raise DataError(f"{path}: no array {key!r} (found: {', '.join(n for n, _, _ in found) or 'none'})")
-    return _as_float32(contents[key], path, key)
+    return _as_float32(contents[key], path, key, integers)
 
 
 def open_mat_lazy(path: Path, key: str):
@@ -93,7 +95,9 @@ def write_array(path: str | os.PathLike, array: np.ndarray, key: str | None = No
             tifffile.imwrite(tmp, np.asarray(array, np.float32), metadata=None)
 
 
-def _as_float32(array: np.ndarray, path: Path, key: str) -> np.ndarray:
+def _as_float32(array: np.ndarray, path: Path, key: str, integers: bool = False) -> np.ndarray:
+    if integers and array.dtype in (np.uint8, np.uint16):
+        return np.asarray(array, dtype=np.float32) / np.float32(np.iinfo(array.dtype).max)
     if not np.issubdtype(array.dtype, np.floating):
         raise DataError(f"{path}: {key} has dtype {array.dtype}, expected floating-point values in [0, 1]")
     return np.asarray(array, dtype=np.float32)

@@ -14,10 +14,11 @@ replace the random noise parameters: the noise then matches that camera at that 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
-__all__ = ["unprocess", "mosaic", "random_noise_levels", "add_noise", "profile_noise_levels", "raw_pairs_from_rgb"]
+__all__ = ["CameraParams", "unprocess", "unprocess_with_params", "mosaic", "random_noise_levels", "add_noise", "profile_noise_levels", "raw_pairs_from_rgb"]
 
 _XYZ2CAMS = torch.tensor([
     [[1.0234, -0.2969, -0.2266], [-0.5625, 1.6328, -0.0469], [-0.0703, 0.2188, 0.6406]],
@@ -50,20 +51,35 @@ def _random_gains(n: int, g: torch.Generator) -> torch.Tensor:
     return torch.stack([rgb_gain, _uniform(n, 1.9, 2.4, g), _uniform(n, 1.5, 1.9, g)], 1)
 
 
+@dataclass(frozen=True)
+class CameraParams:
+    """What :func:`unprocess_with_params` drew per image: the sRGB -> camera colour matrices
+    (N x 3 x 3) and the gains (N x 3: brightness, red, blue). :mod:`.isp` inverts them."""
+
+    rgb2cam: torch.Tensor
+    gains: torch.Tensor
+
+
 def unprocess(rgb: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     """sRGB batch N x 3 x H x W in [0, 1] -> linear camera RGB N x 3 x H x W in [0, 1]."""
+    return unprocess_with_params(rgb, g)[0]
+
+
+def unprocess_with_params(rgb: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, CameraParams]:
+    """:func:`unprocess`, also returning the random camera it drew (for re-processing to sRGB)."""
     n = rgb.shape[0]
     x = rgb.clamp(0, 1)
     x = 0.5 - torch.sin(torch.asin(1.0 - 2.0 * x) / 3.0)          # inverse smoothstep
     x = x.clamp_min(1e-8) ** 2.2                                  # inverse gamma
-    x = torch.einsum("nij,njhw->nihw", _random_ccms(n, g), x)     # sRGB -> camera RGB
+    rgb2cam = _random_ccms(n, g)
+    x = torch.einsum("nij,njhw->nihw", rgb2cam, x)                # sRGB -> camera RGB
     gains = _random_gains(n, g)
     inv = torch.stack([1 / gains[:, 1], torch.ones(n), 1 / gains[:, 2]], 1) / gains[:, :1]
     inv = inv.view(n, 3, 1, 1)
     gray = x.mean(1, keepdim=True)                                 # keep highlights from clipping
     mask = ((gray - 0.9).clamp_min(0) / 0.1) ** 2
     safe = torch.maximum(mask + (1 - mask) * inv, inv)
-    return (x * safe).clamp(0, 1)
+    return (x * safe).clamp(0, 1), CameraParams(rgb2cam, gains)
 
 
 def mosaic(rgb: torch.Tensor) -> torch.Tensor:

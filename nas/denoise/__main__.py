@@ -1,5 +1,6 @@
-"""Denoise one full-size raw mosaic with tiled inference: a camera raw file (DNG, CR2, NEF, ARW,
-... anything LibRaw reads) or a normalized .npy/.mat mosaic.
+"""Denoise one full-size image with tiled inference: for a raw network, a camera raw file (DNG,
+CR2, NEF, ARW, ... anything LibRaw reads) or a normalized .npy/.mat mosaic; for an sRGB network,
+a PNG, JPEG or TIFF photo (8 or 16 bit).
 
     python -m nas.denoise IMG_0001.dng denoised.dng --arch runs/NAME/export/model.pt --preview compare.png
     python -m nas.denoise NOISY.mat OUT.mat --key x --cfa BGGR --arch mwrcanet_paper --weights dn_mwrcanet_raw_c1.pth
@@ -8,6 +9,10 @@ The output format follows OUT's suffix: .dng (a 16-bit CFA DNG with the source's
 the normalized mosaic as .npy, .mat (under --key) or float32 .tif/.tiff. Mosaics in another CFA
 pattern than the network's are unified by padding and restored, so the output has the input's
 size and pattern. --preview writes noisy and denoised side by side as an sRGB PNG.
+
+    python -m nas.denoise photo.png denoised.png --arch runs/NAME/export/model.pt --preview compare.png
+
+An sRGB output is a PNG, JPEG (quality 95) or TIFF at the input's bit depth (JPEG: 8 bit).
 """
 from __future__ import annotations
 
@@ -21,19 +26,23 @@ from tqdm.auto import tqdm
 from ..arch import load_denoiser
 from ..device import DEVICE_HELP, resolve_device
 from ..cli import CommandParser, UsageError, cli_main
-from ..data import write_array
+from ..data import describe_channels, write_array
+from ..data.images import IMAGE_SUFFIXES, write_image
 from ..data.bayer import PATTERNS, pattern_offset
 from ..data.camera_raw import MIN_DNG_SIDE, read_mosaic, write_dng
-from ..inference import check_tiling, default_overlap, denoise_array, tile_count
+from ..inference import check_tiling, default_overlap, denoise_array, network_channels, tile_count
 from .preview import write_preview
+from .srgb import denoise_srgb, read_srgb, side_by_side, srgb_tiles
 
 OUTPUT_SUFFIXES = (".dng", ".npy", ".mat", ".tif", ".tiff")
+SRGB_OUTPUT_SUFFIXES = IMAGE_SUFFIXES
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = CommandParser("python -m nas.denoise", __doc__)
-    parser.add_argument("input", help="noisy mosaic: a camera raw file (.dng, .cr2, .nef, ...), .npy (2-D) or .mat")
-    parser.add_argument("output", help="denoised mosaic: .dng, .npy, .mat, .tif or .tiff")
+    parser.add_argument("input", help="noisy mosaic: a camera raw file (.dng, .cr2, .nef, ...), .npy (2-D) or .mat; "
+                        "for an sRGB network a .png, .jpg or .tif photo")
+    parser.add_argument("output", help="denoised mosaic: .dng, .npy, .mat, .tif or .tiff; sRGB: .png, .jpg or .tif")
     parser.add_argument("--key", default="x", help="array name inside a .mat file (default: x, as in SIDD)")
     parser.add_argument("--cfa", type=str.upper, choices=PATTERNS,
                         help="CFA pattern of a .npy/.mat input (default: the network's); raw files carry their own")
@@ -48,9 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_paths(src: Path, dst: Path, preview: str | None) -> None:
-    if dst.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise UsageError(f"output {dst.name}: the format must be one of {', '.join(OUTPUT_SUFFIXES)}")
+def _check_paths(src: Path, dst: Path, preview: str | None, channels: int) -> None:
+    suffixes = OUTPUT_SUFFIXES if channels == 1 else SRGB_OUTPUT_SUFFIXES
+    if dst.suffix.lower() not in suffixes:
+        raise UsageError(f"output {dst.name}: the format for {describe_channels(channels)} must be one of "
+                         f"{', '.join(suffixes)}")
+    if channels == 1 and src.suffix.lower() in (".png", ".jpg", ".jpeg"):
+        raise UsageError(f"the network takes {describe_channels(1)} but {src} holds {describe_channels(3)}")
     for path in [dst] + ([Path(preview)] if preview else []):
         if not path.parent.is_dir():
             raise FileNotFoundError(f"output folder not found: {path.parent}")
@@ -62,13 +75,16 @@ def main(argv=None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     src, dst = Path(args.input), Path(args.output)
-    _check_paths(src, dst, args.preview)
     if args.tile:
         args.overlap = default_overlap(args.tile) if args.overlap is None else args.overlap
         check_tiling(args.tile, args.overlap)
     elif args.tile < 0:
         raise UsageError(f"--tile must be 0 (whole image) or a positive multiple of 8, got {args.tile}")
     model, model_pattern = load_denoiser(args.arch, args.weights, resolve_device(args.device))
+    channels = network_channels(model)
+    _check_paths(src, dst, args.preview, channels)
+    if channels == 3:
+        return _denoise_srgb_file(args, model, src, dst)
     noisy = read_mosaic(src, args.key, args.cfa, default_cfa=model_pattern)
     height, width = noisy.mosaic.shape
     if dst.suffix.lower() == ".dng" and min(height, width) < MIN_DNG_SIDE:
@@ -89,6 +105,21 @@ def main(argv=None) -> None:
     unified = "" if noisy.cfa == model_pattern else f", unified to the network's {model_pattern}"
     print(f"denoised {height} x {width} {noisy.cfa}{unified} in {time.perf_counter() - started:.1f} s -> {dst}"
           + (f"; preview {args.preview}" if args.preview else ""))
+
+
+def _denoise_srgb_file(args, model, src: Path, dst: Path) -> None:
+    if args.cfa:
+        raise UsageError("--cfa is for raw mosaics; this network takes sRGB images")
+    noisy, bits = read_srgb(src)
+    started = time.perf_counter()
+    with tqdm(total=srgb_tiles(noisy, args.tile, args.overlap), desc="denoise", unit="tile") as bar:
+        denoised = denoise_srgb(model, noisy, args.ensemble, args.tile or None, args.overlap, bar.update)
+    write_image(dst, denoised, bits)
+    if args.preview:
+        side_by_side(args.preview, noisy, denoised)
+    height, width = noisy.shape[-2:]
+    print(f"denoised {height} x {width} sRGB ({bits if bits <= 16 else 16}-bit output) in "
+          f"{time.perf_counter() - started:.1f} s -> {dst}" + (f"; preview {args.preview}" if args.preview else ""))
 
 
 if __name__ == "__main__":

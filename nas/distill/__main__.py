@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..arch import resolve_arch
 from ..cli import CommandParser, UsageError, cli_main, user_error
-from ..data import training_sampler, unlabeled_blocks, validation_set
+from ..data import check_channels, default_source, describe_channels, training_sampler, unlabeled_blocks, validation_set
 from ..search.fitness import proxy_spec
 from ..train.loop import NonFiniteLoss
 from ..train.options import add_training_arguments, prepare
@@ -34,10 +34,13 @@ from .summary import format_summary
 
 user_error(TrainError, NonFiniteLoss)
 
+ORIGINAL = {1: "mwresnet", 3: "mwresnet_srgb"}   # the paper's original network, per kind of data
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = CommandParser("python -m nas.distill", __doc__)
-    p.add_argument("--original", default="mwresnet", help="the original network (named, spec or model file)")
+    p.add_argument("--original", help="the original network (named, spec or model file; default: mwresnet, or "
+                                      "mwresnet_srgb for an sRGB Siamese network)")
     p.add_argument("--siamese", required=True, help="the Siamese network: best.json, genome file or spec")
     p.add_argument("--unlabeled", help="noisy inputs to pseudo-label: raws:DIR (your camera's raw files) or a validation source, e.g. "
                                        "siddplus-val:DIR); default: fixed crops of the training inputs")
@@ -63,11 +66,16 @@ def main(argv=None) -> None:
     finetune = replace(train, steps=args.finetune_steps or max(1, args.steps // 2),
                        lr=args.finetune_lr or train.lr / 4)
     finetune.validate()
-    original = proxy_spec(resolve_arch(args.original)[0], args.width_multiplier)
     siamese = proxy_spec(resolve_arch(args.siamese)[0], args.width_multiplier)
-    sampler = training_sampler(args.data)
-    val_source = args.val_data or args.data
-    val = validation_set(val_source, args.val_blocks, args.val_block_size)
+    channels = siamese.in_channels
+    original = proxy_spec(resolve_arch(args.original or ORIGINAL[channels])[0], args.width_multiplier)
+    if original.in_channels != channels:
+        raise UsageError(f"--original takes {describe_channels(original.in_channels)} but --siamese "
+                         f"{describe_channels(channels)}; both networks must take the same data")
+    data = args.data or default_source(channels)
+    sampler = training_sampler(data, channels)
+    val_source = args.val_data or data
+    val = validation_set(val_source, args.val_blocks, args.val_block_size, channels)
     unlabeled_for = _unlabeled_inputs(args, sampler)
     plan = DistillPlan(original, siamese, train, finetune, pseudo_labelled_validation=args.unlabeled == val_source)
     out = Path(args.out or Path("runs") / f"distill-{dt.datetime.now():%Y%m%d-%H%M%S}")
@@ -89,6 +97,7 @@ def _unlabeled_inputs(args, sampler):
     if not args.unlabeled:
         return lambda seed: fixed_noisy_blocks(sampler, args.unlabeled_blocks, args.unlabeled_size, seed=seed + 2)
     unlabeled = unlabeled_blocks(args.unlabeled, args.unlabeled_blocks, args.unlabeled_size, seed=args.seed + 2)
+    check_channels(sampler.channels, 1 if unlabeled.ndim == 3 else unlabeled.shape[1], args.unlabeled)
     return lambda seed: unlabeled
 
 

@@ -32,7 +32,7 @@ from models import ArchSpec, read_state_dict
 
 from ..atomic import atomic_path, atomic_write_text
 from ..data import BlockSet, PatchSampler
-from ..data.sources import BayerCropSampler, array_reader
+from ..data.samplers import CropSampler, array_reader
 from ..device import resolve_device, to_device
 from ..inference import predict
 from ..train.trainer import TrainConfig, train_network
@@ -66,6 +66,7 @@ class MixedSampler(PatchSampler):
 
     def __init__(self, first: PatchSampler, second: PatchSampler) -> None:
         self.first, self.second = first, second
+        self.channels = first.channels
 
     def sample(self, batch, patch, g):
         half = max(1, batch // 2)
@@ -80,16 +81,20 @@ def fixed_noisy_blocks(sampler: PatchSampler, count: int, size: int, seed: int) 
     """``count`` noisy ``size x size`` inputs drawn once from a training sampler (the default
     unlabeled set: the training inputs)."""
     noisy, _ = sampler.sample(count, size, torch.Generator().manual_seed(seed))
-    return noisy[:, 0].numpy()
+    return (noisy[:, 0] if sampler.channels == 1 else noisy).numpy()
 
 
 @torch.inference_mode()
 def network_outputs(weights: Path, spec: ArchSpec, noisy: np.ndarray, device: torch.device, batch: int = 8) -> np.ndarray:
-    """The network's outputs for the unlabeled inputs, computed on ``device``."""
+    """The network's outputs for the unlabeled inputs (N x H x W mosaics or N x 3 x H x W sRGB),
+    computed on ``device``, in the inputs' layout."""
     model = load_network(spec, weights, device)
-    out = [predict(model, to_device(torch.from_numpy(noisy[i:i + batch])[:, None], device))[:, 0]
-           for i in range(0, len(noisy), batch)]
-    out = [batch_out.float().cpu().numpy() for batch_out in out]
+    mosaic = noisy.ndim == 3
+    out = []
+    for i in range(0, len(noisy), batch):
+        x = torch.from_numpy(noisy[i:i + batch])
+        y = predict(model, to_device(x[:, None] if mosaic else x, device))
+        out.append((y[:, 0] if mosaic else y).float().cpu().numpy())
     return np.concatenate(out)
 
 
@@ -142,8 +147,7 @@ def run_distillation(plan: DistillPlan, sampler: PatchSampler, unlabeled: np.nda
         return {"noisy": unlabeled, "average": (outs["original"] + outs["siamese"]) / 2, **outs}
     labels = _labels(out_dir / "step2_pseudo_labels.npz", step2,
                      fingerprint(unlabeled, [stages["step1_original"], stages["step1_siamese"]]))
-    pseudo = BayerCropSampler([(array_reader(n), array_reader(a), n.shape)
-                               for n, a in zip(labels["noisy"], labels["average"])])
+    pseudo = _crops([(n, a) for n, a in zip(labels["noisy"], labels["average"])])
     enlarged = MixedSampler(sampler, pseudo)
     for name, spec in specs.items():
         stages[f"step3_{name}"] = _train_stage(out_dir / f"step3_{name}", spec, enlarged, val, stage_config(plan, 3),
@@ -154,8 +158,8 @@ def run_distillation(plan: DistillPlan, sampler: PatchSampler, unlabeled: np.nda
         return {"noisy": unlabeled, **outs}
     targets = _labels(out_dir / "step4_targets.npz", step4_targets,
                       fingerprint(unlabeled, [stages["step3_original"], stages["step3_siamese"]]))
-    two_targets = BayerCropSampler([(array_reader(n), array_reader(np.stack([o, s])), n.shape)
-                                    for n, o, s in zip(targets["noisy"], targets["original"], targets["siamese"])])
+    two_targets = _crops([(n, _stacked(o, s)) for n, o, s in zip(targets["noisy"], targets["original"],
+                                                                 targets["siamese"])])
     stages["step4_siamese"] = _train_stage(out_dir / "step4_siamese", plan.siamese, two_targets, val,
                                            stage_config(plan, 4), stages["step3_siamese"], resume)
     stages.update(_controls(plan, specs, stages, sampler, val, out_dir, resume))
@@ -163,6 +167,18 @@ def run_distillation(plan: DistillPlan, sampler: PatchSampler, unlabeled: np.nda
     table.insert(0, "seed", plan.train.seed)
     atomic_write_text(out_dir / "ablation.csv", table.to_csv(index=False))
     return table
+
+
+def _stacked(*images: np.ndarray) -> np.ndarray:
+    """K images as one array of K x C channels (raw mosaics: K planes)."""
+    return np.concatenate([image.reshape(-1, *image.shape[-2:]) for image in images])
+
+
+def _crops(pairs: list[tuple[np.ndarray, np.ndarray]]) -> CropSampler:
+    """A sampler of (noisy, target) arrays: raw mosaics (H x W) or sRGB images (3 x H x W)."""
+    readers = [(array_reader(n), array_reader(t), n.shape[-2:]) for n, t in pairs]
+    mosaic = pairs[0][0].ndim == 2
+    return CropSampler(readers) if mosaic else CropSampler(readers, target=None, channels=pairs[0][0].shape[0])
 
 
 def _controls(plan, specs, stages, sampler, val, out_dir, resume) -> dict[str, Path]:

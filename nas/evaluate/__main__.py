@@ -15,9 +15,9 @@ import torch
 from ..arch import load_denoiser
 from ..device import DEVICE_HELP, resolve_device
 from ..cli import CommandParser, UsageError, cli_main
-from ..data import BlockSet, validation_set
+from ..data import BlockSet, default_source, validation_set
 from ..data.bayer import DEFAULT_PATTERN, PATTERNS, unify_crop
-from ..inference import PatternAligned, check_tiling, default_overlap
+from ..inference import PatternAligned, check_tiling, default_overlap, network_channels
 from ..scoring import evaluate_blocks, summarize
 
 log = logging.getLogger("nas.evaluate")
@@ -28,8 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--arch", required=True,
                         help="named architecture, spec/genome/best.json file, or a model file (.pt)")
     parser.add_argument("--weights", help="weights: the released checkpoint, a bare state dict or a model file")
-    parser.add_argument("--data", default="synthetic",
-                        help="validation source: synthetic, sidd-val:DIR, siddplus-val:DIR, pairs:DIR")
+    parser.add_argument("--data", help="validation source: synthetic, sidd-val:DIR, siddplus-val:DIR, pairs:DIR; for "
+                        "sRGB networks synthetic-srgb, sidd-srgb-val:DIR (default: synthetic or synthetic-srgb)")
     parser.add_argument("--cfa", type=str.upper, choices=PATTERNS,
                         help="CFA pattern of the validation blocks (default: the network's; synthetic is RGGB)")
     parser.add_argument("--blocks", type=int, help="evaluate an evenly spaced subset of this many blocks")
@@ -59,8 +59,12 @@ def main(argv=None) -> None:
     model, model_pattern = load_denoiser(args.arch, args.weights, resolve_device(args.device))
     if args.weights is None and not args.arch.endswith((".pt", ".pth")):
         log.warning("warning: no --weights given, evaluating an untrained network")
-    blocks = validation_set(args.data, args.blocks, args.block_size)
-    model, blocks = _unified(model, model_pattern, blocks, args.cfa or model_pattern, args.ensemble)
+    channels = network_channels(model)
+    if args.cfa and channels != 1:
+        raise UsageError("--cfa is for raw mosaics; this network takes sRGB images")
+    blocks = validation_set(args.data or default_source(channels), args.blocks, args.block_size, channels)
+    if channels == 1:
+        model, blocks = _unified(model, model_pattern, blocks, args.cfa or model_pattern, args.ensemble)
     table = evaluate_blocks(model, blocks, ensemble=args.ensemble, tile=args.tile, overlap=args.overlap, batch_size=args.batch_size,
                             with_ssim=not args.no_ssim, progress=True)
     if args.out:

@@ -39,18 +39,19 @@ def _check(name: str, run, model: WaveletUNet, x: torch.Tensor, expected: torch.
 def export_model(result: dict, out_dir: Path, formats=("pt", "torchscript"), weights: str | None = None) -> dict:
     """Build ``result['spec']`` at full width (with ``weights`` if given), write each format and
     ``model.json``; returns the model.json content (with each format's max abs difference). The
-    trained CFA pattern (``cfa``) is the weights file's, RGGB when it records none."""
+    trained CFA pattern (``cfa``) is the weights file's, RGGB when it records none (None for an
+    sRGB network)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     spec = result["spec"]
     torch.manual_seed(0)
     model = build_model(spec).eval()
-    pattern = DEFAULT_PATTERN
+    pattern = DEFAULT_PATTERN if spec.in_channels == 1 else None   # sRGB networks have no CFA pattern
     if weights:
         state, recorded = read_weights(weights)
         load_state_dict_strict(model, state, source=weights)
-        pattern = recorded or pattern
-    x = torch.rand(CHECK_SHAPE, generator=torch.Generator().manual_seed(0))
+        pattern = (recorded or pattern) if pattern else None
+    x = torch.rand((1, spec.in_channels, *CHECK_SHAPE[-2:]), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         expected = model(x)
         files, diffs = {}, {}
@@ -95,7 +96,7 @@ def _export_onnx(model, x, expected, out_dir: Path) -> tuple[str, float]:
 
 def compare_with_paper(info: dict) -> list[dict]:
     """Rows for the summary table: the exported network beside ``mwrcanet_paper``."""
-    paper = spec_cost(mwrcanet_paper_spec())
+    paper = spec_cost(mwrcanet_paper_spec(in_channels=info["spec"].get("in_channels", 1)))
     return [{"network": info["key"], "params": info["params"], "gflops_256": info["gflops_256"],
              "blocks": sum(g["num_blocks"] * g["num_groups"] for g in info["spec"]["groups"]),
              "widths": "/".join(map(str, info["spec"]["widths"]))},

@@ -105,8 +105,8 @@ def _zero_cost(folder: Path, space, genomes) -> pd.DataFrame:
     if path.is_file():
         return pd.read_csv(path, index_col="key")
     codec, budget = GenomeCodec(space), space.budget
-    noisy, clean = training_sampler(budget.data).sample(budget.batch_size, budget.patch_size,
-                                                         torch.Generator().manual_seed(0))
+    sampler = training_sampler(budget.data, space.in_channels)
+    noisy, clean = sampler.sample(budget.batch_size, budget.patch_size, torch.Generator().manual_seed(0))
     rows = {}
     for genome in genomes:
         torch.manual_seed(0)

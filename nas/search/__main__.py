@@ -75,8 +75,8 @@ def _configured_space(args):
         budget={"steps": args.steps, "data": args.data, "val_data": args.val_data, "rungs": args.rungs},
         resources={"cpus": args.cpus_per_trial, "gpus": args.gpus_per_trial, "max_concurrent": args.max_concurrent})
     budget = space.budget
-    training_sampler(budget.data)                                    # fail now, not in every trial
-    validation_set(budget.val_data or budget.data, budget.val_blocks, budget.val_block_size)
+    training_sampler(budget.data, space.in_channels)                 # fail now, not in every trial
+    validation_set(budget.val_data or budget.data, budget.val_blocks, budget.val_block_size, space.in_channels)
     return space
 
 

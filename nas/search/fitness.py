@@ -73,8 +73,9 @@ class ProxyTraining:
         self.model = model.to(self.device, memory_format=self.memory_format)
         self.optimizer, self.schedule = make_optimizer(self.model, budget.lr, budget.steps)
         self.generator = torch.Generator().manual_seed(seed)
-        self.sampler = training_sampler(budget.data)
-        self.blocks = validation_set(budget.val_data or budget.data, budget.val_blocks, budget.val_block_size)
+        channels = self.candidate.spec.in_channels
+        self.sampler = training_sampler(budget.data, channels)
+        self.blocks = validation_set(budget.val_data or budget.data, budget.val_blocks, budget.val_block_size, channels)
         if self.tensorboard_dir:
             from torch.utils.tensorboard import SummaryWriter
             self.writer = SummaryWriter(self.tensorboard_dir)

@@ -59,7 +59,7 @@ class GenomeCodec:
         genome = self.validate(genome)
         groups = tuple(GroupSpec(self.space.blocks[genome[2 * i]], genome[2 * i + 1]) for i in range(len(GROUP_NAMES)))
         widths = tuple(choices[i] for choices, i in zip(self.widths, genome[-3:]))
-        return ArchSpec(widths=widths, groups=groups, activation=self.space.activation)
+        return ArchSpec(widths=widths, groups=groups, in_channels=self.space.in_channels, activation=self.space.activation)
 
     def encode(self, spec: ArchSpec) -> list[int]:
         """The genome of ``spec``; GenomeError if the spec is not a point of this space."""

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from models import BLOCKS
 
+from ..data import DataError, describe_channels, source_channels
+
 __all__ = ["SpaceError", "SearchSpace", "Budget", "EvolutionSettings", "load_space", "parse_space", "bundled_space"]
 
 SCHEMES = ("tournament", "aging", "nsga2", "random")
@@ -148,12 +150,23 @@ class SearchSpace(_Strict):
     blocks_per_group: CountRange
     widths: Widths
     activation: str = "prelu"
+    in_channels: Literal[1, 3] = Field(default=1, description="1: raw mosaics (the raw track); 3: sRGB images")
     objectives: list[Literal["psnr", "gflops", "params"]] = Field(default=["psnr"], min_length=1)
     constraints: Constraints = Constraints()
     evolution: EvolutionSettings = EvolutionSettings()
     budget: Budget = Budget()
     resources: Resources = Resources()
     seed: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _srgb_default_data(cls, data):
+        """The sRGB track's embedded default: ``synthetic-srgb`` when in_channels is 3 and no data is named."""
+        budget = data.get("budget") if isinstance(data, dict) else None
+        if isinstance(data, dict) and data.get("in_channels") == 3 and (budget is None or isinstance(budget, dict)):
+            if "data" not in (budget or {}):
+                data = {**data, "budget": {**(budget or {}), "data": "synthetic-srgb"}}
+        return data
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -167,6 +180,15 @@ class SearchSpace(_Strict):
         if selection in ("tournament", "aging") and len(self.objectives) > 1:
             raise ValueError(f"evolution.selection: {selection} optimises one objective (psnr); with "
                              f"{self.objectives} use nsga2 (or random)")
+        for field in ("data", "val_data"):
+            text = getattr(self.budget, field)
+            try:
+                channels = source_channels(text) if text else None
+            except DataError as err:
+                raise ValueError(f"budget.{field}: {err}") from None
+            if channels is not None and channels != self.in_channels:
+                raise ValueError(f"budget.{field}: {text} holds {describe_channels(channels)} but in_channels is "
+                                 f"{self.in_channels} ({describe_channels(self.in_channels)})")
         return self
 
     def to_dict(self) -> dict:
@@ -183,11 +205,11 @@ class SearchSpace(_Strict):
 
 def _format(err: ValidationError, source: str) -> str:
     first = err.errors()[0]
-    path = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    path = ".".join(str(p) for p in first["loc"])
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         message = "unknown key"
-    return f"{source}: {path}: {message}"
+    return f"{source}: {path}: {message}" if path else f"{source}: {message}"
 
 
 def parse_space(data: object, source: str = "space") -> SearchSpace:

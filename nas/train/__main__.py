@@ -15,7 +15,7 @@ from models import read_state_dict
 
 from ..arch import resolve_arch
 from ..cli import CommandParser, cli_main, user_error
-from ..data import training_sampler, validation_set
+from ..data import default_source, training_sampler, validation_set
 from ..search.genome import spec_key
 from .loop import NonFiniteLoss
 from .options import add_training_arguments, prepare
@@ -37,8 +37,9 @@ def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     config = prepare(args)
     spec = resolve_arch(args.arch)[0]
-    sampler = training_sampler(args.data)
-    val = validation_set(args.val_data or args.data, args.val_blocks, args.val_block_size)
+    data = args.data or default_source(spec.in_channels)
+    sampler = training_sampler(data, spec.in_channels)
+    val = validation_set(args.val_data or data, args.val_blocks, args.val_block_size, spec.in_channels)
     out = Path(args.out or Path("runs") / f"train-{spec_key(spec)}-{dt.datetime.now():%Y%m%d-%H%M%S}")
     summary = train_network(spec, sampler, val, out, config, resume=args.resume,
                             init_state=read_state_dict(args.weights) if args.weights else None)

@@ -23,13 +23,16 @@ def make_optimizer(model: torch.nn.Module, lr: float, total_steps: int):
 
 def train_step(model, optimizer, schedule, noisy: torch.Tensor, targets: torch.Tensor,
                precision: Precision | None = None) -> float:
-    """One step of L1 to each of the K target channels, averaged (K = 1: plain L1; K = 2:
-    distillation's step four), on the device of the batch, in ``precision`` (default float32).
-    Raises NonFiniteLoss on NaN or infinity, before the weights change."""
+    """One step of L1 to each of K targets, averaged (K = 1: plain L1; K = 2: distillation's step
+    four). ``targets`` holds K x C channels, K images of the network's C channels one after
+    another. Runs on the device of the batch, in ``precision`` (default float32). Raises
+    NonFiniteLoss on NaN or infinity, before the weights change."""
     precision = precision or Precision(noisy.device.type)
     with precision.autocast():
-        prediction = model(noisy)
-        loss = F.l1_loss(prediction.float().expand_as(targets), targets)
+        prediction = model(noisy).float()
+        n, c, h, w = prediction.shape
+        per_target = targets.view(n, -1, c, h, w)
+        loss = F.l1_loss(prediction[:, None].expand_as(per_target), per_target)
     value = loss.item()
     if not math.isfinite(value):
         raise NonFiniteLoss(f"loss is {value}")

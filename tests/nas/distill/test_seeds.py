@@ -3,7 +3,7 @@ import pytest
 
 from nas.distill import __main__ as distill
 from nas.data import training_sampler
-from nas.data.sources import BayerCropSampler
+from nas.data.samplers import CropSampler
 from nas.distill import pipeline
 from nas.distill.pipeline import MixedSampler
 
@@ -65,7 +65,7 @@ def test_each_seed_resumes_on_its_own(killed_and_resumed):
     assert all(path.stat().st_mtime_ns == stamp for path, stamp in finished.items())
     # The controls train on the labelled pairs only; steps 3 and 4 on pseudo-labels.
     data = {stage: type(served.sampler) for stage, served in trained.items()}
-    assert data["seed_6/step3_siamese"] is MixedSampler and data["seed_6/step4_siamese"] is BayerCropSampler
+    assert data["seed_6/step3_siamese"] is MixedSampler and data["seed_6/step4_siamese"] is CropSampler
     assert {data[f"seed_6/{c}"] for c in ("control3_original", "control3_siamese", "control4_siamese")} == {
         type(training_sampler("synthetic"))}
     # The resumed seed gives what a single-seed run with that seed gives.

@@ -5,7 +5,8 @@ import scipy.io
 import torch
 
 from nas.data import DataError, read_array, training_sampler, validation_set
-from nas.data.sources import BayerCropSampler, array_reader, _synthetic_blocks
+from nas.data.samplers import CropSampler, array_reader
+from nas.data.synthetic import synthetic_blocks
 from nas.data.unprocess import add_noise, mosaic, random_noise_levels, unprocess
 
 
@@ -42,7 +43,7 @@ def test_unprocess_and_mosaic_give_rggb_plane_in_unit_range():
 
 def test_synthetic_validation_is_deterministic_and_held_out():
     first = validation_set("synthetic", 6, 64)
-    _synthetic_blocks.cache_clear()
+    synthetic_blocks.cache_clear()
     second = validation_set("synthetic", 6, 64)
     np.testing.assert_array_equal(first.noisy, second.noisy)
     np.testing.assert_array_equal(first.clean, second.clean)
@@ -67,7 +68,7 @@ def phase_pattern(h, w):
 
 def test_bayer_crop_sampler_preserves_cfa_phase():
     image = phase_pattern(40, 50)
-    sampler = BayerCropSampler([(array_reader(image), array_reader(image), image.shape)])
+    sampler = CropSampler([(array_reader(image), array_reader(image), image.shape)])
     g = torch.Generator().manual_seed(0)
     noisy, clean = sampler.sample(64, 16, g)
     phases = noisy.floor()[:, 0]
@@ -137,7 +138,7 @@ def test_bayer_crop_sampler_unifies_and_augments_every_pattern(pattern):
     # patch must come out RGGB with its colours on the right sites, and be really augmented.
     from tests.nas.data.mosaics import colour_mosaic, pattern_of
     image = colour_mosaic(pattern, 40, 50)
-    sampler = BayerCropSampler([(array_reader(image), array_reader(image), image.shape, pattern)])
+    sampler = CropSampler([(array_reader(image), array_reader(image), image.shape, pattern)])
     noisy, clean = sampler.sample(64, 16, torch.Generator().manual_seed(0))
     assert pattern_of(noisy.numpy()) == "RGGB" and torch.equal(noisy, clean)
     where = {float(v): divmod(i, image.shape[1]) for i, v in enumerate(image.reshape(-1))}
