@@ -58,7 +58,8 @@ def _read_pixels(path: Path) -> np.ndarray:
     try:
         return iio.imread(path)
     except (ValueError, OSError) as err:   # PIL's UnidentifiedImageError is an OSError
-        raise DataError(f"{path}: not a readable {path.suffix[1:].upper()} image ({err})") from None
+        reason = str(err).splitlines()[0].strip() if str(err) else type(err).__name__
+        raise DataError(f"{path}: not a readable {path.suffix[1:].upper()} image ({reason})") from None
 
 
 def read_image(path: str | os.PathLike) -> tuple[np.ndarray, int]:
@@ -95,6 +96,8 @@ def write_image(path: str | os.PathLike, array: np.ndarray, bits: int = 8) -> No
     if suffix not in IMAGE_SUFFIXES:
         raise DataError(f"{path}: an image must be {', '.join(IMAGE_SUFFIXES)}")
     bits = 8 if suffix in (".jpg", ".jpeg") else (16 if bits > 8 else 8)
+    if not (np.ndim(array) == 2 or (np.ndim(array) == 3 and np.shape(array)[0] == 3)):
+        raise DataError(f"{path}: cannot store an array of shape {np.shape(array)} as an image (H x W or 3 x H x W)")
     pixels = np.clip(np.asarray(array, np.float64), 0, 1)
     pixels = np.moveaxis(pixels, 0, -1) if pixels.ndim == 3 else pixels
     pixels = np.round(pixels * (2 ** bits - 1)).astype(np.uint8 if bits == 8 else np.uint16)

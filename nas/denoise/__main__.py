@@ -58,12 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_paths(src: Path, dst: Path, preview: str | None, channels: int) -> None:
+    if channels == 1 and src.suffix.lower() in (".png", ".jpg", ".jpeg"):
+        raise UsageError(f"the network takes {describe_channels(1)} but {src} holds {describe_channels(3)}")
+    if channels == 3 and src.suffix.lower() not in IMAGE_SUFFIXES:
+        raise UsageError(f"the network takes {describe_channels(3)} but {src} is not one ({', '.join(IMAGE_SUFFIXES)})")
     suffixes = OUTPUT_SUFFIXES if channels == 1 else SRGB_OUTPUT_SUFFIXES
     if dst.suffix.lower() not in suffixes:
         raise UsageError(f"output {dst.name}: the format for {describe_channels(channels)} must be one of "
                          f"{', '.join(suffixes)}")
-    if channels == 1 and src.suffix.lower() in (".png", ".jpg", ".jpeg"):
-        raise UsageError(f"the network takes {describe_channels(1)} but {src} holds {describe_channels(3)}")
     for path in [dst] + ([Path(preview)] if preview else []):
         if not path.parent.is_dir():
             raise FileNotFoundError(f"output folder not found: {path.parent}")

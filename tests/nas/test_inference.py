@@ -128,3 +128,32 @@ def test_pattern_aligned_model_runs_other_patterns():
     x = torch.rand(1, 1, 16, 16)
     aligned = PatternAligned(net, "GRBG", "RGGB")     # x's sites are GRBG: weights follow them
     torch.testing.assert_close(aligned(x), site_weights("GRBG")(x))
+
+
+def tiny_srgb_model():
+    torch.manual_seed(0)
+    spec = ArchSpec(widths=(8, 8, 8), groups=tuple(GroupSpec("residual", 0) for _ in GROUP_NAMES), in_channels=3)
+    return build_model(spec).eval()
+
+
+def test_srgb_ensemble_uses_every_view_as_it_is():
+    # A pointwise colour transform commutes with every view: the ensemble must return it exactly,
+    # with no Bayer padding shifting the views (which a mosaic's pattern would need).
+    x = torch.rand(1, 3, 16, 24)
+    gains = torch.tensor([0.5, 0.8, 0.3]).view(1, 3, 1, 1)
+    torch.testing.assert_close(self_ensemble(lambda t: t * gains, x, pattern=None), x * gains)
+    model = tiny_srgb_model()
+    with torch.no_grad():
+        torch.testing.assert_close(self_ensemble(model, x, batched=True, pattern=None),
+                                   self_ensemble(model, x, batched=False, pattern=None), rtol=0, atol=1e-6)
+
+
+def test_srgb_image_of_any_size_keeps_its_size_and_tiles_seamlessly():
+    model = tiny_srgb_model()
+    image = np.random.default_rng(0).random((3, 70, 90)).astype(np.float32)
+    whole = denoise_array(model, image)
+    assert whole.shape == image.shape
+    tiled_out = denoise_array(model, image, tile=64, overlap=32)
+    assert psnr_db(tiled_out, whole) > 65                        # a local network: tiles agree with the whole
+    ensembled = denoise_array(model, image, ensemble=True, tile=64, overlap=32)
+    assert ensembled.shape == image.shape and not np.allclose(ensembled, tiled_out)

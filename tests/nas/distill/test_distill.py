@@ -115,3 +115,33 @@ def test_pseudo_labels_are_computed_on_the_networks_device(tmp_path):
     assert network_outputs(tmp_path / "run" / "final.pt", spec, noisy, torch.device("cpu")).shape == (2, 16, 16)
     with pytest.raises(NotImplementedError, match="Cannot copy out of meta tensor"):   # it got to the read-back
         network_outputs(tmp_path / "run" / "final.pt", spec, noisy, torch.device("meta"))
+
+
+def srgb_spec_file(path, block):
+    spec = ArchSpec.from_dict({**ArchSpec.from_json(tiny_spec_file(path, block).read_text()).to_dict(), "in_channels": 3})
+    path.write_text(spec.to_json())
+    return path
+
+
+def test_tiny_srgb_distillation_runs_every_stage_on_3_channels(tmp_path, capsys):
+    out = tmp_path / "distill"
+    siamese = srgb_spec_file(tmp_path / "siamese.json", "rcab")
+    argv = ["--siamese", str(siamese), "--steps", "2", "--finetune-steps", "3", "--val-every", "2",
+            "--unlabeled-blocks", "4", "--unlabeled-size", "32", "--out", str(out), "--batch-size", "2",
+            "--patch-size", "16", "--val-blocks", "2", "--val-block-size", "16", "--threads", "1",
+            "--width-multiplier", "0.125"]
+    distill.main(argv)   # the original network defaults to mwresnet_srgb, the data to synthetic-srgb
+    for stage in STAGES:
+        assert (out / stage / "final.pt").is_file(), stage
+    with np.load(out / "step4_targets.npz", allow_pickle=False) as targets:
+        assert targets["noisy"].shape == (4, 3, 32, 32) and targets["siamese"].shape == (4, 3, 32, 32)
+    table = pd.read_csv(out / "ablation.csv")
+    assert table["psnr"].notna().all() and table["psnr_x8"].notna().all()
+
+
+def test_raw_original_with_srgb_siamese_is_one_line(tmp_path, capsys):
+    siamese = srgb_spec_file(tmp_path / "siamese.json", "rcab")
+    with pytest.raises(SystemExit) as info:
+        distill.main(["--original", "mwresnet", "--siamese", str(siamese), "--steps", "2"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2 and len(err) == 1 and "both networks must take the same data" in err[0]

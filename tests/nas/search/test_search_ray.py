@@ -192,3 +192,16 @@ def test_resume_applies_new_resources(tmp_path, space_file):
     proc = subprocess.run([sys.executable, "-m", "nas.search", "--resume", str(run), "--gpus-per-trial", "0.5"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "a trial needs 0.5 GPU" in proc.stderr, proc.stderr
+
+
+def test_srgb_search_of_two_generations_runs_on_ray(tmp_path):
+    space = write_space(tmp_path / "srgb.yaml", tiny_space(in_channels=3, budget={"data": "synthetic-srgb"},
+                                                          evolution={"population": 4, "generations": 2}))
+    run = tmp_path / "run"
+    out = finish(search("--space", space, "--out", run, "--seed", 3))
+    assert "gen   2/2" in out
+    best = json.loads((run / "best.json").read_text())
+    assert best["spec"]["in_channels"] == 3 and best["metrics"]["status"] == "ok"
+    assert 10 < best["metrics"]["psnr"] < 60                      # sRGB PSNR on the 8-bit scale
+    table = pd.read_csv(run / "evaluations.csv")
+    assert (table["status"] == "ok").all() and len(table) >= 4

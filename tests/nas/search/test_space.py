@@ -87,3 +87,23 @@ def test_feasible_constraint_is_accepted(tmp_path):
     path = tmp_path / "small.yaml"
     path.write_text(yaml.safe_dump(data))
     assert load_space(path).constraints.max_gflops == 50
+
+
+def test_srgb_space_defaults_to_synthetic_srgb_and_refuses_raw_data():
+    bundled = load_space("rcab_dense_srgb.yaml")
+    assert bundled.in_channels == 3 and bundled.budget.data == "synthetic-srgb"
+    data = load_space("rcab_dense.yaml").to_dict()
+    data["in_channels"] = 3
+    del data["budget"]["data"]
+    assert parse_space(data).budget.data == "synthetic-srgb"
+    data["budget"]["val_data"] = "synthetic"
+    with pytest.raises(SpaceError, match=r"^space: budget.val_data: synthetic holds raw mosaics \(1 channel\) but "
+                                         r"in_channels is 3"):
+        parse_space(data)
+
+
+def test_srgb_genome_decodes_to_a_3_channel_spec():
+    import random
+    from nas.search.genome import GenomeCodec
+    codec = GenomeCodec(load_space("rcab_dense_srgb.yaml"))
+    assert codec.decode(codec.random_genome(random.Random(0))).in_channels == 3

@@ -75,3 +75,18 @@ def test_the_seed_sets_the_initial_weights(tmp_path):
     a, b, c = first_step(0, "a"), first_step(0, "b"), first_step(1, "c")
     assert all(torch.equal(a[k], b[k]) for k in a), "the same seed gives the same network in one process"
     assert any(not torch.equal(a[k], c[k]) for k in a if a[k].numel() > 1), "another seed, other weights"
+
+
+def test_two_targets_of_3_channels_average_their_l1():
+    from nas.train.loop import make_optimizer, train_step
+    torch.manual_seed(0)
+    spec = ArchSpec(widths=(8, 8, 8), groups=tuple(GroupSpec("residual", 0) for _ in GROUP_NAMES), in_channels=3)
+    from models import build_model
+    model = build_model(spec)
+    noisy, first, second = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
+    with torch.no_grad():
+        prediction = model(noisy)
+    expected = ((prediction - first).abs().mean() + (prediction - second).abs().mean()) / 2
+    optimizer, schedule = make_optimizer(model, 1e-3, 1)
+    loss = train_step(model, optimizer, schedule, noisy, torch.cat([first, second], 1))
+    assert loss == pytest.approx(float(expected), rel=1e-5)
