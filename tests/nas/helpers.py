@@ -1,4 +1,5 @@
 """Small real search spaces for tests (tiny proxy budgets, not mocks)."""
+import pytest
 import yaml
 
 from nas.search.space import load_space, parse_space
@@ -23,3 +24,10 @@ def tiny_space(**changes):
 def write_space(path, space):
     path.write_text(yaml.safe_dump(space.to_dict()))
     return path
+
+
+def run_cli(main, argv, capsys):
+    """(exit code, stderr lines) of a command that must exit."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    return exit_info.value.code, capsys.readouterr().err.strip().splitlines()

@@ -3,26 +3,10 @@ import pandas as pd
 import pytest
 import scipy.io
 
-from models import ArchSpec, GroupSpec, build_model
-from models.spec import GROUP_NAMES
 from nas.denoise import __main__ as denoise
 from nas.evaluate import __main__ as evaluate
-from nas.arch import save_model_file
 
-
-@pytest.fixture
-def model_file(tmp_path):
-    spec = ArchSpec(widths=(8, 8, 8), groups=tuple(GroupSpec("rcab", 1) for _ in GROUP_NAMES))
-    path = tmp_path / "tiny.pt"
-    save_model_file(path, spec, build_model(spec).state_dict())
-    return path
-
-
-def run_cli(main, argv, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    err = capsys.readouterr().err.strip().splitlines()
-    return exit_info.value.code, err
+from ..helpers import run_cli
 
 
 def test_evaluate_sidd_layout_writes_per_block_csv(tmp_path, model_file, capsys):

@@ -18,7 +18,7 @@ from nas.search.best import read_result
 from nas.train import __main__ as train
 
 from ..export.test_export import tiny_genome, write_best
-from ..helpers import tiny_space
+from ..helpers import run_cli, tiny_space
 
 SRGB_SPEC = ArchSpec(widths=(8, 8, 8), groups=tuple(GroupSpec("rcab", 1) for _ in GROUP_NAMES), in_channels=3)
 
@@ -29,20 +29,6 @@ def srgb_model(tmp_path):
     torch.manual_seed(0)
     save_model_file(path, SRGB_SPEC, build_model(SRGB_SPEC).state_dict())
     return path
-
-
-@pytest.fixture
-def raw_model(tmp_path):
-    spec = ArchSpec(widths=(8, 8, 8), groups=tuple(GroupSpec("rcab", 1) for _ in GROUP_NAMES))
-    path = tmp_path / "raw.pt"
-    save_model_file(path, spec, build_model(spec).state_dict())
-    return path
-
-
-def run_cli(main, argv, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    return exit_info.value.code, capsys.readouterr().err.strip().splitlines()
 
 
 def photo(path, h=36, w=44, seed=0):
@@ -107,11 +93,11 @@ def test_denoise_keeps_16_bit_depth(tmp_path, srgb_model):
     assert read_image(tmp_path / "out.png")[1] == 16
 
 
-def test_mismatched_inputs_are_one_line_and_keep_the_output(tmp_path, srgb_model, raw_model, capsys):
+def test_mismatched_inputs_are_one_line_and_keep_the_output(tmp_path, srgb_model, model_file, capsys):
     existing = tmp_path / "out.png"
     existing.write_bytes(b"keep me")
     np.save(tmp_path / "mosaic.npy", np.zeros((32, 32), np.float32))
-    cases = [([str(photo(tmp_path / "p.png")), str(existing), "--arch", str(raw_model)],
+    cases = [([str(photo(tmp_path / "p.png")), str(existing), "--arch", str(model_file)],
               "error: the network takes raw mosaics (1 channel) but"),
              ([str(tmp_path / "mosaic.npy"), str(existing), "--arch", str(srgb_model)],
               "error: the network takes sRGB images (3 channels) but"),
