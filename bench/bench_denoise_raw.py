@@ -15,7 +15,6 @@ parent's RSS). The default network is the 1/8-width proxy of mwrcanet_paper with
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil

@@ -9,7 +9,7 @@ from models import ArchSpec, GroupSpec, build_model
 from models.spec import GROUP_NAMES
 from nas.arch import save_model_file
 from nas.data.bayer import PATTERNS
-from nas.data.camera_raw import RawImage, RawMetadata, read_raw, write_dng
+from nas.data.camera_raw import read_raw
 from nas.denoise import __main__ as denoise
 
 from ..data.test_camera_raw import METADATA, write_camera_dng

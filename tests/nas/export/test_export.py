@@ -6,7 +6,7 @@ import torch
 
 from models import build_model, mwrcanet_paper_spec, read_state_dict
 from nas.export import __main__ as export
-from nas.export.exporter import ExportError, export_model
+from nas.export.exporter import export_model
 from nas.search.best import ResultError, read_result
 
 from ..helpers import tiny_space
