@@ -62,8 +62,8 @@ class ArchSpec:
                 raise SpecError(f"groups.{name}.num_blocks: expected an integer >= 0, got {group.num_blocks!r}")
             if not _positive_int(group.num_groups):
                 raise SpecError(f"groups.{name}.num_groups: expected an integer >= 1, got {group.num_groups!r}")
-        if not _positive_int(self.in_channels):
-            raise SpecError(f"in_channels: expected a positive integer, got {self.in_channels!r}")
+        if self.in_channels not in (1, 3) or isinstance(self.in_channels, bool):
+            raise SpecError(f"in_channels: expected 1 (raw mosaics) or 3 (sRGB images), got {self.in_channels!r}")
         if self.activation not in ACTIVATIONS:
             raise SpecError(f"activation: unknown {self.activation!r} (known: {', '.join(ACTIVATIONS)})")
 

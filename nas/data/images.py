@@ -9,6 +9,7 @@ and tifffile.
 from __future__ import annotations
 
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -39,10 +40,16 @@ def _read_png16(path: Path) -> np.ndarray:
     try:
         width, height, rows, info = png.Reader(filename=str(path)).asDirect()
         pixels = np.vstack([np.asarray(row, np.uint16) for row in rows])
-    except png.Error as err:
-        raise DataError(f"{path}: not a readable PNG ({err})") from None
+    except (png.Error, zlib.error, ValueError) as err:
+        raise DataError(f"{path}: not a readable PNG ({_first_line(err)})") from None
+    if info["bitdepth"] != 16:   # an sBIT chunk: pypng rescales to the significant bits
+        pixels = np.round(pixels * (65535 / (2 ** info["bitdepth"] - 1))).astype(np.uint16)
     planes = info["planes"]
     return pixels.reshape(height, width, planes) if planes > 1 else pixels.reshape(height, width)
+
+
+def _first_line(err: Exception) -> str:
+    return str(err).splitlines()[0].strip() if str(err).strip() else type(err).__name__
 
 
 def _read_pixels(path: Path) -> np.ndarray:
@@ -53,13 +60,13 @@ def _read_pixels(path: Path) -> np.ndarray:
         try:
             return tifffile.imread(path)
         except (ValueError, OSError, tifffile.TiffFileError) as err:
-            raise DataError(f"{path}: not a readable TIFF ({err})") from None
+            raise DataError(f"{path}: not a readable TIFF ({_first_line(err)})") from None
     import imageio.v3 as iio
     try:
-        return iio.imread(path)
-    except (ValueError, OSError) as err:   # PIL's UnidentifiedImageError is an OSError
-        reason = str(err).splitlines()[0].strip() if str(err) else type(err).__name__
-        raise DataError(f"{path}: not a readable {path.suffix[1:].upper()} image ({reason})") from None
+        # rotate: apply the EXIF orientation, so a portrait phone photo is read (and written) upright
+        return iio.imread(path, plugin="pillow", rotate=True)
+    except (ValueError, OSError, SyntaxError, zlib.error) as err:   # PIL raises all of these for broken files
+        raise DataError(f"{path}: not a readable {path.suffix[1:].upper()} image ({_first_line(err)})") from None
 
 
 def read_image(path: str | os.PathLike) -> tuple[np.ndarray, int]:
@@ -74,7 +81,7 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     if pixels.ndim == 3 and pixels.shape[-1] == 2:                # grey + alpha
         pixels = pixels[..., 0]
     if pixels.ndim == 3 and pixels.shape[-1] in (3, 4):
-        pixels = np.moveaxis(pixels[..., :3], -1, 0)
+        pixels = np.moveaxis(pixels[..., :3], -1, 0)   # RGB or RGBA (Pillow gives CMYK JPEGs as RGB)
     elif pixels.ndim != 2:
         raise DataError(f"{path}: shape {pixels.shape}; expected a grey (H x W) or RGB (H x W x 3) image")
     if pixels.dtype in (np.uint8, np.uint16):
@@ -88,9 +95,10 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     raise DataError(f"{path}: pixel type {pixels.dtype}; expected 8 or 16-bit integers or floats in [0, 1]")
 
 
-def write_image(path: str | os.PathLike, array: np.ndarray, bits: int = 8) -> None:
+def write_image(path: str | os.PathLike, array: np.ndarray, bits: int = 8) -> int:
     """Write a normalized array (3 x H x W or H x W, clipped to [0, 1]) as PNG, JPEG (8 bit,
-    quality 95) or TIFF, at ``bits`` 8 or 16 (JPEG: 8 only), atomically."""
+    quality 95, no chroma subsampling) or TIFF, at ``bits`` 8 or 16 (JPEG: 8 only), atomically.
+    Returns the bits per sample written."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
@@ -111,4 +119,5 @@ def write_image(path: str | os.PathLike, array: np.ndarray, bits: int = 8) -> No
             png.from_array(pixels.reshape(pixels.shape[0], -1), mode=mode).save(str(tmp))
         else:
             import imageio.v3 as iio
-            iio.imwrite(tmp, pixels, **({"quality": 95} if suffix != ".png" else {}))
+            iio.imwrite(tmp, pixels, **({"quality": 95, "subsampling": 0} if suffix != ".png" else {}))
+    return bits

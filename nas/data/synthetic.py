@@ -110,9 +110,17 @@ def synthetic_val(path: str, num_blocks: int | None, block_size: int) -> BlockSe
     return replace(blocks, source=f"synthetic:{path}") if path else blocks
 
 
-def synthetic_srgb_train(_: str) -> PatchSampler:
+def _no_argument(arg: str) -> None:
+    if arg:
+        raise DataError(f"synthetic-srgb takes no argument, got {arg!r} (a camera's noise profile is for the raw "
+                        "source: synthetic:FILE.dng)")
+
+
+def synthetic_srgb_train(arg: str) -> PatchSampler:
+    _no_argument(arg)
     return SyntheticSampler(srgb=True)
 
 
-def synthetic_srgb_val(_: str, num_blocks: int | None, block_size: int) -> BlockSet:
+def synthetic_srgb_val(arg: str, num_blocks: int | None, block_size: int) -> BlockSet:
+    _no_argument(arg)
     return synthetic_blocks(num_blocks or 64, block_size, srgb=True)

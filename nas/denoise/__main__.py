@@ -66,6 +66,8 @@ def _check_paths(src: Path, dst: Path, preview: str | None, channels: int) -> No
     if dst.suffix.lower() not in suffixes:
         raise UsageError(f"output {dst.name}: the format for {describe_channels(channels)} must be one of "
                          f"{', '.join(suffixes)}")
+    if preview and Path(preview).suffix.lower() not in IMAGE_SUFFIXES:
+        raise UsageError(f"--preview {preview}: the format must be one of {', '.join(IMAGE_SUFFIXES)}")
     for path in [dst] + ([Path(preview)] if preview else []):
         if not path.parent.is_dir():
             raise FileNotFoundError(f"output folder not found: {path.parent}")
@@ -116,11 +118,11 @@ def _denoise_srgb_file(args, model, src: Path, dst: Path) -> None:
     started = time.perf_counter()
     with tqdm(total=srgb_tiles(noisy, args.tile, args.overlap), desc="denoise", unit="tile") as bar:
         denoised = denoise_srgb(model, noisy, args.ensemble, args.tile or None, args.overlap, bar.update)
-    write_image(dst, denoised, bits)
+    written = write_image(dst, denoised, bits)
     if args.preview:
         side_by_side(args.preview, noisy, denoised)
     height, width = noisy.shape[-2:]
-    print(f"denoised {height} x {width} sRGB ({bits if bits <= 16 else 16}-bit output) in "
+    print(f"denoised {height} x {width} sRGB ({written}-bit output) in "
           f"{time.perf_counter() - started:.1f} s -> {dst}" + (f"; preview {args.preview}" if args.preview else ""))
 
 

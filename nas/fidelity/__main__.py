@@ -69,7 +69,7 @@ def _study(args) -> tuple[Path, dict]:
         raise UsageError(f"{folder} already holds a study; continue it with --resume {folder}")
     fidelities = ["default", *args.fidelity]
     for text in fidelities:
-        parse_fidelity(text, space.budget)                # fail now, before anything is written
+        parse_fidelity(text, space)                       # fail now, before anything is written
     study = {"space": space.to_dict(), "count": args.count, "seed": args.seed, "fidelities": fidelities}
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_text(folder / STUDY, json.dumps(study, indent=1))
@@ -122,7 +122,7 @@ def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     folder, study = _study(args)
     space = parse_space(study["space"], source=f"{folder / STUDY}")
-    fidelities = [parse_fidelity(text, space.budget) for text in study["fidelities"]]
+    fidelities = [parse_fidelity(text, space) for text in study["fidelities"]]
     genomes = spread_sample(space, study["count"], study["seed"])
     print(dashboard_help(start_ray(args.address)))
     resources = space.resources.model_copy(update={"cpus": args.cpus_per_trial, "gpus": args.gpus_per_trial})

@@ -18,7 +18,7 @@ from ..plotting import new_figure, save_png
 from ..search.fitness import candidate_seed
 from ..search.genome import GenomeCodec
 from ..search.result import Candidate
-from ..search.space import Budget, SearchSpace
+from ..search.space import Budget, SearchSpace, SpaceError, parse_space
 
 __all__ = ["FidelityError", "Fidelity", "parse_fidelity", "spread_sample", "candidates_at", "agreement",
            "cheapest_reliable"]
@@ -36,8 +36,9 @@ class Fidelity:
     budget: Budget
 
 
-def parse_fidelity(text: str, default: Budget) -> Fidelity:
-    """``steps=1200,patch_size=64`` (or ``default``) -> a validated Fidelity."""
+def parse_fidelity(text: str, space: SearchSpace) -> Fidelity:
+    """``steps=1200,patch_size=64`` (or ``default``) -> a Fidelity, validated as the space's budget."""
+    default = space.budget
     if text == "default":
         return Fidelity("default", default)
     changes = {}
@@ -51,6 +52,10 @@ def parse_fidelity(text: str, default: Budget) -> Fidelity:
     except ValidationError as err:
         first = err.errors()[0]
         raise FidelityError(f"--fidelity {text!r}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    try:   # what only the whole space can check, e.g. data of the space's kind (raw or sRGB)
+        parse_space({**space.to_dict(), "budget": budget.model_dump(mode="json")}, source="space")
+    except SpaceError as err:
+        raise FidelityError(f"--fidelity {text!r}: {err}") from None
     return Fidelity(text, budget)
 
 

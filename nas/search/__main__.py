@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--generations", type=int, help="generations after the initial population")
     p.add_argument("--selection", choices=SCHEMES, help="selection scheme")
     p.add_argument("--steps", type=int, help="training steps of one fitness evaluation")
-    p.add_argument("--data", help="training source: synthetic, sidd-medium:DIR, pairs:DIR")
+    p.add_argument("--data", help="training source: synthetic, sidd-medium:DIR, pairs:DIR; for an sRGB space "
+                   "synthetic-srgb, sidd-medium-srgb:DIR")
     p.add_argument("--val-data", help="validation source (default: the training source's own, e.g. synthetic)")
     p.add_argument("--cpus-per-trial", type=float, help="CPUs of one trial (also its PyTorch thread count)")
     p.add_argument("--gpus-per-trial", type=float, help="GPUs of one trial (fractions share a GPU)")

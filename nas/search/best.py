@@ -58,7 +58,8 @@ def read_result(path: str | Path, pick: int | None = None, max_gflops: float | N
         stored = data.get("spec") if pick is None and max_gflops is None else None
         if stored is not None:
             stored_spec = ArchSpec.from_dict(stored)
-            if spec is not None and (spec.widths, spec.groups) != (stored_spec.widths, stored_spec.groups):
+            if spec is not None and ((spec.widths, spec.groups, spec.in_channels)
+                                     != (stored_spec.widths, stored_spec.groups, stored_spec.in_channels)):
                 raise ResultError(f"{path}: genome decodes to {spec_key(spec)} but the stored spec is "
                                   f"{spec_key(stored_spec)}")
             spec = stored_spec if spec is None else ArchSpec.from_dict({**spec.to_dict(), "name": stored_spec.name})

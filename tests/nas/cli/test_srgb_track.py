@@ -102,7 +102,9 @@ def test_mismatched_inputs_are_one_line_and_keep_the_output(tmp_path, srgb_model
              ([str(tmp_path / "mosaic.npy"), str(existing), "--arch", str(srgb_model)],
               "error: the network takes sRGB images (3 channels) but"),
              ([str(tmp_path / "p.png"), str(tmp_path / "out.npy"), "--arch", str(srgb_model)],
-              "error: output out.npy: the format for sRGB images")]
+              "error: output out.npy: the format for sRGB images"),
+             ([str(tmp_path / "p.png"), str(existing), "--arch", str(srgb_model), "--preview", "p.npy"],
+              "error: --preview p.npy: the format must be one of")]
     for argv, message in cases:
         code, err = run_cli(denoise.main, argv, capsys)
         assert code == 2 and len(err) == 1 and err[0].startswith(message), err

@@ -49,3 +49,36 @@ def test_failed_write_keeps_the_existing_file(tmp_path):
     with pytest.raises(Exception):
         write_image(path, np.zeros((3, 8, 8, 2), np.float32))   # not an image shape
     assert path.read_bytes() == before
+
+
+def test_16bit_png_with_fewer_significant_bits_is_full_scale(tmp_path):
+    import png
+    with open(tmp_path / "p12.png", "wb") as handle:      # a 12-bit sBIT chunk: pypng rescales to 12 bits
+        png.Writer(4, 4, greyscale=False, bitdepth=12).write(handle, [[4095] * 12] * 4)
+    image, bits = read_image(tmp_path / "p12.png")
+    assert bits == 16 and image.max() == pytest.approx(1.0)
+
+
+def test_jpeg_exif_orientation_is_applied(tmp_path):
+    from PIL import Image
+    photo = Image.fromarray(np.zeros((40, 64, 3), np.uint8))
+    exif = photo.getexif()
+    exif[0x112] = 6                                        # rotate 90 degrees to display
+    photo.save(tmp_path / "portrait.jpg", exif=exif)
+    assert read_image(tmp_path / "portrait.jpg")[0].shape == (3, 64, 40)
+
+
+def test_png_with_a_corrupt_stream_is_a_data_error(tmp_path):
+    import struct
+    import zlib
+    import png
+    with open(tmp_path / "ok.png", "wb") as handle:
+        png.Writer(8, 8, greyscale=False, bitdepth=16).write(handle, [[1000] * 24] * 8)
+    data = bytearray((tmp_path / "ok.png").read_bytes())
+    start = data.index(b"IDAT")
+    length = struct.unpack(">I", data[start - 4:start])[0]
+    data[start + 4:start + 4 + length] = bytes([0xFF]) * length            # garbage, with a valid CRC
+    data[start + 4 + length:start + 8 + length] = struct.pack(">I", zlib.crc32(bytes(data[start:start + 4 + length])))
+    (tmp_path / "bad.png").write_bytes(bytes(data))
+    with pytest.raises(DataError, match="bad.png"):
+        read_image(tmp_path / "bad.png")

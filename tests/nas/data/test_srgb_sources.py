@@ -59,7 +59,8 @@ def test_sidd_srgb_val_rejects_raw_shaped_files(tmp_path):
         validation_set(f"sidd-srgb-val:{tmp_path}")
 
 
-def test_sidd_medium_srgb_pairs_crop_in_register(tmp_path):
+def test_sidd_medium_srgb_pairs_crop_in_register(tmp_path, monkeypatch):
+    monkeypatch.setenv("MWNAS_CACHE", str(tmp_path / "cache"))
     scene = tmp_path / "Data" / "0001_001_S6_00100_00060_3200_L"
     scene.mkdir(parents=True)
     clean = pixels(1, 40, 56)
@@ -69,6 +70,24 @@ def test_sidd_medium_srgb_pairs_crop_in_register(tmp_path):
         16, 16, torch.Generator().manual_seed(0))
     assert noisy_batch.shape == (16, 3, 16, 16)
     torch.testing.assert_close(noisy_batch, 1 - clean_batch, atol=1e-6, rtol=0)
+    # Each PNG was decoded once into the cache; a new sampler crops the cached copies, identically.
+    assert len(list((tmp_path / "cache").rglob("*.npy"))) == 2
+    (scene / "0001_GT_SRGB_010.PNG").touch()                           # a changed file is decoded again
+    again, _ = training_sampler(f"sidd-medium-srgb:{tmp_path}").sample(16, 16, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(again, noisy_batch, atol=0, rtol=0)
+    assert len(list((tmp_path / "cache").rglob("*.npy"))) == 3
+
+
+def test_sidd_medium_srgb_grey_png_is_refused_up_front(tmp_path):
+    iio.imwrite(tmp_path / "0001_NOISY_SRGB_010.PNG", np.zeros((16, 16), np.uint8))
+    iio.imwrite(tmp_path / "0001_GT_SRGB_010.PNG", np.zeros((16, 16), np.uint8))
+    with pytest.raises(DataError, match="grey PNG"):
+        training_sampler(f"sidd-medium-srgb:{tmp_path}")
+
+
+def test_synthetic_srgb_refuses_an_argument():
+    with pytest.raises(DataError, match="synthetic-srgb takes no argument"):
+        training_sampler("synthetic-srgb:camera.dng")
 
 
 def test_sidd_medium_srgb_missing_ground_truth_is_named(tmp_path):

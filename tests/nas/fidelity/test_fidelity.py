@@ -32,7 +32,14 @@ def test_cheapest_reliable_fidelity():
                                            ("colour=red", "colour")])
 def test_bad_fidelities_are_named(text, message):
     with pytest.raises(FidelityError, match=message):
-        parse_fidelity(text, tiny_space().budget)
+        parse_fidelity(text, tiny_space())
+
+
+def test_fidelity_data_of_the_other_kind_is_refused():
+    srgb = tiny_space(in_channels=3, budget={"data": "synthetic-srgb"})
+    with pytest.raises(FidelityError, match=r"data=synthetic.*holds raw mosaics \(1 channel\) but in_channels is 3"):
+        parse_fidelity("data=synthetic", srgb)
+    assert parse_fidelity("steps=4", srgb).budget.data == "synthetic-srgb"
 
 
 def test_sample_spreads_over_cost():
