@@ -80,7 +80,7 @@ def main():
     parser.add_argument("--space", default="rcab_dense.yaml")
     parser.add_argument("--seeds", type=int, default=50)
     parser.add_argument("--population", type=int, default=8)
-    parser.add_argument("--tournament-size", type=int, default=3)
+    parser.add_argument("--tournament-size", type=int, default=4)   # the bundled spaces' default
     parser.add_argument("--mutation-rate", type=float, default=0.25)
     parser.add_argument("--crossover-rate", type=float, default=0.5)
     parser.add_argument("--offspring", type=int)

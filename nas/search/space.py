@@ -62,8 +62,9 @@ class EvolutionSettings(_Strict):
     population: int = Field(default=8, ge=2)
     generations: int = Field(default=4, ge=0, description="generations (aging: cycles) after the initial population")
     selection: Literal[SCHEMES] = "tournament"
-    tournament_size: int = Field(default=3, ge=2)
-    mutation_rate: float = Field(default=0.3, ge=0, le=1, description="per-gene mutation probability")
+    # the bundled spaces' values, tuned on the evaluation database (see rcab_dense.yaml)
+    tournament_size: int = Field(default=4, ge=2)
+    mutation_rate: float = Field(default=0.25, ge=0, le=1, description="per-gene mutation probability")
     crossover_rate: float = Field(default=0.5, ge=0, le=1)
     elitism: int = Field(default=1, ge=0)
     offspring: Optional[int] = Field(default=None, ge=1, description="children per generation; default: the "

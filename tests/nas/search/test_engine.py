@@ -42,7 +42,7 @@ def run_search(folder, space, seed=0, evaluator=None):
 
 
 def test_no_architecture_is_trained_twice(tmp_path):
-    space = tiny_space(evolution={"population": 6, "generations": 3})
+    space = tiny_space(evolution={"population": 6, "generations": 3, "tournament_size": 3})   # a seed with repeats
     run, evaluator = run_search(tmp_path, space)
     assert len(evaluator.trained) == len(set(evaluator.trained)) == len(run.cache)
     proposed = sum(entry["evals"] + entry["cached"] for entry in run.logbook)
