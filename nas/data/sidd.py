@@ -125,7 +125,7 @@ class _DecodedPng:
         if self.pixels is None:
             if not self.cached.is_file():
                 self.cached.parent.mkdir(parents=True, exist_ok=True)
-                image, bits = read_image(self.path)
+                image, _ = read_image(self.path)
                 with atomic_path(self.cached) as tmp:
                     np.save(tmp, np.round(np.moveaxis(image, 0, -1) * 255).astype(np.uint8))
             self.pixels = np.load(self.cached, mmap_mode="r", allow_pickle=False)
