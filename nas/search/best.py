@@ -51,11 +51,12 @@ def read_result(path: str | Path, pick: int | None = None, max_gflops: float | N
     try:
         space = _space_of(data, path)
         spec = None
-        if chosen["genome"] is not None:
-            if space is None:
-                raise ResultError(f"{path}: has a genome but no 'space' to decode it with")
-            spec = GenomeCodec(space).decode(chosen["genome"])
         stored = data.get("spec") if pick is None and max_gflops is None else None
+        if chosen["genome"] is not None:
+            if space is None and stored is None:
+                raise ResultError(f"{path}: has a genome but no 'space' to decode it with")
+            if space is not None:       # without one (an exported model.json) the stored spec is the network
+                spec = GenomeCodec(space).decode(chosen["genome"])
         if stored is not None:
             stored_spec = ArchSpec.from_dict(stored)
             if spec is not None and ((spec.widths, spec.groups, spec.in_channels)

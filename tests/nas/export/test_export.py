@@ -108,3 +108,12 @@ def test_genome_and_spec_must_agree(tmp_path):
     best.write_text(json.dumps(data))
     with pytest.raises(ResultError, match="genome decodes to"):
         read_result(best)
+
+
+def test_exported_model_json_is_an_arch_argument(tmp_path):
+    from nas.arch import resolve_arch
+    space = tiny_space(widths={"level1": [16], "level2": [16], "level3": [32]})
+    result = read_result(write_best(tmp_path / "best.json", space, tiny_genome()))
+    export_model(result, tmp_path / "out", formats=("pt",))
+    spec, state = resolve_arch(str(tmp_path / "out" / "model.json"))
+    assert state is None and spec.to_dict() == result["spec"].to_dict()
