@@ -18,6 +18,7 @@ import numpy as np
 
 from ..atomic import atomic_path
 from .bayer import DEFAULT_PATTERN, PATTERNS, PatternError, parse_pattern, pattern_offset
+from .images import is_image_file, read_image
 from .mat import ARRAY_SUFFIXES, DataError, read_array
 
 __all__ = ["RawMetadata", "RawImage", "read_raw", "read_mosaic", "write_dng", "dng_bytes", "raw_from_array",
@@ -108,13 +109,17 @@ def is_array_file(path: str | os.PathLike) -> bool:
 
 def read_mosaic(path: str | os.PathLike, key: str | None = None, cfa: str | None = None,
                 default_cfa: str = DEFAULT_PATTERN) -> RawImage:
-    """A camera raw file through :func:`read_raw`, or a normalized .npy/.mat mosaic (``key``: the
-    array's name in a .mat) in pattern ``cfa`` (``default_cfa`` if None). A raw file records its
-    own pattern, so ``cfa`` must not be given for one."""
+    """A camera raw file through :func:`read_raw`, or a normalized mosaic in pattern ``cfa``
+    (``default_cfa`` if None): an .npy/.mat array (``key``: the array's name in a .mat) or, as in
+    ``pairs:DIR``, a grey image (PNG/TIFF, 8 or 16 bit divided by the type's maximum, or float).
+    A raw file records its own pattern, so ``cfa`` must not be given for one."""
     if Path(path).suffix.lower() in (".npy", ".mat"):
         return raw_from_array(read_array(path, key), cfa or default_cfa, str(path))
-    if is_array_file(path):
-        raise DataError(f"{path}: read mosaics from .npy, .mat or camera raw files")
+    if is_image_file(path):
+        pixels, _ = read_image(path)
+        if pixels.ndim != 2:
+            raise DataError(f"{path}: an RGB image, not a raw mosaic (a grey image, .npy, .mat or camera raw file)")
+        return raw_from_array(pixels, cfa or default_cfa, str(path))
     if cfa is not None:
         raise DataError(f"{path}: a raw file records its CFA pattern; a pattern (--cfa) is for .npy/.mat mosaics")
     return read_raw(path)

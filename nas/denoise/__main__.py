@@ -1,5 +1,6 @@
 """Denoise one full-size image with tiled inference: for a raw network, a camera raw file (DNG,
-CR2, NEF, ARW, ... anything LibRaw reads) or a normalized .npy/.mat mosaic; for an sRGB network,
+CR2, NEF, ARW, ... anything LibRaw reads) or a normalized mosaic (.npy, .mat, or a grey PNG/TIFF as
+in pairs:DIR, which also reads this command's float TIFF back); for an sRGB network,
 a PNG, JPEG or TIFF photo (8 or 16 bit).
 
     python -m nas.denoise IMG_0001.dng denoised.dng --arch runs/NAME/export/model.pt --preview compare.png
@@ -40,7 +41,8 @@ SRGB_OUTPUT_SUFFIXES = IMAGE_SUFFIXES
 
 def build_parser() -> argparse.ArgumentParser:
     parser = CommandParser("python -m nas.denoise", __doc__)
-    parser.add_argument("input", help="noisy mosaic: a camera raw file (.dng, .cr2, .nef, ...), .npy (2-D) or .mat; "
+    parser.add_argument("input", help="noisy mosaic: a camera raw file (.dng, .cr2, .nef, ...), .npy (2-D), .mat or "
+                        "a grey .png/.tif; "
                         "for an sRGB network a .png, .jpg or .tif photo")
     parser.add_argument("output", help="denoised mosaic: .dng, .npy, .mat, .tif or .tiff; sRGB: .png, .jpg or .tif")
     parser.add_argument("--key", default="x", help="array name inside a .mat file (default: x, as in SIDD)")
@@ -58,8 +60,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_paths(src: Path, dst: Path, preview: str | None, channels: int) -> None:
-    if channels == 1 and src.suffix.lower() in (".png", ".jpg", ".jpeg"):
-        raise UsageError(f"the network takes {describe_channels(1)} but {src} holds {describe_channels(3)}")
     if channels == 3 and src.suffix.lower() not in IMAGE_SUFFIXES:
         raise UsageError(f"the network takes {describe_channels(3)} but {src} is not one ({', '.join(IMAGE_SUFFIXES)})")
     suffixes = OUTPUT_SUFFIXES if channels == 1 else SRGB_OUTPUT_SUFFIXES
@@ -86,10 +86,11 @@ def main(argv=None) -> None:
         raise UsageError(f"--tile must be 0 (whole image) or a positive multiple of 8, got {args.tile}")
     model, model_pattern = load_denoiser(args.arch, args.weights, resolve_device(args.device))
     channels = network_channels(model)
-    _check_paths(src, dst, args.preview, channels)
     if channels == 3:
+        _check_paths(src, dst, args.preview, channels)
         return _denoise_srgb_file(args, model, src, dst)
-    noisy = read_mosaic(src, args.key, args.cfa, default_cfa=model_pattern)
+    noisy = read_mosaic(src, args.key, args.cfa, default_cfa=model_pattern)   # first: a wrong kind of input
+    _check_paths(src, dst, args.preview, channels)
     height, width = noisy.mosaic.shape
     if dst.suffix.lower() == ".dng" and min(height, width) < MIN_DNG_SIDE:
         raise UsageError(f"{src}: {height} x {width} is too small for a DNG (LibRaw reads sides of {MIN_DNG_SIDE}+)")

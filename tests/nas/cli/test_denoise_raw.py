@@ -96,3 +96,25 @@ def test_non_bayer_raw_is_one_line(tmp_path, model_file, capsys):
                      extratags=[(50706, "B", 4, (1, 4, 0, 0), True), (50708, "s", 0, "Acme", True)])
     code, err = run_cli([str(tmp_path / "linear.dng"), str(tmp_path / "o.dng"), "--arch", str(model_file)], capsys)
     assert code == 2 and len(err) == 1 and "not a 2 x 2 Bayer mosaic" in err[0]
+
+
+def test_grey_images_are_mosaics_as_in_pairs_folders(tmp_path, model_file):
+    # The rule of pairs:DIR: a grey PNG/TIFF is a raw mosaic. Our own float TIFF output reads back too.
+    from nas.data.images import write_image
+    mosaic = np.round(np.random.default_rng(2).random((48, 64)) * 65535) / 65535
+    np.save(tmp_path / "in.npy", mosaic.astype(np.float32))
+    write_image(tmp_path / "in.png", mosaic, bits=16)
+    common = ["--cfa", "GBRG", "--arch", str(model_file), "--tile", "0"]
+    for name in ("in.npy", "in.png"):
+        denoise.main([str(tmp_path / name), str(tmp_path / f"{name}.tif"), *common])
+    np.testing.assert_allclose(skimage.io.imread(tmp_path / "in.png.tif"), skimage.io.imread(tmp_path / "in.npy.tif"),
+                               atol=1e-6)
+    denoise.main([str(tmp_path / "in.npy.tif"), str(tmp_path / "again.npy"), *common])
+    assert np.load(tmp_path / "again.npy").shape == (48, 64)
+
+
+def test_colour_image_for_a_raw_network_is_one_line(tmp_path, model_file, capsys):
+    from nas.data.images import write_image
+    write_image(tmp_path / "rgb.png", np.zeros((3, 32, 48)))
+    code, err = run_cli([str(tmp_path / "rgb.png"), str(tmp_path / "o.npy"), "--arch", str(model_file)], capsys)
+    assert code == 2 and len(err) == 1 and "an RGB image, not a raw mosaic" in err[0]

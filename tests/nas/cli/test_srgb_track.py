@@ -98,7 +98,7 @@ def test_mismatched_inputs_are_one_line_and_keep_the_output(tmp_path, srgb_model
     existing.write_bytes(b"keep me")
     np.save(tmp_path / "mosaic.npy", np.zeros((32, 32), np.float32))
     cases = [([str(photo(tmp_path / "p.png")), str(existing), "--arch", str(model_file)],
-              "error: the network takes raw mosaics (1 channel) but"),
+              "error: " + str(tmp_path / "p.png") + ": an RGB image, not a raw mosaic"),
              ([str(tmp_path / "mosaic.npy"), str(existing), "--arch", str(srgb_model)],
               "error: the network takes sRGB images (3 channels) but"),
              ([str(tmp_path / "p.png"), str(tmp_path / "out.npy"), "--arch", str(srgb_model)],
