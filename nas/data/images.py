@@ -3,13 +3,16 @@
 Arrays are float32 in [0, 1]: colour images channel-first, 3 x H x W (the layout the networks
 take), grey images H x W. Integer images are divided by their type's maximum (255 or 65535);
 float TIFFs are taken as they are and must lie in [0, 1]. 16-bit PNGs go through pypng, since
-Pillow (under imageio) truncates 16-bit colour PNGs to 8 bits; everything else through imageio
-and tifffile.
+Pillow (under imageio) truncates 16-bit colour PNGs to 8 bits; TIFFs through tifffile; 8-bit PNGs
+and JPEGs through Pillow. :func:`read_image_metadata` and ``write_image(..., metadata=)`` carry a
+photo's ICC colour profile and EXIF from input to output.
 """
 from __future__ import annotations
 
+import io
 import os
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +20,27 @@ import numpy as np
 from ..atomic import atomic_path
 from .mat import DataError
 
-__all__ = ["IMAGE_SUFFIXES", "is_image_file", "read_image", "write_image"]
+__all__ = ["IMAGE_SUFFIXES", "ImageMetadata", "is_image_file", "read_image", "read_image_metadata", "write_image"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+ORIENTATION = 0x0112
+EXIF_PREFIX = b"Exif\x00\x00"
+JPEG_MAX_EXIF = 65533   # bytes in one JPEG segment
+# what a TIFF's first IFD holds of EXIF: ImageDescription, Make, Model, Orientation, DateTime,
+# Artist, Copyright, and the Exif and GPS sub-IFDs (the rest describes the TIFF's pixels, and
+# Software names the program that wrote the TIFF)
+TIFF_EXIF_TAGS = (0x010E, 0x010F, 0x0110, ORIENTATION, 0x0132, 0x013B, 0x8298, 0x8769, 0x8825)
+
+
+@dataclass(frozen=True)
+class ImageMetadata:
+    """The colour profile and EXIF of a photo, to write back with its denoised pixels.
+
+    ``icc`` is the ICC profile; ``exif`` the EXIF block as a JPEG's APP1 segment holds it
+    (``Exif\\0\\0`` and a TIFF structure), its Orientation describing the pixels as
+    :func:`read_image` returns them. Either is None where the file has none."""
+    icc: bytes | None = None
+    exif: bytes | None = None
 
 
 def is_image_file(path: str | os.PathLike) -> bool:
@@ -52,10 +73,18 @@ def _first_line(err: Exception) -> str:
     return str(err).splitlines()[0].strip() if str(err).strip() else type(err).__name__
 
 
+def _is_tiff(path: Path) -> bool:
+    return path.suffix.lower() in (".tif", ".tiff")
+
+
+def _is_png16(path: Path) -> bool:
+    return path.suffix.lower() == ".png" and _png_bit_depth(path) == 16
+
+
 def _read_pixels(path: Path) -> np.ndarray:
-    if path.suffix.lower() == ".png" and _png_bit_depth(path) == 16:
+    if _is_png16(path):
         return _read_png16(path)
-    if path.suffix.lower() in (".tif", ".tiff"):
+    if _is_tiff(path):
         import tifffile
         try:
             return tifffile.imread(path)
@@ -95,10 +124,13 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     raise DataError(f"{path}: pixel type {pixels.dtype}; expected 8 or 16-bit integers or floats in [0, 1]")
 
 
-def write_image(path: str | os.PathLike, array: np.ndarray, bits: int = 8) -> int:
+def write_image(path: str | os.PathLike, array: np.ndarray, bits: int = 8,
+                metadata: ImageMetadata | None = None) -> int:
     """Write a normalized array (3 x H x W or H x W, clipped to [0, 1]) as PNG, JPEG (8 bit,
     quality 95, no chroma subsampling) or TIFF, at ``bits`` 8 or 16 (JPEG: 8 only), atomically.
-    Returns the bits per sample written."""
+    ``metadata`` (from :func:`read_image_metadata`) adds an ICC profile (one for the pixels' colour
+    space: RGB or grey) and EXIF; a TIFF gets the ICC profile only (its EXIF is left out), a JPEG no
+    EXIF over 64 KiB. Returns the bits per sample written."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
@@ -109,15 +141,92 @@ def write_image(path: str | os.PathLike, array: np.ndarray, bits: int = 8) -> in
     pixels = np.clip(np.asarray(array, np.float64), 0, 1)
     pixels = np.moveaxis(pixels, 0, -1) if pixels.ndim == 3 else pixels
     pixels = np.round(pixels * (2 ** bits - 1)).astype(np.uint8 if bits == 8 else np.uint16)
+    metadata = _fitting(metadata or ImageMetadata(), pixels.ndim)
     with atomic_path(path) as tmp:
         if suffix in (".tif", ".tiff"):
             import tifffile
-            tifffile.imwrite(tmp, pixels, photometric="rgb" if pixels.ndim == 3 else "minisblack", metadata=None)
+            tifffile.imwrite(tmp, pixels, photometric="rgb" if pixels.ndim == 3 else "minisblack", metadata=None,
+                             iccprofile=metadata.icc)
         elif suffix == ".png" and bits == 16:
-            import png
-            mode = "RGB;16" if pixels.ndim == 3 else "L;16"
-            png.from_array(pixels.reshape(pixels.shape[0], -1), mode=mode).save(str(tmp))
+            _write_png16(tmp, pixels, metadata)
         else:
-            import imageio.v3 as iio
-            iio.imwrite(tmp, pixels, **({"quality": 95, "subsampling": 0} if suffix != ".png" else {}))
+            _write_with_pillow(tmp, pixels, metadata)
     return bits
+
+
+def _fitting(metadata: ImageMetadata, ndim: int) -> ImageMetadata:
+    """Without an ICC profile for other pixels than these (a CMYK JPEG's, an RGB one on grey)."""
+    space = metadata.icc[16:20] if metadata.icc else None   # the header's data colour space
+    if space is None or space == (b"RGB " if ndim == 3 else b"GRAY"):
+        return metadata
+    return ImageMetadata(icc=None, exif=metadata.exif)
+
+
+def _write_with_pillow(path: Path, pixels: np.ndarray, metadata: ImageMetadata) -> None:
+    """An 8-bit PNG or JPEG (quality 95, no chroma subsampling)."""
+    from PIL import Image
+    params = {} if path.suffix.lower() == ".png" else {"quality": 95, "subsampling": 0}
+    if metadata.icc:
+        params["icc_profile"] = metadata.icc
+    if metadata.exif and (path.suffix.lower() == ".png" or len(metadata.exif) <= JPEG_MAX_EXIF):
+        params["exif"] = metadata.exif   # longer EXIF does not fit a JPEG: left out
+    Image.fromarray(pixels).save(path, **params)
+
+
+def _write_png16(path: Path, pixels: np.ndarray, metadata: ImageMetadata) -> None:
+    """A 16-bit PNG through pypng, with iCCP and eXIf chunks before the image data."""
+    import png
+    buffer = io.BytesIO()
+    mode = "RGB;16" if pixels.ndim == 3 else "L;16"
+    png.from_array(pixels.reshape(pixels.shape[0], -1), mode=mode).write(buffer)
+    extra = []
+    if metadata.icc:   # profile name, null, compression method 0, the zlib stream
+        extra.append((b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(metadata.icc)))
+    if metadata.exif:   # the TIFF structure, without the JPEG segment's Exif\0\0
+        exif = metadata.exif
+        extra.append((b"eXIf", exif[len(EXIF_PREFIX):] if exif.startswith(EXIF_PREFIX) else exif))
+    chunks = list(png.Reader(bytes=buffer.getvalue()).chunks())
+    with open(path, "wb") as handle:
+        png.write_chunks(handle, chunks[:1] + extra + chunks[1:])   # right after IHDR
+
+
+def read_image_metadata(path: str | os.PathLike) -> ImageMetadata:
+    """The ICC profile and EXIF of a PNG, JPEG or TIFF. Where :func:`read_image` turned the pixels
+    upright (8-bit PNG, JPEG), the EXIF's Orientation is reset to 1, so that viewers do not turn
+    the output a second time; 16-bit PNGs and TIFFs are read in stored order and keep theirs. A
+    part that is missing or cannot be read is None: the pixels matter more than their metadata."""
+    path = Path(path)
+    return ImageMetadata(icc=_best_effort(_read_icc, path), exif=_best_effort(_read_exif, path))
+
+
+def _best_effort(reader, path: Path) -> bytes | None:
+    try:
+        return reader(path) or None
+    except Exception:   # broken or exotic metadata in a file whose pixels were read: go without it
+        return None
+
+
+def _read_icc(path: Path) -> bytes | None:
+    if _is_tiff(path):   # tifffile: Pillow cannot open every 16-bit or float TIFF
+        import tifffile
+        with tifffile.TiffFile(path) as tiff:
+            tag = tiff.pages[0].tags.get(34675)
+            return bytes(tag.value) if tag is not None else None
+    from PIL import Image
+    with Image.open(path) as image:
+        return image.info.get("icc_profile")
+
+
+def _read_exif(path: Path) -> bytes | None:
+    from PIL import Image
+    with Image.open(path) as image:
+        exif = image.getexif()
+        if _is_tiff(path):   # the TIFF's own tags (size, strips, ...) are no EXIF of the output's
+            kept = Image.Exif()
+            for tag in TIFF_EXIF_TAGS:
+                if tag in exif:
+                    kept[tag] = exif.get_ifd(tag) if tag in (0x8769, 0x8825) else exif[tag]
+            exif = kept
+        elif ORIENTATION in exif and not _is_png16(path):   # read_image applied it
+            exif[ORIENTATION] = 1
+        return exif.tobytes() if len(exif) else None

@@ -13,7 +13,8 @@ size and pattern. --preview writes noisy and denoised side by side as an sRGB PN
 
     python -m nas.denoise photo.png denoised.png --arch runs/NAME/export/model.pt --preview compare.png
 
-An sRGB output is a PNG, JPEG (quality 95) or TIFF at the input's bit depth (JPEG: 8 bit).
+An sRGB output is a PNG, JPEG (quality 95) or TIFF at the input's bit depth (JPEG: 8 bit); it
+and the preview keep the photo's ICC profile and EXIF (TIFF: the ICC profile only).
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from ..arch import load_denoiser
 from ..device import DEVICE_HELP, resolve_device
 from ..cli import CommandParser, UsageError, cli_main
 from ..data import describe_channels, write_array
-from ..data.images import IMAGE_SUFFIXES, write_image
+from ..data.images import IMAGE_SUFFIXES, read_image_metadata, write_image
 from ..data.bayer import PATTERNS, pattern_offset
 from ..data.camera_raw import MIN_DNG_SIDE, read_mosaic, write_dng
 from ..inference import check_tiling, default_overlap, denoise_array, network_channels, tile_count
@@ -116,12 +117,13 @@ def _denoise_srgb_file(args, model, src: Path, dst: Path) -> None:
     if args.cfa:
         raise UsageError("--cfa is for raw mosaics; this network takes sRGB images")
     noisy, bits = read_srgb(src)
+    metadata = read_image_metadata(src)   # the colour profile and EXIF go to the output and preview
     started = time.perf_counter()
     with tqdm(total=srgb_tiles(noisy, args.tile, args.overlap), desc="denoise", unit="tile") as bar:
         denoised = denoise_srgb(model, noisy, args.ensemble, args.tile or None, args.overlap, bar.update)
-    written = write_image(dst, denoised, bits)
+    written = write_image(dst, denoised, bits, metadata)
     if args.preview:
-        side_by_side(args.preview, noisy, denoised)
+        side_by_side(args.preview, noisy, denoised, metadata)
     height, width = noisy.shape[-2:]
     print(f"denoised {height} x {width} sRGB ({written}-bit output) in "
           f"{time.perf_counter() - started:.1f} s -> {dst}" + (f"; preview {args.preview}" if args.preview else ""))

@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..data.images import IMAGE_SUFFIXES, read_image, write_image
+from ..data.images import IMAGE_SUFFIXES, ImageMetadata, read_image, write_image
 from ..data.mat import DataError
 from ..data.sources import describe_channels
 from ..inference import denoise_array, tile_count
@@ -38,6 +38,7 @@ def denoise_srgb(model: torch.nn.Module, image: np.ndarray, ensemble: bool, tile
     return denoise_array(model, image, ensemble=ensemble, tile=tile, overlap=overlap, progress=progress)
 
 
-def side_by_side(path: str | os.PathLike, noisy: np.ndarray, denoised: np.ndarray) -> None:
-    """Noisy (left) and denoised (right) as one 8-bit image."""
-    write_image(path, np.concatenate([noisy, denoised], axis=-1), bits=8)
+def side_by_side(path: str | os.PathLike, noisy: np.ndarray, denoised: np.ndarray,
+                 metadata: ImageMetadata | None = None) -> None:
+    """Noisy (left) and denoised (right) as one 8-bit image, with the photo's ICC profile and EXIF."""
+    write_image(path, np.concatenate([noisy, denoised], axis=-1), bits=8, metadata=metadata)

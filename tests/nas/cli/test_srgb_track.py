@@ -109,3 +109,23 @@ def test_mismatched_inputs_are_one_line_and_keep_the_output(tmp_path, srgb_model
         code, err = run_cli(denoise.main, argv, capsys)
         assert code == 2 and len(err) == 1 and err[0].startswith(message), err
     assert existing.read_bytes() == b"keep me"
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".tif"])
+def test_denoise_keeps_the_photos_colour_profile_and_exif(tmp_path, srgb_model, suffix):
+    from PIL import Image, ImageCms
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x110], exif[0x112] = "Pixel 8 Pro", 6                          # Model; Orientation: turn 90 degrees
+    src = tmp_path / "phone.jpg"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (24, 40, 3), dtype=np.uint8)).save(
+        src, icc_profile=icc, exif=exif)
+    dst, preview = tmp_path / f"out{suffix}", tmp_path / "cmp.jpg"
+    denoise.main([str(src), str(dst), "--arch", str(srgb_model), "--preview", str(preview)])
+    assert read_image(dst)[0].shape == (3, 40, 24)                       # upright
+    assert read_image(preview)[0].shape == (3, 40, 48)                   # noisy | denoised
+    for path in (dst, preview):
+        with Image.open(path) as out:
+            assert out.info.get("icc_profile") == icc
+            if path.suffix != ".tif":                                     # a TIFF gets the ICC profile only
+                assert out.getexif()[0x110] == "Pixel 8 Pro" and out.getexif().get(0x112, 1) == 1

@@ -3,7 +3,7 @@ import pytest
 import tifffile
 
 from nas.data import DataError
-from nas.data.images import read_image, write_image
+from nas.data.images import ImageMetadata, read_image, read_image_metadata, write_image
 
 
 @pytest.mark.parametrize("name, bits", [("a.png", 8), ("a.png", 16), ("a.tif", 8), ("a.tiff", 16)])
@@ -82,3 +82,141 @@ def test_png_with_a_corrupt_stream_is_a_data_error(tmp_path):
     (tmp_path / "bad.png").write_bytes(bytes(data))
     with pytest.raises(DataError, match="bad.png"):
         read_image(tmp_path / "bad.png")
+
+
+# --- colour profile and EXIF -------------------------------------------------------------------
+
+def srgb_icc():
+    from PIL import ImageCms
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def camera_exif(orientation=None):
+    from PIL import Image
+    exif = Image.Exif()
+    exif[0x10F], exif[0x110], exif[0x132] = "Pixel", "Pixel 8 Pro", "2024:05:06 07:08:09"   # Make, Model, DateTime
+    exif.get_ifd(0x8769)[0x9003] = "2024:05:06 07:08:09"                                   # DateTimeOriginal
+    if orientation:
+        exif[0x112] = orientation
+    return exif
+
+
+def seen_by_pillow(path):
+    """(ICC profile, EXIF) as another program (Pillow) reads them from ``path``."""
+    from PIL import Image
+    with Image.open(path) as image:
+        return image.info.get("icc_profile"), image.getexif()
+
+
+def save_photo(path, pixels, **params):
+    from PIL import Image
+    Image.fromarray(pixels).save(path, **params)
+    return path
+
+
+@pytest.mark.parametrize("name, bits", [("a.png", 8), ("a.png", 16), ("a.jpg", 8)])
+def test_icc_profile_and_exif_round_trip(tmp_path, name, bits):
+    src = save_photo(tmp_path / "src.jpg", np.zeros((12, 16, 3), np.uint8), icc_profile=srgb_icc(),
+                     exif=camera_exif())
+    metadata = read_image_metadata(src)
+    write_image(tmp_path / name, np.full((3, 12, 16), 0.5, np.float32), bits, metadata=metadata)
+    icc, exif = seen_by_pillow(tmp_path / name)
+    assert icc == srgb_icc()
+    assert (exif[0x10F], exif[0x110], exif[0x132]) == ("Pixel", "Pixel 8 Pro", "2024:05:06 07:08:09")
+    assert exif.get_ifd(0x8769)[0x9003] == "2024:05:06 07:08:09"
+    assert read_image(tmp_path / name)[1] == bits
+    assert read_image_metadata(tmp_path / name) == metadata
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_tiff_keeps_the_icc_profile(tmp_path, bits):
+    metadata = ImageMetadata(icc=srgb_icc(), exif=None)
+    write_image(tmp_path / "a.tif", np.full((3, 12, 16), 0.5, np.float32), bits, metadata=metadata)
+    with tifffile.TiffFile(tmp_path / "a.tif") as tiff:
+        assert tiff.pages[0].tags[34675].value == srgb_icc()
+    assert read_image_metadata(tmp_path / "a.tif").icc == srgb_icc()
+    assert read_image(tmp_path / "a.tif")[1] == bits
+
+
+def test_icc_profile_of_a_16bit_tiff_that_pillow_cannot_open(tmp_path):
+    src = tmp_path / "f.tif"
+    tifffile.imwrite(src, np.full((8, 8, 3), 0.5, np.float32), photometric="rgb", iccprofile=srgb_icc())
+    assert read_image(src)[1] == 32
+    assert read_image_metadata(src) == ImageMetadata(icc=srgb_icc(), exif=None)
+
+
+def test_exif_of_a_tiff_input_goes_to_a_png(tmp_path):
+    src = save_photo(tmp_path / "src.tif", np.zeros((12, 16, 3), np.uint8), exif=camera_exif(6).tobytes())
+    assert read_image(src)[0].shape == (3, 12, 16)         # tifffile does not rotate: stored order
+    write_image(tmp_path / "out.png", np.zeros((3, 12, 16), np.float32), metadata=read_image_metadata(src))
+    exif = seen_by_pillow(tmp_path / "out.png")[1]
+    assert (exif[0x10F], exif[0x110], exif[0x132]) == ("Pixel", "Pixel 8 Pro", "2024:05:06 07:08:09")
+    assert exif.get_ifd(0x8769)[0x9003] == "2024:05:06 07:08:09"
+    assert exif[0x112] == 6                                # so a viewer still turns it upright
+    assert 273 not in exif and 256 not in exif             # not the TIFF's own strip offsets and width
+
+
+@pytest.mark.parametrize("name", ["src.jpg", "src.png"])
+@pytest.mark.parametrize("out", ["out.jpg", "out.png"])
+def test_rotated_input_is_written_upright_with_orientation_1(tmp_path, name, out):
+    from PIL import Image, ImageOps
+    stored = np.zeros((32, 48, 3), np.uint8)
+    stored[:8, :16] = 255                                   # a white block at the stored top left
+    src = save_photo(tmp_path / name, stored, exif=camera_exif(orientation=6), icc_profile=srgb_icc())
+    image, bits = read_image(src)
+    assert image.shape == (3, 48, 32)                       # upright: a portrait photo
+    write_image(tmp_path / out, image, bits, metadata=read_image_metadata(src))
+    exif = seen_by_pillow(tmp_path / out)[1]
+    assert exif.get(0x112, 1) == 1 and exif[0x110] == "Pixel 8 Pro"
+    with Image.open(src) as before, Image.open(tmp_path / out) as after:   # as a viewer shows them
+        shown_before = np.asarray(ImageOps.exif_transpose(before), np.float32)
+        shown_after = np.asarray(ImageOps.exif_transpose(after), np.float32)
+    assert shown_after.shape == shown_before.shape == (48, 32, 3)
+    assert np.abs(shown_after - shown_before).mean() < 2
+
+
+@pytest.mark.parametrize("name, bits", [("out.png", 8), ("out.png", 16), ("out.jpg", 8), ("out.tif", 16)])
+def test_input_without_metadata_gives_output_without_it(tmp_path, name, bits):
+    src = save_photo(tmp_path / "plain.png", np.zeros((12, 16, 3), np.uint8))
+    metadata = read_image_metadata(src)
+    assert metadata == ImageMetadata(icc=None, exif=None)
+    write_image(tmp_path / name, np.zeros((3, 12, 16), np.float32), bits, metadata=metadata)
+    icc, exif = seen_by_pillow(tmp_path / name)
+    assert icc is None and not exif.get(0x10F)
+    assert read_image_metadata(tmp_path / name) == ImageMetadata(icc=None, exif=None)
+
+
+def test_16bit_png_rotation_flag_is_kept_since_its_pixels_are_not_rotated(tmp_path):
+    import png
+    from PIL import Image
+    with open(tmp_path / "p16.png", "wb") as handle:
+        png.Writer(16, 8, greyscale=False, bitdepth=16).write(handle, [[1000] * 48] * 8)
+    exif = camera_exif(orientation=6).tobytes()
+    write_image(tmp_path / "src.png", read_image(tmp_path / "p16.png")[0], 16,
+                metadata=ImageMetadata(icc=None, exif=exif))
+    image, _ = read_image(tmp_path / "src.png")
+    assert image.shape == (3, 8, 16)                       # stored order: pypng does not rotate
+    kept = Image.Exif()
+    kept.load(read_image_metadata(tmp_path / "src.png").exif)
+    assert kept[0x112] == 6                                # so a viewer still turns the output upright
+
+
+def test_exif_too_long_for_a_jpeg_is_left_out_of_it(tmp_path):
+    exif = camera_exif()
+    exif[0x10E] = "x" * 70000                              # ImageDescription: beyond a JPEG segment's 64 KiB
+    metadata = ImageMetadata(icc=srgb_icc(), exif=exif.tobytes())
+    write_image(tmp_path / "a.jpg", np.zeros((3, 8, 8), np.float32), metadata=metadata)
+    write_image(tmp_path / "a.png", np.zeros((3, 8, 8), np.float32), metadata=metadata)
+    assert read_image_metadata(tmp_path / "a.jpg") == ImageMetadata(icc=srgb_icc(), exif=None)
+    assert seen_by_pillow(tmp_path / "a.png")[1][0x10E] == "x" * 70000
+
+
+def test_icc_profile_of_another_colour_space_is_not_attached(tmp_path):
+    cmyk = bytearray(srgb_icc())
+    cmyk[16:20] = b"CMYK"                                  # the header's data colour space
+    metadata = ImageMetadata(icc=bytes(cmyk), exif=camera_exif().tobytes())
+    write_image(tmp_path / "rgb.png", np.zeros((3, 8, 8), np.float32), metadata=metadata)
+    write_image(tmp_path / "grey.png", np.zeros((8, 8), np.float32), metadata=ImageMetadata(icc=srgb_icc()))
+    icc, exif = seen_by_pillow(tmp_path / "rgb.png")
+    assert icc is None and exif[0x110] == "Pixel 8 Pro"
+    assert seen_by_pillow(tmp_path / "grey.png")[0] is None
