@@ -90,10 +90,14 @@ def _read_pixels(path: Path) -> np.ndarray:
             return tifffile.imread(path)
         except (ValueError, OSError, tifffile.TiffFileError) as err:
             raise DataError(f"{path}: not a readable TIFF ({_first_line(err)})") from None
-    import imageio.v3 as iio
+    from PIL import Image, ImageOps
     try:
-        # rotate: apply the EXIF orientation, so a portrait phone photo is read (and written) upright
-        return iio.imread(path, plugin="pillow", rotate=True)
+        with Image.open(path) as image:
+            # the EXIF orientation applied, so a portrait phone photo is read (and written) upright
+            image = ImageOps.exif_transpose(image)
+            if image.mode not in ("L", "LA", "RGB", "RGBA"):   # CMYK, YCbCr, palette, 1-bit
+                image = image.convert("RGBA" if image.mode in ("P", "PA") else "L" if image.mode == "1" else "RGB")
+            return np.asarray(image)
     except (ValueError, OSError, SyntaxError, zlib.error) as err:   # PIL raises all of these for broken files
         raise DataError(f"{path}: not a readable {path.suffix[1:].upper()} image ({_first_line(err)})") from None
 
@@ -110,7 +114,7 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     if pixels.ndim == 3 and pixels.shape[-1] == 2:                # grey + alpha
         pixels = pixels[..., 0]
     if pixels.ndim == 3 and pixels.shape[-1] in (3, 4):
-        pixels = np.moveaxis(pixels[..., :3], -1, 0)   # RGB or RGBA (Pillow gives CMYK JPEGs as RGB)
+        pixels = np.moveaxis(pixels[..., :3], -1, 0)   # RGB or RGBA
     elif pixels.ndim != 2:
         raise DataError(f"{path}: shape {pixels.shape}; expected a grey (H x W) or RGB (H x W x 3) image")
     if pixels.dtype in (np.uint8, np.uint16):

@@ -220,3 +220,11 @@ def test_icc_profile_of_another_colour_space_is_not_attached(tmp_path):
     icc, exif = seen_by_pillow(tmp_path / "rgb.png")
     assert icc is None and exif[0x110] == "Pixel 8 Pro"
     assert seen_by_pillow(tmp_path / "grey.png")[0] is None
+
+
+def test_cmyk_jpeg_reads_as_its_rgb_colours(tmp_path):
+    from PIL import Image
+    Image.new("CMYK", (16, 8), (0, 255, 255, 0)).save(tmp_path / "red.jpg", quality=100)   # pure red in CMYK
+    pixels, bits = read_image(tmp_path / "red.jpg")
+    assert bits == 8 and pixels.shape == (3, 8, 16)
+    np.testing.assert_allclose(pixels.mean(axis=(1, 2)), [1, 0, 0], atol=0.03)
