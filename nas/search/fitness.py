@@ -71,7 +71,7 @@ class ProxyTraining:
         torch.manual_seed(seed)
         model = build_model(proxy_spec(self.candidate.spec, budget.width_multiplier))
         self.model = model.to(self.device, memory_format=self.memory_format)
-        self.optimizer, self.schedule = make_optimizer(self.model, budget.lr, budget.steps)
+        self.optimizer, self.schedule = make_optimizer(self.model, budget.lr, budget.steps, budget.warmup_steps)
         self.generator = torch.Generator().manual_seed(seed)
         channels = self.candidate.spec.in_channels
         self.sampler = training_sampler(budget.data, channels)

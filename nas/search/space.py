@@ -93,6 +93,8 @@ class Budget(_Strict):
     batch_size: int = Field(default=8, ge=1)
     steps: int = Field(default=300, ge=1)
     lr: float = Field(default=2e-3, gt=0)
+    warmup_steps: int = Field(default=0, ge=0, description="steps of linear learning-rate warm-up before the cosine; "
+                              "wide or deep proxies (width_multiplier 0.25+) need it at lr 2e-3")
     val_blocks: int = Field(default=16, ge=1)
     val_block_size: int = Field(default=64, ge=8, multiple_of=8)
     data: str = "synthetic"
@@ -112,6 +114,8 @@ class Budget(_Strict):
     def _rungs(self):
         if any(not 0 < r < 1 for r in self.rungs):
             raise ValueError(f"rungs: fractions strictly between 0 and 1, got {self.rungs}")
+        if self.warmup_steps >= self.steps:
+            raise ValueError(f"warmup_steps: must be below steps ({self.steps})")
         if self.scheduler == "asha" and self.grace() >= self.steps:
             raise ValueError(f"grace_steps: must be below steps ({self.steps}) for ASHA to stop anything")
         return self

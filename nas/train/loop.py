@@ -14,11 +14,22 @@ class NonFiniteLoss(RuntimeError):
     """The loss became NaN or infinite."""
 
 
-def make_optimizer(model: torch.nn.Module, lr: float, total_steps: int):
-    """Adam with a cosine schedule from ``lr`` down to ``lr / 100`` over ``total_steps``."""
+def make_optimizer(model: torch.nn.Module, lr: float, total_steps: int, warmup_steps: int = 0):
+    """Adam with a cosine schedule from ``lr`` down to ``lr / 100`` over ``total_steps``; with
+    ``warmup_steps``, the first steps rise linearly to ``lr`` (k/warmup_steps) and the cosine takes
+    the rest. Warm-up keeps Adam's first, badly estimated steps from throwing a deep, wide network
+    off (BENCHMARKS.md, "Proxy fidelity")."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1), eta_min=lr / 100)
-    return optimizer, schedule
+    if warmup_steps <= 0:
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1), eta_min=lr / 100)
+        return optimizer, schedule
+    decay_steps = max(total_steps - warmup_steps, 1)
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        return 0.01 + 0.99 * (1 + math.cos(math.pi * min(step - warmup_steps, decay_steps) / decay_steps)) / 2
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def train_step(model, optimizer, schedule, noisy: torch.Tensor, targets: torch.Tensor,

@@ -1,3 +1,5 @@
+import math
+
 import pandas as pd
 import pytest
 import torch
@@ -90,3 +92,26 @@ def test_two_targets_of_3_channels_average_their_l1():
     optimizer, schedule = make_optimizer(model, 1e-3, 1)
     loss = train_step(model, optimizer, schedule, noisy, torch.cat([first, second], 1))
     assert loss == pytest.approx(float(expected), rel=1e-5)
+
+
+def _lrs(warmup_steps, steps=10, lr=1e-2):
+    from nas.train.loop import make_optimizer
+    optimizer, schedule = make_optimizer(torch.nn.Linear(2, 2), lr, steps, warmup_steps)
+    rates = []
+    for _ in range(steps):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    return rates
+
+
+def test_warmup_rises_linearly_then_follows_the_cosine():
+    rates = _lrs(warmup_steps=4)
+    assert rates[:4] == pytest.approx([2.5e-3, 5e-3, 7.5e-3, 1e-2])
+    assert rates[4:] == pytest.approx([1e-4 + (1e-2 - 1e-4) * (1 + math.cos(math.pi * t / 6)) / 2 for t in range(6)])
+
+
+def test_no_warmup_is_the_plain_cosine():
+    rates = _lrs(warmup_steps=0)
+    assert rates[0] == 1e-2 and rates == pytest.approx([1e-4 + (1e-2 - 1e-4) * (1 + math.cos(math.pi * t / 10)) / 2
+                                                        for t in range(10)])
