@@ -18,7 +18,7 @@ import numpy as np
 
 from ..atomic import atomic_path
 from .bayer import DEFAULT_PATTERN, PATTERNS, PatternError, parse_pattern, pattern_offset
-from .images import is_image_file, read_image
+from .images import is_image_file, read_image, refuse_jpeg_mosaic
 from .mat import ARRAY_SUFFIXES, DataError, read_array
 
 __all__ = ["RawMetadata", "RawImage", "read_raw", "read_mosaic", "write_dng", "dng_bytes", "raw_from_array",
@@ -116,6 +116,7 @@ def read_mosaic(path: str | os.PathLike, key: str | None = None, cfa: str | None
     if Path(path).suffix.lower() in (".npy", ".mat"):
         return raw_from_array(read_array(path, key), cfa or default_cfa, str(path))
     if is_image_file(path):
+        refuse_jpeg_mosaic(path)
         pixels, _ = read_image(path)
         if pixels.ndim != 2:
             raise DataError(f"{path}: an RGB image, not a raw mosaic (a grey image, .npy, .mat or camera raw file)")

@@ -20,7 +20,8 @@ import numpy as np
 from ..atomic import atomic_path
 from .mat import DataError
 
-__all__ = ["IMAGE_SUFFIXES", "ImageMetadata", "is_image_file", "read_image", "read_image_metadata", "write_image"]
+__all__ = ["IMAGE_SUFFIXES", "ImageMetadata", "is_image_file", "read_image", "read_image_metadata", "refuse_jpeg_mosaic",
+           "write_image"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 ORIENTATION = 0x0112
@@ -100,6 +101,14 @@ def _read_pixels(path: Path) -> np.ndarray:
             return np.asarray(image)
     except (ValueError, OSError, SyntaxError, zlib.error) as err:   # PIL raises all of these for broken files
         raise DataError(f"{path}: not a readable {path.suffix[1:].upper()} image ({_first_line(err)})") from None
+
+
+def refuse_jpeg_mosaic(path: str | os.PathLike) -> None:
+    """DataError if ``path`` is a JPEG, which cannot hold a raw mosaic: its lossy compression mixes
+    neighbouring CFA sites. A grey JPEG is a black-and-white photo."""
+    if Path(path).suffix.lower() in (".jpg", ".jpeg"):
+        raise DataError(f"{path}: a JPEG is lossy and cannot hold a raw mosaic (use a grey PNG/TIFF, .npy, .mat "
+                        "or a camera raw file)")
 
 
 def read_image(path: str | os.PathLike) -> tuple[np.ndarray, int]:

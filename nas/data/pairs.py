@@ -1,8 +1,8 @@
 """``pairs:DIR``: the user's own noisy/clean pairs, ``DIR/noisy/NAME`` with ``DIR/clean/NAME``.
 
 Files are normalized .npy arrays (a raw mosaic H x W, or a stack N x H x W) or images (PNG, JPEG,
-TIFF at 8 or 16 bit): an RGB image is an sRGB pair, a grey one a raw mosaic in RGGB. One folder
-holds one kind.
+TIFF at 8 or 16 bit): an RGB image is an sRGB pair, a grey PNG/TIFF a raw mosaic in RGGB (a grey
+JPEG is refused: lossy compression mixes the CFA sites). One folder holds one kind.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .images import IMAGE_SUFFIXES, read_image
+from .images import IMAGE_SUFFIXES, read_image, refuse_jpeg_mosaic
 from .mat import DataError, read_array
 from .samplers import BlockSet, CropSampler, PatchSampler, array_reader, channels_of
 
@@ -37,7 +37,10 @@ def _pair_files(directory: str) -> list[tuple[Path, Path]]:
 def _read(path: Path) -> list[np.ndarray]:
     """The images of one file: an .npy may stack N mosaics."""
     if path.suffix.lower() != ".npy":
-        return [read_image(path)[0]]
+        image = read_image(path)[0]
+        if image.ndim == 2:
+            refuse_jpeg_mosaic(path)
+        return [image]
     array = read_array(path)
     if array.ndim not in (2, 3):
         raise DataError(f"{path.name}: shape {array.shape}; an .npy pair is a 2-D (H, W) mosaic or 3-D (N, H, W) stack")

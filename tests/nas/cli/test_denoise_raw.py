@@ -118,3 +118,11 @@ def test_colour_image_for_a_raw_network_is_one_line(tmp_path, model_file, capsys
     write_image(tmp_path / "rgb.png", np.zeros((3, 32, 48)))
     code, err = run_cli([str(tmp_path / "rgb.png"), str(tmp_path / "o.npy"), "--arch", str(model_file)], capsys)
     assert code == 2 and len(err) == 1 and "an RGB image, not a raw mosaic" in err[0]
+
+
+def test_grey_jpeg_is_not_a_mosaic(tmp_path, model_file, capsys):
+    # JPEG is lossy and blurs across the CFA sites: a grey JPEG is a black-and-white photo, not a mosaic.
+    from nas.data.images import write_image
+    write_image(tmp_path / "bw.jpg", np.full((32, 48), 0.5))
+    code, err = run_cli([str(tmp_path / "bw.jpg"), str(tmp_path / "o.npy"), "--arch", str(model_file)], capsys)
+    assert code == 2 and len(err) == 1 and "JPEG" in err[0] and not (tmp_path / "o.npy").exists()

@@ -150,3 +150,10 @@ def test_binary_garbage_image_is_a_data_error(tmp_path):
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(200)))
     with pytest.raises(DataError, match="x.png"):
         read_image(path)
+
+
+def test_grey_jpeg_pairs_are_not_mosaics(tmp_path):
+    grey = pixels(6)[..., 0]
+    write_pair(tmp_path, "a.jpg", grey, grey, iio.imwrite)
+    with pytest.raises(DataError, match="a.jpg: a JPEG is lossy and cannot hold a raw mosaic"):
+        validation_set(f"pairs:{tmp_path}")
