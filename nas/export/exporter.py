@@ -72,7 +72,8 @@ def export_model(result: dict, out_dir: Path, formats=("pt", "torchscript"), wei
             files["onnx"], diffs["onnx"] = _export_onnx(model, x, expected, out_dir)
     cost = spec_cost(spec)
     info = {"spec": spec.to_dict(), "key": result["key"], "params": cost.params, "gflops_256": cost.gflops,
-            "state_values": cost.state_values, "genome": result["genome"], "search_metrics": result["metrics"],
+            "state_values": cost.state_values, "genome": result["genome"], "space": result.get("space"),
+            "search_metrics": result["metrics"],
             "source": result["source"], "run": result.get("run"), "weights": weights, "cfa": pattern, "files": files,
             "max_abs_diff": diffs}
     atomic_write_text(out_dir / "model.json", json.dumps(info, indent=2))

@@ -31,10 +31,12 @@ def _space_of(data: dict, path: Path):
 
 
 def read_result(path: str | Path, pick: int | None = None, max_gflops: float | None = None) -> dict:
-    """The chosen candidate of a ``best.json`` / genome file: ``{spec, genome, key, metrics, source}``.
+    """The chosen candidate of a ``best.json`` / genome file / exported ``model.json``:
+    ``{spec, genome, key, metrics, source, run, space}``.
 
     ``pick`` selects member N of the Pareto set; ``max_gflops`` the best-PSNR member under that
-    cost. The genome is decoded with the file's space and must agree with the stored spec.
+    cost. The genome is decoded with the file's space and must agree with the stored spec; a file
+    with a spec but no space (an older ``model.json``) gives its spec and no genome.
     """
     path = Path(path)
     if not path.is_file():
@@ -55,7 +57,9 @@ def read_result(path: str | Path, pick: int | None = None, max_gflops: float | N
         if chosen["genome"] is not None:
             if space is None and stored is None:
                 raise ResultError(f"{path}: has a genome but no 'space' to decode it with")
-            if space is not None:       # without one (an exported model.json) the stored spec is the network
+            if space is None:   # an older model.json: the stored spec is the network; an unchecked genome is dropped
+                chosen = {**chosen, "genome": None}
+            else:
                 spec = GenomeCodec(space).decode(chosen["genome"])
         if stored is not None:
             stored_spec = ArchSpec.from_dict(stored)
@@ -67,7 +71,7 @@ def read_result(path: str | Path, pick: int | None = None, max_gflops: float | N
     except (SpecError, GenomeError, SpaceError) as err:
         raise ResultError(f"{path}: {err}") from None
     return {"spec": spec, "genome": chosen["genome"], "key": spec_key(spec), "metrics": chosen["metrics"],
-            "source": str(path), "run": data.get("run")}
+            "source": str(path), "run": data.get("run"), "space": space.to_dict() if space is not None else None}
 
 
 def _choose_from_pareto(data: dict, path: Path, pick: int | None, max_gflops: float | None) -> dict:

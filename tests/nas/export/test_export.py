@@ -117,3 +117,16 @@ def test_exported_model_json_is_an_arch_argument(tmp_path):
     export_model(result, tmp_path / "out", formats=("pt",))
     spec, state = resolve_arch(str(tmp_path / "out" / "model.json"))
     assert state is None and spec.to_dict() == result["spec"].to_dict()
+    again = read_result(tmp_path / "out" / "model.json")          # the space travels: the genome is checked
+    assert again["genome"] == tiny_genome() and again["key"] == result["key"]
+
+
+def test_a_genome_without_a_space_is_not_vouched_for(tmp_path):
+    # An older model.json: genome and spec, no space. The spec is the network; the unchecked genome is dropped.
+    space = tiny_space(widths={"level1": [16], "level2": [16], "level3": [32]})
+    data = json.loads(write_best(tmp_path / "best.json", space, tiny_genome()).read_text())
+    del data["space"]
+    data["genome"] = "garbage"
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    result = read_result(tmp_path / "old.json")
+    assert result["genome"] is None and result["spec"].to_dict()["widths"] == [16, 16, 32]
