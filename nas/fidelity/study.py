@@ -18,7 +18,7 @@ from ..plotting import new_figure, save_png
 from ..search.fitness import candidate_seed
 from ..search.genome import GenomeCodec
 from ..search.result import Candidate
-from ..search.space import Budget, SearchSpace, SpaceError, parse_space
+from ..search.space import Budget, SearchSpace, SpaceError, format_validation_error, parse_space
 
 __all__ = ["FidelityError", "Fidelity", "parse_fidelity", "spread_sample", "candidates_at", "agreement",
            "cheapest_reliable"]
@@ -50,8 +50,7 @@ def parse_fidelity(text: str, space: SearchSpace) -> Fidelity:
     try:
         budget = Budget.model_validate({**default.model_dump(), **changes})
     except ValidationError as err:
-        first = err.errors()[0]
-        raise FidelityError(f"--fidelity {text!r}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+        raise FidelityError(format_validation_error(err, f"--fidelity {text!r}")) from None
     try:   # what only the whole space can check, e.g. data of the space's kind (raw or sRGB)
         parse_space({**space.to_dict(), "budget": budget.model_dump(mode="json")}, source="space")
     except SpaceError as err:

@@ -12,7 +12,8 @@ from models import BLOCKS
 
 from ..data import DataError, describe_channels, source_channels
 
-__all__ = ["SpaceError", "SearchSpace", "Budget", "EvolutionSettings", "load_space", "parse_space", "bundled_space"]
+__all__ = ["SpaceError", "SearchSpace", "Budget", "EvolutionSettings", "load_space", "parse_space", "bundled_space",
+           "format_validation_error"]
 
 SCHEMES = ("tournament", "aging", "nsga2", "random")
 BlockName = Literal[tuple(BLOCKS)]
@@ -208,7 +209,8 @@ class SearchSpace(_Strict):
         return parse_space(data, source="command line")
 
 
-def _format(err: ValidationError, source: str) -> str:
+def format_validation_error(err: ValidationError, source: str) -> str:
+    """One line for pydantic's first error: ``SOURCE: field.path: message``."""
     first = err.errors()[0]
     path = ".".join(str(p) for p in first["loc"])
     message = first["msg"].removeprefix("Value error, ")
@@ -223,7 +225,7 @@ def parse_space(data: object, source: str = "space") -> SearchSpace:
     try:
         space = SearchSpace.model_validate(data)
     except ValidationError as err:
-        raise SpaceError(_format(err, source)) from None
+        raise SpaceError(format_validation_error(err, source)) from None
     _check_feasible(space, source)
     return space
 

@@ -29,7 +29,9 @@ def test_cheapest_reliable_fidelity():
 
 
 @pytest.mark.parametrize("text, message", [("steps", "FIELD=VALUE"), ("steps=-3", "steps"),
-                                           ("colour=red", "colour")])
+                                           ("colour=red", "colour: unknown key"),
+                                           ("steps=20,warmup_steps=30",
+                                            r"^--fidelity 'steps=20,warmup_steps=30': warmup_steps: must be below steps \(20\)$")])
 def test_bad_fidelities_are_named(text, message):
     with pytest.raises(FidelityError, match=message):
         parse_fidelity(text, tiny_space())
