@@ -99,6 +99,8 @@ def _read_pixels(path: Path) -> np.ndarray:
             if image.mode not in ("L", "LA", "RGB", "RGBA"):   # CMYK, YCbCr, palette, 1-bit
                 image = image.convert("RGBA" if image.mode in ("P", "PA") else "L" if image.mode == "1" else "RGB")
             return np.asarray(image)
+    except Image.DecompressionBombError as err:
+        raise DataError(f"{path}: {_first_line(err)}") from None
     except (ValueError, OSError, SyntaxError, zlib.error) as err:   # PIL raises all of these for broken files
         raise DataError(f"{path}: not a readable {path.suffix[1:].upper()} image ({_first_line(err)})") from None
 

@@ -228,3 +228,11 @@ def test_cmyk_jpeg_reads_as_its_rgb_colours(tmp_path):
     pixels, bits = read_image(tmp_path / "red.jpg")
     assert bits == 8 and pixels.shape == (3, 8, 16)
     np.testing.assert_allclose(pixels.mean(axis=(1, 2)), [1, 0, 0], atol=0.03)
+
+
+def test_an_image_over_pillows_pixel_limit_is_one_data_error(tmp_path, monkeypatch):
+    from PIL import Image
+    write_image(tmp_path / "big.png", np.zeros((3, 64, 64)))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)          # 64 x 64 is then over twice the limit
+    with pytest.raises(DataError, match="big.png"):
+        read_image(tmp_path / "big.png")

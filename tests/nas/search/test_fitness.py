@@ -47,3 +47,10 @@ def test_failed_candidates_release_their_tensorboard_writers(tmp_path):
         result = evaluate_candidate(diverging, threads=1, tensorboard_dir=str(tmp_path / f"tb{i}"))
         assert result.status == "failed" and result.psnr == FAILED_PSNR and "loss is" in result.error
     assert open_files() <= before
+
+
+def test_the_budget_warm_up_reaches_the_training():
+    plain = evaluate_candidate(candidate(steps=6), threads=1)
+    warmed = evaluate_candidate(candidate(steps=6, warmup_steps=3), threads=1)
+    again = evaluate_candidate(candidate(steps=6, warmup_steps=3), threads=1)
+    assert warmed.ok and warmed.psnr != plain.psnr and warmed.psnr == again.psnr
