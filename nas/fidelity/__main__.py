@@ -3,10 +3,12 @@
     python -m nas.fidelity --space rcab_dense.yaml --count 24 \\
         --fidelity steps=1200 --fidelity width_multiplier=0.25,patch_size=64 --out runs/fidelity
     python -m nas.fidelity --resume runs/fidelity
+    python -m nas.fidelity --resume runs/fidelity --fidelity warmup_steps=30     # add a fidelity
 
 Trains ``--count`` architectures, spread over the space's cost range, at the space's default
 budget and at each ``--fidelity`` (budget fields changed, e.g. ``steps=1200``), as Ray Tune
-trials; each finished training is journalled, so ``--resume`` trains only what is missing. Also
+trials; each finished training is journalled, so ``--resume`` trains only what is missing (and
+``--resume`` with new ``--fidelity`` values adds them to the study). Also
 scores three zero-cost proxies at initialisation. Writes fidelity.csv (one row per
 architecture), agreement.csv (Kendall's tau and Spearman's rho with bootstrap 95% intervals and
 top-5 overlap for every pair of columns, seconds per evaluation) and scatter_matrix.png, and
@@ -43,7 +45,8 @@ def build_parser() -> CommandParser:
     p = CommandParser("python -m nas.fidelity", __doc__)
     p.add_argument("--space", default="rcab_dense.yaml", help="search space (its budget is the default fidelity)")
     p.add_argument("--count", type=int, default=24, help="architectures, spread over the cost range")
-    p.add_argument("--fidelity", action="append", default=[], help="FIELD=VALUE[,FIELD=VALUE...] of the budget")
+    p.add_argument("--fidelity", action="append", default=[], help="FIELD=VALUE[,FIELD=VALUE...] of the budget; "
+                   "with --resume, added to the study")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="study folder (default: runs/fidelity-<space name>)")
     p.add_argument("--resume", metavar="DIR", help="continue the study in DIR")
@@ -60,7 +63,7 @@ def _study(args) -> tuple[Path, dict]:
         folder = Path(args.resume)
         if not (folder / STUDY).is_file():
             raise UsageError(f"cannot resume {folder}: no {STUDY}")
-        return folder, json.loads((folder / STUDY).read_text())
+        return folder, _with_added_fidelities(folder, json.loads((folder / STUDY).read_text()), args.fidelity)
     space = load_space(args.space)
     if args.count < 3:
         raise UsageError(f"--count must be at least 3 to compare rankings, got {args.count}")
@@ -74,6 +77,18 @@ def _study(args) -> tuple[Path, dict]:
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_text(folder / STUDY, json.dumps(study, indent=1))
     return folder, study
+
+
+def _with_added_fidelities(folder: Path, study: dict, added: list[str]) -> dict:
+    """The study with the --fidelity values it lacks appended (validated first), saved atomically."""
+    new = [text for text in dict.fromkeys(added) if text not in study["fidelities"]]
+    if new:
+        space = parse_space(study["space"], source=f"{folder / STUDY}")
+        for text in new:
+            parse_fidelity(text, space)
+        study = {**study, "fidelities": study["fidelities"] + new}
+        atomic_write_text(folder / STUDY, json.dumps(study, indent=1))
+    return study
 
 
 def _train_all(folder: Path, space, genomes, fidelities, seed: int, evaluator: RayEvaluator) -> list[Evaluation]:

@@ -68,3 +68,11 @@ def test_study_on_ray_writes_tables_and_resumes_without_training(tmp_path):
                              text=True, timeout=600)
     assert resumed.returncode == 0 and "training" not in resumed.stdout, resumed.stdout + resumed.stderr
     assert len((out / "evaluations.jsonl").read_text().splitlines()) == 8
+    # A fidelity added on resume trains only its own architectures and joins the tables.
+    added = subprocess.run([sys.executable, "-m", "nas.fidelity", "--resume", str(out), "--fidelity", "steps=4",
+                            "--fidelity", "steps=6", "--no-zero-cost"], capture_output=True, text=True, timeout=600)
+    assert added.returncode == 0, added.stdout[-2000:] + added.stderr[-2000:]
+    assert "fidelity steps=6: training 4 architectures" in added.stdout and "steps=4: training" not in added.stdout
+    assert len((out / "evaluations.jsonl").read_text().splitlines()) == 12
+    assert json.loads((out / "study.json").read_text())["fidelities"] == ["default", "steps=4", "steps=6"]
+    assert "psnr steps=6" in pd.read_csv(out / "fidelity.csv")
