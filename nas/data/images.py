@@ -44,6 +44,9 @@ class ImageMetadata:
     exif: bytes | None = None
 
 
+GREY_MODES = ("1", "L", "LA", "I", "I;16")   # Pillow's grey modes: raw mosaics here, never rotated
+
+
 def is_image_file(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
@@ -94,8 +97,9 @@ def _read_pixels(path: Path) -> np.ndarray:
     from PIL import Image, ImageOps
     try:
         with Image.open(path) as image:
-            # the EXIF orientation applied, so a portrait phone photo is read (and written) upright
-            image = ImageOps.exif_transpose(image)
+            if image.mode not in GREY_MODES:
+                # a photo is read (and written) upright; a grey image is a mosaic, whose CFA turning would change
+                image = ImageOps.exif_transpose(image)
             if image.mode not in ("L", "LA", "RGB", "RGBA"):   # CMYK, YCbCr, palette, 1-bit
                 image = image.convert("RGBA" if image.mode in ("P", "PA") else "L" if image.mode == "1" else "RGB")
             return np.asarray(image)
@@ -115,7 +119,8 @@ def refuse_jpeg_mosaic(path: str | os.PathLike) -> None:
 
 def read_image(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     """(float32 array in [0, 1], bits per sample: 8, 16 or 32 for float) of an image file. Colour
-    images come back 3 x H x W (an alpha channel is dropped), grey ones H x W."""
+    images come back 3 x H x W (an alpha channel is dropped) and upright by their EXIF orientation
+    (8-bit PNG, JPEG), grey ones H x W in stored order: here a grey image is a raw mosaic."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"file not found: {path}")
@@ -242,6 +247,6 @@ def _read_exif(path: Path) -> bytes | None:
                 if tag in exif:
                     kept[tag] = exif.get_ifd(tag) if tag in (0x8769, 0x8825) else exif[tag]
             exif = kept
-        elif ORIENTATION in exif and not _is_png16(path):   # read_image applied it
+        elif ORIENTATION in exif and not _is_png16(path) and image.mode not in GREY_MODES:   # read_image applied it
             exif[ORIENTATION] = 1
         return exif.tobytes() if len(exif) else None

@@ -236,3 +236,12 @@ def test_an_image_over_pillows_pixel_limit_is_one_data_error(tmp_path, monkeypat
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)          # 64 x 64 is then over twice the limit
     with pytest.raises(DataError, match="big.png"):
         read_image(tmp_path / "big.png")
+
+
+def test_a_grey_image_is_a_mosaic_and_is_never_rotated(tmp_path):
+    # Turning a Bayer mosaic would change its CFA pattern; grey images are read in stored order.
+    from PIL import Image
+    mosaic = Image.fromarray(np.arange(40 * 64, dtype=np.uint16).reshape(40, 64).astype(np.uint8))
+    mosaic.save(tmp_path / "mosaic.png", exif=camera_exif(orientation=6))
+    pixels, _ = read_image(tmp_path / "mosaic.png")
+    np.testing.assert_array_equal(pixels * 255, np.asarray(mosaic, np.float32))
