@@ -95,7 +95,7 @@ class Budget(_Strict):
     steps: int = Field(default=300, ge=1)
     lr: float = Field(default=2e-3, gt=0)
     warmup_steps: int = Field(default=0, ge=0, description="steps of linear learning-rate warm-up before the cosine; "
-                              "wide or deep proxies (width_multiplier 0.25+) need it at lr 2e-3")
+                              "deep candidates can diverge without it at width_multiplier 0.25+ and lr 2e-3")
     val_blocks: int = Field(default=16, ge=1)
     val_block_size: int = Field(default=64, ge=8, multiple_of=8)
     data: str = "synthetic"
