@@ -20,8 +20,8 @@ import numpy as np
 from ..atomic import atomic_path
 from .mat import DataError
 
-__all__ = ["IMAGE_SUFFIXES", "ImageMetadata", "is_image_file", "read_image", "read_image_metadata", "refuse_jpeg_mosaic",
-           "write_image"]
+__all__ = ["IMAGE_SUFFIXES", "ImageMetadata", "is_image_file", "read_image", "read_image_metadata",
+           "refuse_jpeg_mosaic", "write_image"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 ORIENTATION = 0x0112
