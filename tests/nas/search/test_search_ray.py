@@ -165,6 +165,8 @@ def test_local_ray_of_the_search_keeps_token_authentication():
     (["--space", "rcab_dense.yaml", "--gpus-per-trial", "0.5"], "a trial needs 0.5 GPU but the Ray cluster has 0"),
     (["--space", "rcab_dense.yaml", "--objectives"], "unrecognized arguments"),
     (["--space", "rcab_dense.yaml", "--out", "/etc/hostname"], "is a file, not a folder"),
+    (["--space", "rcab_dense.yaml", "--warmup-steps", "300"], "warmup_steps: must be below steps (300)"),
+    (["--resume", "/no/such/run", "--warmup-steps", "30"], "drop --warmup-steps"),
 ])
 def test_bad_input_is_one_line_error(args, message):
     proc = subprocess.run([sys.executable, "-m", "nas.search", *args], capture_output=True, text=True, timeout=120)
@@ -205,3 +207,9 @@ def test_srgb_search_of_two_generations_runs_on_ray(tmp_path):
     assert 10 < best["metrics"]["psnr"] < 60                      # sRGB PSNR on the 8-bit scale
     table = pd.read_csv(run / "evaluations.csv")
     assert (table["status"] == "ok").all() and len(table) >= 4
+
+
+def test_warm_up_from_the_command_line_reaches_the_plan():
+    proc = subprocess.run([sys.executable, "-m", "nas.search", "--space", "rcab_dense.yaml", "--warmup-steps", "30",
+                           "--check"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "300 steps (30 of warm-up)" in proc.stdout, proc.stdout + proc.stderr
