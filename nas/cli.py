@@ -13,7 +13,7 @@ from .data import DataError
 from .device import DeviceError
 from .inference import TilingError
 
-__all__ = ["USER_ERRORS", "UsageError", "CommandParser", "cli_main", "user_error"]
+__all__ = ["USER_ERRORS", "UsageError", "CommandParser", "cli_main", "user_error", "parse_duration"]
 
 
 class UsageError(ValueError):
@@ -34,6 +34,21 @@ class CommandParser(argparse.ArgumentParser):
     def error(self, message: str):
         print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
         sys.exit(2)
+
+
+_SECONDS_PER = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str, option: str) -> float:
+    """Seconds of ``90m``, ``2h``, ``45s``, ``1d`` or plain seconds (``3600``); UsageError otherwise."""
+    number, unit = (text[:-1], text[-1].lower()) if text and text[-1].lower() in _SECONDS_PER else (text, "s")
+    try:
+        seconds = float(number) * _SECONDS_PER[unit]
+    except ValueError:
+        raise UsageError(f"{option} {text!r}: expected a duration such as 90m, 2h or 3600 (seconds)") from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise UsageError(f"{option} {text!r}: must be positive and finite")
+    return seconds
 
 
 def user_error(*types: type[BaseException]) -> None:

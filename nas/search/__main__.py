@@ -2,6 +2,7 @@
 
     python -m nas.search --space rcab_dense.yaml
     python -m nas.search --resume runs/rcab_dense-20261125-101500
+    python -m nas.search --space rcab_dense.yaml --generations 40 --time-budget 2h   # as far as 2 hours go
 
 Flags override the space file for quick experiments. Outputs go to the run folder: the space as
 used, evaluations.csv, logbook.csv, best.json, checkpoint.json, fitness.png (and pareto.png),
@@ -20,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from ..atomic import atomic_write_text
-from ..cli import CommandParser, UsageError, cli_main, user_error
+from ..cli import CommandParser, UsageError, cli_main, parse_duration, user_error
 from ..data import training_sampler, validation_set
 from .checkpoint import CHECKPOINT, RUN_INFO, CheckpointError
 from .engine import Evolution
@@ -53,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-concurrent", type=int, help="trials at once (default: as many as the resources allow)")
     p.add_argument("--rungs", type=float, nargs="+", help="also score each candidate after these fractions of its "
                    "steps (its learning curve), e.g. 0.125 0.25 0.5")
+    p.add_argument("--time-budget", help="stop after the generation that spends it (e.g. 90m, 2h; this call's time); "
+                   "--resume goes on")
     p.add_argument("--address", help="join an existing Ray cluster (e.g. 127.0.0.1:6379) instead of a local one")
     p.add_argument("--check", action="store_true", help="validate the space and the data, print the plan, and exit")
     return p
@@ -128,6 +131,7 @@ def _plan(space) -> str:
 @cli_main
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
+    time_budget_s = parse_duration(args.time_budget, "--time-budget") if args.time_budget else None
     if args.resume:
         run = _resumed_run(args)
         space, run_dir = run.space, run.run_dir
@@ -146,7 +150,11 @@ def main(argv=None) -> None:
         check_resources(space.resources)       # before anything is written: a trial must fit somewhere
         run = run or _start_new_run(run_dir, space)
         print(f"run folder: {run_dir}")
-        run.run(progress=lambda entry, eta: (write_reports(run), _print_generation(entry, eta, total)))
+        finished = run.run(progress=lambda entry, eta: (write_reports(run), _print_generation(entry, eta, total)),
+                           time_budget_s=time_budget_s)
+        if not finished:
+            print(f"time budget of {args.time_budget} spent after generation {run.generation - 1} of {total}; "
+                  f"go on with: python -m nas.search --resume {run_dir} [--time-budget ...]")
     best = write_reports(run)
     m = best["metrics"]
     print(f"best: {best['key']}  PSNR {m['psnr']:.3f} dB  SSIM {m['ssim']:.4f}  params {m['params']:,}  "

@@ -111,8 +111,10 @@ class Evolution:
             ind.fitness.values = self.cache[self.codec.key(ind)].result.fitness(self.objectives)
 
     # ---- the loop ------------------------------------------------------------------------------
-    def run(self, progress: Callable | None = None) -> None:
-        """Run (or continue) until the configured number of generations is done."""
+    def run(self, progress: Callable | None = None, time_budget_s: float | None = None) -> bool:
+        """Run (or continue) until the configured number of generations is done, or until a
+        generation ends with ``time_budget_s`` seconds (of this call) spent. Returns whether all
+        generations are done; a run stopped by its time budget continues with :meth:`resume`."""
         started = time.perf_counter()
         total = self.space.evolution.generations
         if self.generation == 0:
@@ -133,6 +135,9 @@ class Evolution:
             self.save(elapsed)
             if progress:
                 progress(self.logbook[-1], eta=elapsed / (gen + 1) * (total - gen))
+            if time_budget_s is not None and time.perf_counter() - started >= time_budget_s and gen < total:
+                return False
+        return True
 
     def _log(self, gen: int, offspring: list, elapsed: float) -> None:
         results = [self.cache[self.codec.key(ind)].result for ind in offspring]

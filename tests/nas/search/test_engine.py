@@ -134,3 +134,14 @@ def test_a_stopped_candidate_is_never_ranked_as_fully_trained(tmp_path):
     assert best["key"] != stopped[0].key and best["metrics"]["status"] == "ok"
     assert run.logbook[0]["stopped"] == 1 and run.logbook[0]["best"] == best["metrics"]["psnr"]
     assert run.individual(stopped[0].genome).fitness.values == (FAILED_PSNR,)
+
+
+def test_a_spent_time_budget_ends_the_run_after_its_generation_and_resume_goes_on(tmp_path):
+    space = tiny_space(evolution={"population": 4, "generations": 2})
+    run = Evolution(space, tmp_path, CountingEvaluator(), 0)
+    assert run.run(time_budget_s=0) is False                  # spent at once: generation 0 only
+    assert run.generation == 1 and len(run.logbook) == 1
+    resumed = Evolution.resume(tmp_path, CountingEvaluator())
+    assert resumed.run() is True and resumed.generation == 3
+    uninterrupted, _ = run_search(tmp_path / "whole", space)
+    assert write_reports(resumed)["key"] == write_reports(uninterrupted)["key"]

@@ -167,6 +167,8 @@ def test_local_ray_of_the_search_keeps_token_authentication():
     (["--space", "rcab_dense.yaml", "--out", "/etc/hostname"], "is a file, not a folder"),
     (["--space", "rcab_dense.yaml", "--warmup-steps", "300"], "warmup_steps: must be below steps (300)"),
     (["--resume", "/no/such/run", "--warmup-steps", "30"], "drop --warmup-steps"),
+    (["--space", "rcab_dense.yaml", "--time-budget", "soon"], "--time-budget 'soon': expected a duration"),
+    (["--space", "rcab_dense.yaml", "--time-budget", "0m"], "--time-budget '0m': must be positive and finite"),
 ])
 def test_bad_input_is_one_line_error(args, message):
     proc = subprocess.run([sys.executable, "-m", "nas.search", *args], capture_output=True, text=True, timeout=120)
@@ -213,3 +215,12 @@ def test_warm_up_from_the_command_line_reaches_the_plan():
     proc = subprocess.run([sys.executable, "-m", "nas.search", "--space", "rcab_dense.yaml", "--warmup-steps", "30",
                            "--check"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "300 steps (30 of warm-up)" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_a_spent_time_budget_stops_the_search_and_says_how_to_go_on(tmp_path, space_file):
+    run = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "nas.search", "--space", str(space_file), "--out", str(run),
+                           "--time-budget", "1s", "--max-concurrent", "2"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "time budget of 1s spent after generation 0 of 2" in proc.stdout and f"--resume {run}" in proc.stdout
+    assert len(finished_keys(run)) == 4 and (run / "best.json").is_file()
