@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--selection", choices=SCHEMES, help="selection scheme")
     p.add_argument("--steps", type=int, help="training steps of one fitness evaluation")
     p.add_argument("--warmup-steps", type=int, help="of those, steps of linear learning-rate warm-up")
+    p.add_argument("--width-multiplier", type=float, help="proxy widths as a fraction of the full network's")
+    p.add_argument("--patch-size", type=int, help="training patch side in pixels (a multiple of 8)")
     p.add_argument("--data", help="training source: synthetic, sidd-medium:DIR, pairs:DIR; for an sRGB space "
                    "synthetic-srgb, sidd-medium-srgb:DIR")
     p.add_argument("--val-data", help="validation source (default: the training source's own, e.g. synthetic)")
@@ -77,8 +79,8 @@ def _configured_space(args):
     space = space.with_overrides(
         top={"seed": args.seed},
         evolution={"population": args.population, "generations": args.generations, "selection": args.selection},
-        budget={"steps": args.steps, "warmup_steps": args.warmup_steps, "data": args.data, "val_data": args.val_data,
-                "rungs": args.rungs},
+        budget={"steps": args.steps, "warmup_steps": args.warmup_steps, "width_multiplier": args.width_multiplier,
+                "patch_size": args.patch_size, "data": args.data, "val_data": args.val_data, "rungs": args.rungs},
         resources={"cpus": args.cpus_per_trial, "gpus": args.gpus_per_trial, "max_concurrent": args.max_concurrent})
     budget = space.budget
     training_sampler(budget.data, space.in_channels)                 # fail now, not in every trial
@@ -106,8 +108,8 @@ def _start_new_run(run_dir: Path, space) -> Evolution:
 
 def _resumed_run(args) -> Evolution:
     """The run in --resume; resources may change between sessions, the space and its settings may not."""
-    fixed = [f for f in ("space", "seed", "population", "generations", "selection", "steps", "warmup_steps", "data",
-                         "val_data", "rungs", "out")
+    fixed = [f for f in ("space", "seed", "population", "generations", "selection", "steps", "warmup_steps",
+                         "width_multiplier", "patch_size", "data", "val_data", "rungs", "out")
              if getattr(args, f) is not None]
     if fixed:
         raise UsageError(f"--resume continues a run as it was configured; drop --{fixed[0].replace('_', '-')} "
@@ -124,7 +126,8 @@ def _plan(space) -> str:
     trainings = e.population + e.generations * e.children()
     warmup = f" ({b.warmup_steps} of warm-up)" if b.warmup_steps else ""
     return (f"space {space.name}: {e.selection}, population {e.population}, {e.generations} generations, "
-            f"at most {trainings} trainings of {b.steps} steps{warmup} at width x{b.width_multiplier} on {b.data}; "
+            f"at most {trainings} trainings of {b.steps} steps{warmup} on {b.patch_size}-pixel patches "
+            f"at width x{b.width_multiplier} on {b.data}; "
             f"{r.cpus:g} CPU and {r.gpus:g} GPU per trial")
 
 

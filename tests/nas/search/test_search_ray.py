@@ -167,6 +167,10 @@ def test_local_ray_of_the_search_keeps_token_authentication():
     (["--space", "rcab_dense.yaml", "--out", "/etc/hostname"], "is a file, not a folder"),
     (["--space", "rcab_dense.yaml", "--warmup-steps", "300"], "warmup_steps: must be below steps (300)"),
     (["--resume", "/no/such/run", "--warmup-steps", "30"], "drop --warmup-steps"),
+    (["--resume", "/no/such/run", "--width-multiplier", "0.25"], "drop --width-multiplier"),
+    (["--resume", "/no/such/run", "--patch-size", "64"], "drop --patch-size"),
+    (["--space", "rcab_dense.yaml", "--width-multiplier", "0"], "budget.width_multiplier"),
+    (["--space", "rcab_dense.yaml", "--patch-size", "30"], "budget.patch_size"),
     (["--space", "rcab_dense.yaml", "--time-budget", "soon"], "--time-budget 'soon': expected a duration"),
     (["--space", "rcab_dense.yaml", "--time-budget", "0m"], "--time-budget '0m': must be positive and finite"),
 ])
@@ -215,6 +219,12 @@ def test_warm_up_from_the_command_line_reaches_the_plan():
     proc = subprocess.run([sys.executable, "-m", "nas.search", "--space", "rcab_dense.yaml", "--warmup-steps", "30",
                            "--check"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "300 steps (30 of warm-up)" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_proxy_width_and_patch_from_the_command_line_reach_the_plan():
+    proc = subprocess.run([sys.executable, "-m", "nas.search", "--space", "rcab_dense.yaml", "--width-multiplier",
+                           "0.25", "--patch-size", "64", "--check"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "on 64-pixel patches at width x0.25" in proc.stdout, proc.stdout + proc.stderr
 
 
 def test_a_spent_time_budget_stops_the_search_and_says_how_to_go_on(tmp_path, space_file):
