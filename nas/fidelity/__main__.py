@@ -11,8 +11,10 @@ trials; each finished training is journalled, so ``--resume`` trains only what i
 ``--resume`` with new ``--fidelity`` values adds them to the study). Also
 scores three zero-cost proxies at initialisation. Writes fidelity.csv (one row per
 architecture), agreement.csv (Kendall's tau and Spearman's rho with bootstrap 95% intervals and
-top-5 overlap for every pair of columns, seconds per evaluation) and scatter_matrix.png, and
-names the cheapest fidelity whose tau against the dearest reaches 0.75.
+top-5 overlap for every pair of columns), summary.csv (per fidelity: median seconds per
+evaluation, cost relative to the default, agreement with the dearest) and scatter_matrix.png, and
+names the cheapest fidelity whose tau against the dearest reaches 0.75 (with --max-cost, among
+those at most that many times the default's cost, e.g. to keep a search's time).
 """
 from __future__ import annotations
 
@@ -33,8 +35,8 @@ from ..search.fitness import proxy_spec
 from ..search.genome import GenomeCodec
 from ..search.result import Evaluation
 from ..search.space import SpaceError, load_space, parse_space
-from .study import (FidelityError, agreement, candidates_at, cheapest_reliable, parse_fidelity, scatter_matrix_png,
-                    spread_sample)
+from .study import (FidelityError, agreement, candidates_at, cheapest_reliable, fidelity_summary, parse_fidelity,
+                    scatter_matrix_png, spread_sample)
 from .zero_cost import ZERO_COST_PROXIES, zero_cost_scores
 
 user_error(FidelityError, SpaceError, ResourceError, ConnectionError)
@@ -55,6 +57,8 @@ def build_parser() -> CommandParser:
     p.add_argument("--max-concurrent", type=int)
     p.add_argument("--address", help="join an existing Ray cluster")
     p.add_argument("--no-zero-cost", action="store_true", help="skip the zero-cost proxies")
+    p.add_argument("--max-cost", type=float, help="choose only among fidelities at most this many times the default's "
+                   "seconds per evaluation (e.g. 1.5 to keep a search's time)")
     return p
 
 
@@ -135,6 +139,8 @@ def _zero_cost(folder: Path, space, genomes) -> pd.DataFrame:
 @cli_main
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
+    if args.max_cost is not None and not 0 < args.max_cost < float("inf"):
+        raise UsageError(f"--max-cost {args.max_cost:g}: must be a positive multiple of the default's cost")
     folder, study = _study(args)
     space = parse_space(study["space"], source=f"{folder / STUDY}")
     fidelities = [parse_fidelity(text, space) for text in study["fidelities"]]
@@ -149,21 +155,32 @@ def main(argv=None) -> None:
     if not args.no_zero_cost:
         scores = scores.join(_zero_cost(folder, space, genomes))
         columns += list(ZERO_COST_PROXIES)
-    seconds = {f"psnr {f.name}": scores[f"seconds {f.name}"].mean() for f in fidelities}
+    seconds = {f"psnr {f.name}": scores[f"seconds {f.name}"].median() for f in fidelities}
     pairs = agreement(scores, columns)
+    reference = max(seconds, key=seconds.get)
+    summary = fidelity_summary(pairs, seconds, reference, "psnr default")
+    summary["fidelity"] = summary["fidelity"].str.removeprefix("psnr ")
     atomic_write_text(folder / "fidelity.csv", scores.to_csv())
     atomic_write_text(folder / "agreement.csv", pairs.to_csv(index=False))
+    atomic_write_text(folder / "summary.csv", summary.to_csv(index=False))
     scatter_matrix_png(scores, columns, folder / "scatter_matrix.png")
-    print(pd.DataFrame({"fidelity": list(seconds), "seconds per evaluation": list(seconds.values())}).to_string(
-        index=False, float_format=lambda v: f"{v:.1f}"))
     print(pairs.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    reference = max(seconds, key=seconds.get)
+    print(f"\nagainst the dearest fidelity, {reference.removeprefix('psnr ')}:")
+    print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    print(_verdict(pairs, seconds, reference, args.max_cost))
+    print(f"wrote {folder / 'fidelity.csv'}, {folder / 'agreement.csv'}, {folder / 'summary.csv'}, "
+          f"{folder / 'scatter_matrix.png'}")
+
+
+def _verdict(pairs: pd.DataFrame, seconds: dict[str, float], reference: str, max_cost: float | None) -> str:
     cheaper = {name: s for name, s in seconds.items() if name != reference}
-    if cheaper:
-        choice, reliable = cheapest_reliable(pairs, cheaper, reference)
-        verdict = "reaches tau >= 0.75" if reliable else "is the best, but none reaches tau >= 0.75"
-        print(f"against the dearest fidelity ({reference}): the cheapest reliable choice is {choice}; it {verdict}")
-    print(f"wrote {folder / 'fidelity.csv'}, {folder / 'agreement.csv'}, {folder / 'scatter_matrix.png'}")
+    cap = None if max_cost is None else max_cost * seconds["psnr default"]
+    choice, reliable = cheapest_reliable(pairs, cheaper, reference, max_seconds=cap)
+    within = "" if max_cost is None else f" at most {max_cost:g}x the default's seconds"
+    if choice is None:
+        return f"no fidelity costs{within or ' less than the dearest'}"
+    verdict = "reaches tau >= 0.75" if reliable else "is the best, but none reaches tau >= 0.75"
+    return f"the cheapest reliable fidelity{within} is {choice.removeprefix('psnr ')}; it {verdict}"
 
 
 def _wide(evaluations: list[Evaluation]) -> pd.DataFrame:

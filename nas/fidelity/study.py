@@ -21,7 +21,7 @@ from ..search.result import Candidate
 from ..search.space import Budget, SearchSpace, SpaceError, format_validation_error, parse_space
 
 __all__ = ["FidelityError", "Fidelity", "parse_fidelity", "spread_sample", "candidates_at", "agreement",
-           "cheapest_reliable"]
+           "cheapest_reliable", "fidelity_summary"]
 
 
 class FidelityError(ValueError):
@@ -107,20 +107,43 @@ def agreement(scores: pd.DataFrame, columns: list[str], resamples: int = 1000, s
     return pd.DataFrame(rows)
 
 
-def cheapest_reliable(pairs: pd.DataFrame, seconds: dict[str, float], reference: str,
-                      threshold: float = 0.75) -> tuple[str, bool]:
+def _against(pairs: pd.DataFrame, reference: str) -> dict[str, pd.Series]:
+    """Each column's row of ``pairs`` with ``reference``."""
+    rows = {}
+    for _, row in pairs.iterrows():
+        if reference in (row["a"], row["b"]) and row["a"] != row["b"]:
+            rows[row["b"] if row["a"] == reference else row["a"]] = row
+    return rows
+
+
+def cheapest_reliable(pairs: pd.DataFrame, seconds: dict[str, float], reference: str, threshold: float = 0.75,
+                      max_seconds: float | None = None) -> tuple[str | None, bool]:
     """The cheapest fidelity whose tau against ``reference`` reaches ``threshold``; else the one
-    with the highest tau. Returns (name, whether it reached the threshold)."""
-    taus = {}
-    for row in pairs.itertuples():
-        if reference in (row.a, row.b) and row.a != row.b:
-            other = row.b if row.a == reference else row.a
-            if other in seconds:
-                taus[other] = row.kendall_tau
+    with the highest tau. Fidelities dearer than ``max_seconds`` per evaluation are left out.
+    Returns (name, whether it reached the threshold); (None, False) when none is left."""
+    taus = {name: row["kendall_tau"] for name, row in _against(pairs, reference).items()
+            if name in seconds and (max_seconds is None or seconds[name] <= max_seconds)}
     reliable = [name for name, tau in taus.items() if tau >= threshold]
     if reliable:
         return min(reliable, key=seconds.get), True
-    return max(taus, key=taus.get), False
+    return (max(taus, key=taus.get) if taus else None), False
+
+
+def fidelity_summary(pairs: pd.DataFrame, seconds: dict[str, float], reference: str, baseline: str) -> pd.DataFrame:
+    """One row per fidelity, cheapest first: seconds per evaluation, cost relative to
+    ``baseline`` (the default budget), and its agreement with ``reference`` (tau with its
+    interval, rho, top-5 overlap)."""
+    rows = _against(pairs, reference)
+    table = []
+    for name, secs in sorted(seconds.items(), key=lambda item: item[1]):
+        row = rows.get(name)
+        same = name == reference
+        table.append({"fidelity": name, "seconds_per_eval": secs, "cost_vs_default": secs / seconds[baseline],
+                      "tau_vs_reference": 1.0 if same else row["kendall_tau"],
+                      "tau_ci95": "" if same else row["tau_ci95"],
+                      "rho_vs_reference": 1.0 if same else row["spearman_rho"],
+                      "top5_overlap": 1.0 if same else row["top5_overlap"]})
+    return pd.DataFrame(table)
 
 
 def scatter_matrix_png(scores: pd.DataFrame, columns: list[str], path: Path) -> None:

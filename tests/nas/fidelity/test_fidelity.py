@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nas.fidelity.study import FidelityError, agreement, cheapest_reliable, parse_fidelity, spread_sample
+from nas.fidelity.study import (FidelityError, agreement, cheapest_reliable, fidelity_summary, parse_fidelity,
+                                spread_sample)
 
 from ..helpers import tiny_space, write_space
 
@@ -28,6 +29,24 @@ def test_cheapest_reliable_fidelity():
     assert cheapest_reliable(pairs, {"cheap": 1.0, "mid": 5.0}, "dear") == ("mid", False)
 
 
+def test_a_cost_cap_leaves_out_dearer_fidelities():
+    pairs = pd.DataFrame([{"a": "cheap", "b": "dear", "kendall_tau": 0.5}, {"a": "mid", "b": "dear", "kendall_tau": 0.9}])
+    assert cheapest_reliable(pairs, {"cheap": 1.0, "mid": 5.0}, "dear", max_seconds=6) == ("mid", True)
+    assert cheapest_reliable(pairs, {"cheap": 1.0, "mid": 5.0}, "dear", max_seconds=4) == ("cheap", False)
+    assert cheapest_reliable(pairs, {"cheap": 1.0, "mid": 5.0}, "dear", max_seconds=0.5) == (None, False)
+
+
+def test_summary_puts_each_fidelity_against_the_reference_with_its_relative_cost():
+    scores = pd.DataFrame({"default": [1.0, 2, 3, 4, 5, 6], "wide": [1.0, 3, 2, 4, 5, 6], "dear": [1.0, 2, 3, 4, 6, 5]})
+    pairs = agreement(scores, list(scores), resamples=50)
+    summary = fidelity_summary(pairs, {"default": 2.0, "wide": 3.0, "dear": 10.0}, "dear", "default").set_index(
+        "fidelity")
+    assert list(summary.index) == ["default", "wide", "dear"]                 # cheapest first
+    assert summary.loc["wide", "cost_vs_default"] == pytest.approx(1.5)
+    assert summary.loc["default", "tau_vs_reference"] == pytest.approx(pairs.iloc[1]["kendall_tau"])
+    assert summary.loc["dear", "tau_vs_reference"] == 1.0
+
+
 @pytest.mark.parametrize("text, message", [("steps", "FIELD=VALUE"), ("steps=-3", "steps"),
                                            ("colour=red", "colour: unknown key"),
                                            ("steps=20,warmup_steps=30",
@@ -42,6 +61,14 @@ def test_fidelity_data_of_the_other_kind_is_refused():
     with pytest.raises(FidelityError, match=r"data=synthetic.*holds raw mosaics \(1 channel\) but in_channels is 3"):
         parse_fidelity("data=synthetic", srgb)
     assert parse_fidelity("steps=4", srgb).budget.data == "synthetic-srgb"
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "inf", "nan"])
+def test_a_bad_cost_cap_is_one_line(tmp_path, value):
+    proc = subprocess.run([sys.executable, "-m", "nas.fidelity", "--max-cost", value, "--out", str(tmp_path / "s")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "error: --max-cost" in proc.stderr, proc.stderr
+    assert not (tmp_path / "s").exists()
 
 
 def test_sample_spreads_over_cost():
@@ -70,9 +97,12 @@ def test_study_on_ray_writes_tables_and_resumes_without_training(tmp_path):
     assert len((out / "evaluations.jsonl").read_text().splitlines()) == 8
     # A fidelity added on resume trains only its own architectures and joins the tables.
     added = subprocess.run([sys.executable, "-m", "nas.fidelity", "--resume", str(out), "--fidelity", "steps=4",
-                            "--fidelity", "steps=6", "--no-zero-cost"], capture_output=True, text=True, timeout=600)
+                            "--fidelity", "steps=6", "--no-zero-cost", "--max-cost", "0.01"], capture_output=True, text=True, timeout=600)
     assert added.returncode == 0, added.stdout[-2000:] + added.stderr[-2000:]
     assert "fidelity steps=6: training 4 architectures" in added.stdout and "steps=4: training" not in added.stdout
     assert len((out / "evaluations.jsonl").read_text().splitlines()) == 12
     assert json.loads((out / "study.json").read_text())["fidelities"] == ["default", "steps=4", "steps=6"]
     assert "psnr steps=6" in pd.read_csv(out / "fidelity.csv")
+    summary = pd.read_csv(out / "summary.csv")
+    assert set(summary["fidelity"]) == {"default", "steps=4", "steps=6"} and summary["cost_vs_default"].notna().all()
+    assert "no fidelity costs at most 0.01x the default's seconds" in added.stdout, added.stdout
