@@ -174,11 +174,13 @@ def main(argv=None) -> None:
 
 def _verdict(pairs: pd.DataFrame, seconds: dict[str, float], reference: str, max_cost: float | None) -> str:
     cheaper = {name: s for name, s in seconds.items() if name != reference}
+    if not cheaper:
+        return "one fidelity only: add a dearer one with --resume DIR --fidelity FIELD=VALUE"
     cap = None if max_cost is None else max_cost * seconds["psnr default"]
     choice, reliable = cheapest_reliable(pairs, cheaper, reference, max_seconds=cap)
     within = "" if max_cost is None else f" at most {max_cost:g}x the default's seconds"
     if choice is None:
-        return f"no fidelity costs{within or ' less than the dearest'}"
+        return f"no fidelity costs{within}"
     verdict = "reaches tau >= 0.75" if reliable else "is the best, but none reaches tau >= 0.75"
     return f"the cheapest reliable fidelity{within} is {choice.removeprefix('psnr ')}; it {verdict}"
 
