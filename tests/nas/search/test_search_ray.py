@@ -165,7 +165,8 @@ def test_local_ray_of_the_search_keeps_token_authentication():
     (["--space", "rcab_dense.yaml", "--gpus-per-trial", "0.5"], "a trial needs 0.5 GPU but the Ray cluster has 0"),
     (["--space", "rcab_dense.yaml", "--objectives"], "unrecognized arguments"),
     (["--space", "rcab_dense.yaml", "--out", "/etc/hostname"], "is a file, not a folder"),
-    (["--space", "rcab_dense.yaml", "--warmup-steps", "300"], "warmup_steps: must be below steps (300)"),
+    (["--space", "rcab_dense.yaml", "--steps", "300", "--warmup-steps", "300"],
+     "warmup_steps: must be below steps (300)"),
     (["--resume", "/no/such/run", "--warmup-steps", "30"], "drop --warmup-steps"),
     (["--resume", "/no/such/run", "--width-multiplier", "0.25"], "drop --width-multiplier"),
     (["--resume", "/no/such/run", "--patch-size", "64"], "drop --patch-size"),
@@ -216,8 +217,8 @@ def test_srgb_search_of_two_generations_runs_on_ray(tmp_path):
 
 
 def test_warm_up_from_the_command_line_reaches_the_plan():
-    proc = subprocess.run([sys.executable, "-m", "nas.search", "--space", "rcab_dense.yaml", "--warmup-steps", "30",
-                           "--check"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-m", "nas.search", "--space", "rcab_dense.yaml", "--steps", "300",
+                           "--warmup-steps", "30", "--check"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "300 steps (30 of warm-up)" in proc.stdout, proc.stdout + proc.stderr
 
 

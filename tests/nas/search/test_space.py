@@ -29,7 +29,7 @@ def test_bundled_space_loads_by_name_and_contains_the_paper_point():
     (lambda d: d["evolution"].update(elitism=8), "evolution: elitism: must be below the population"),
     (lambda d: d["evolution"].update(offspring=9), "offspring: at most the population"),
     (lambda d: d["budget"].update(rungs=[0.5, 1.0]), "rungs: fractions strictly between 0 and 1"),
-    (lambda d: d["budget"].update(warmup_steps=300), "budget: warmup_steps: must be below steps (300)"),
+    (lambda d: d["budget"].update(steps=300, warmup_steps=300), "budget: warmup_steps: must be below steps (300)"),
     (lambda d: d["budget"].update(warmup_steps=-1), "budget.warmup_steps"),
     (lambda d: d["constraints"].update(max_gflops=0.001), "constraints.max_gflops: no genome can meet"),
     (lambda d: d["constraints"].update(max_params=100), "constraints.max_params: no genome can meet"),
