@@ -1,14 +1,16 @@
 """Selection schemes compared over many seeds on a surrogate of the evaluation database.
 
     python bench/bench_search.py [--db bench/data/evaldb_rcab_dense.csv.gz] [--seeds 50]
-        [--population 8] [--tournament-size 3] [--mutation-rate 0.25] [--crossover-rate 0.5]
+        [--population N] [--tournament-size N] [--mutation-rate F] [--crossover-rate F]
         [--offspring N] [--schemes random tournament ...] [--png bench/results/search_schemes.png]
+
+The evolution settings default to the space's own (``evolution:`` in ``--space``).
 
 Fits the surrogate (scikit-learn gradient boosting, ``nas.search.surrogate``) on the database and
 prints its cross-validated Kendall tau. Then the real engine runs each scheme (random,
 tournament, aging; nsga2 with psnr and gflops) with the surrogate as its evaluator, for every
-seed, until it has made 256 distinct evaluations. It prints, at 40 (the default search's
-trainings), 64 and 256 evaluations:
+seed, until it has made 256 distinct evaluations. It prints, at the space's default number of
+trainings (24 for rcab_dense.yaml), 64 and 256 evaluations:
 
 * the median and inter-quartile range of the regret: best possible minus best found (dB); the
   best possible is the surrogate's maximum over the database, a 20,000-genome random sample and
@@ -37,21 +39,25 @@ from nas.search.genome import GenomeCodec
 from nas.search.space import load_space
 from nas.search.surrogate import Surrogate, SurrogateEvaluator
 
-BUDGETS = (40, 64, 256)     # 40: the default search's trainings (population 8, generations 4)
+LARGER_BUDGETS = (64, 256)  # after the space's own default number of trainings
 TARGET = 64                 # the goal: random sampling's best of 64
 SCHEMES = ("random", "tournament", "aging", "nsga2")
 
 
 def run_scheme(space, surrogate, selection, seed, folder, overrides):
     objectives = ["psnr", "gflops"] if selection == "nsga2" else ["psnr"]
-    settings = dict(overrides, selection=selection)
-    children = settings.get("offspring") or (max(1, settings["population"] // 4) if selection == "aging"
-                                             else settings["population"])
-    settings["generations"] = 2 * BUDGETS[-1] // children + 4     # enough proposals for 256 distinct
-    configured = space.with_overrides(top={"objectives": objectives}, evolution=settings)
+    configured = space.with_overrides(top={"objectives": objectives}, evolution=dict(overrides, selection=selection))
+    generations = 2 * LARGER_BUDGETS[-1] // configured.evolution.children() + 4    # enough for 256 distinct
+    configured = configured.with_overrides(evolution={"generations": generations})
     run = Evolution(configured, folder / f"{selection}-{seed}", SurrogateEvaluator(surrogate), seed)
     run.run()
     return [(e.result.psnr, e.result.gflops) for e in run.cache.values()]   # in evaluation order
+
+
+def default_trainings(space) -> int:
+    """Trainings the space's own search makes: the initial population plus every generation's children."""
+    evolution = space.evolution
+    return evolution.population + evolution.generations * evolution.children()
 
 
 def best_so_far(evaluations):
@@ -79,11 +85,11 @@ def main():
     parser.add_argument("--db", default="bench/data/evaldb_rcab_dense.csv.gz")
     parser.add_argument("--space", default="rcab_dense.yaml")
     parser.add_argument("--seeds", type=int, default=50)
-    parser.add_argument("--population", type=int, default=8)
-    parser.add_argument("--tournament-size", type=int, default=4)   # the bundled spaces' default
-    parser.add_argument("--mutation-rate", type=float, default=0.25)
-    parser.add_argument("--crossover-rate", type=float, default=0.5)
-    parser.add_argument("--offspring", type=int)
+    parser.add_argument("--population", type=int, help="default: the space's")
+    parser.add_argument("--tournament-size", type=int, help="default: the space's")
+    parser.add_argument("--mutation-rate", type=float, help="default: the space's")
+    parser.add_argument("--crossover-rate", type=float, help="default: the space's")
+    parser.add_argument("--offspring", type=int, help="default: the space's")
     parser.add_argument("--schemes", nargs="+", choices=SCHEMES, default=list(SCHEMES),
                         help="schemes to run (random is always run: it sets the target)")
     parser.add_argument("--png", default="bench/results/search_schemes.png", help="'' for no plot")
@@ -98,28 +104,29 @@ def main():
           f"MAE {cv.mae_db:.3f} dB ({cv.folds}-fold)")
     overrides = {"population": args.population, "tournament_size": args.tournament_size,
                  "mutation_rate": args.mutation_rate, "crossover_rate": args.crossover_rate,
-                 "offspring": args.offspring, "elitism": 1}
+                 "offspring": args.offspring}
+    budgets = (default_trainings(space), *LARGER_BUDGETS)
     runs = {}
     with tempfile.TemporaryDirectory(dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as tmp:
         for selection in [s for s in SCHEMES if s == "random" or s in args.schemes]:
-            runs[selection] = [run_scheme(space, surrogate, selection, seed, Path(tmp), overrides)[:BUDGETS[-1]]
+            runs[selection] = [run_scheme(space, surrogate, selection, seed, Path(tmp), overrides)[:budgets[-1]]
                                for seed in range(args.seeds)]
     codec, rng = GenomeCodec(space), random.Random(12345)
     sample = surrogate.predict([codec.decode(codec.random_genome(rng)) for _ in range(20000)])
     best_possible = max(sample.max(), surrogate.predict(specs).max(),
                         max(p for seeds in runs.values() for run in seeds for p, _ in run))
-    report(runs, best_possible, table)
+    report(runs, best_possible, table, budgets)
     if args.png:
         plot(runs, best_possible, Path(args.png))
 
 
-def report(runs, best_possible, table):
+def report(runs, best_possible, table, budgets):
     curves = {name: [best_so_far(run) for run in seeds] for name, seeds in runs.items()}
     target = statistics.median(c[TARGET - 1] for c in curves["random"])
     rows = []
     for name, scheme_curves in curves.items():
         row = {"scheme": name}
-        for n in BUDGETS:
+        for n in budgets:
             regret = [best_possible - c[min(n, len(c)) - 1] for c in scheme_curves]
             q1, median, q3 = np.percentile(regret, [25, 50, 75])
             row[f"regret@{n} median"], row[f"regret@{n} IQR"] = median, f"{q1:.3f}-{q3:.3f}"
@@ -129,7 +136,7 @@ def report(runs, best_possible, table):
     print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     reference = (-(table["psnr"].min() - 0.5), table["gflops"].max() * 1.1)
     for name in [n for n in ("random", "nsga2") if n in runs]:
-        for n in BUDGETS[1:]:
+        for n in LARGER_BUDGETS:
             volumes = [front_hypervolume(run[:n], reference) for run in runs[name]]
             print(f"hypervolume (psnr, gflops) {name:8s} @{n}: median {statistics.median(volumes):.1f}")
 

@@ -151,21 +151,21 @@ def main(argv=None) -> None:
     evaluator = RayEvaluator(folder, args.cpus_per_trial, args.gpus_per_trial, args.max_concurrent)
     evaluations = _train_all(folder, space, genomes, fidelities, study["seed"], evaluator)
     scores = _wide(evaluations)
-    columns = [f"psnr {f.name}" for f in fidelities]
+    columns = [_psnr_column(f.name) for f in fidelities]
     if not args.no_zero_cost:
         scores = scores.join(_zero_cost(folder, space, genomes))
         columns += list(ZERO_COST_PROXIES)
-    seconds = {f"psnr {f.name}": scores[f"seconds {f.name}"].median() for f in fidelities}
+    seconds = {_psnr_column(f.name): scores[f"seconds {f.name}"].median() for f in fidelities}
     pairs = agreement(scores, columns)
     reference = max(seconds, key=seconds.get)
-    summary = fidelity_summary(pairs, seconds, reference, "psnr default")
-    summary["fidelity"] = summary["fidelity"].str.removeprefix("psnr ")
+    summary = fidelity_summary(pairs, seconds, reference, _psnr_column("default"))
+    summary["fidelity"] = summary["fidelity"].map(_fidelity_name)
     atomic_write_text(folder / "fidelity.csv", scores.to_csv())
     atomic_write_text(folder / "agreement.csv", pairs.to_csv(index=False))
     atomic_write_text(folder / "summary.csv", summary.to_csv(index=False))
     scatter_matrix_png(scores, columns, folder / "scatter_matrix.png")
     print(pairs.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print(f"\nagainst the dearest fidelity, {reference.removeprefix('psnr ')}:")
+    print(f"\nagainst the dearest fidelity, {_fidelity_name(reference)}:")
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(_verdict(pairs, seconds, reference, args.max_cost))
     print(f"wrote {folder / 'fidelity.csv'}, {folder / 'agreement.csv'}, {folder / 'summary.csv'}, "
@@ -176,13 +176,21 @@ def _verdict(pairs: pd.DataFrame, seconds: dict[str, float], reference: str, max
     cheaper = {name: s for name, s in seconds.items() if name != reference}
     if not cheaper:
         return "one fidelity only: add a dearer one with --resume DIR --fidelity FIELD=VALUE"
-    cap = None if max_cost is None else max_cost * seconds["psnr default"]
+    cap = None if max_cost is None else max_cost * seconds[_psnr_column("default")]
     choice, reliable = cheapest_reliable(pairs, cheaper, reference, max_seconds=cap)
     within = "" if max_cost is None else f" at most {max_cost:g}x the default's seconds"
     if choice is None:
         return f"no fidelity costs{within}"
     verdict = "reaches tau >= 0.75" if reliable else "is the best, but none reaches tau >= 0.75"
-    return f"the cheapest reliable fidelity{within} is {choice.removeprefix('psnr ')}; it {verdict}"
+    return f"the cheapest reliable fidelity{within} is {_fidelity_name(choice)}; it {verdict}"
+
+
+def _psnr_column(fidelity: str) -> str:
+    return f"psnr {fidelity}"
+
+
+def _fidelity_name(column: str) -> str:
+    return column.removeprefix("psnr ")
 
 
 def _wide(evaluations: list[Evaluation]) -> pd.DataFrame:
@@ -191,7 +199,7 @@ def _wide(evaluations: list[Evaluation]) -> pd.DataFrame:
     for e in evaluations:
         row = rows.setdefault(e.key, {"gflops": e.result.gflops, "params": e.result.params})
         name = e.extra["fidelity"]
-        row[f"psnr {name}"] = e.result.psnr if e.result.ok else None
+        row[_psnr_column(name)] = e.result.psnr if e.result.ok else None
         row[f"seconds {name}"] = e.result.train_seconds
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("key")
 
