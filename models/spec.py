@@ -56,7 +56,7 @@ class ArchSpec:
         for name, group in zip(GROUP_NAMES, self.groups):
             if not isinstance(group, GroupSpec):
                 raise SpecError(f"groups.{name}: expected a GroupSpec, got {type(group).__name__}")
-            if group.block not in BLOCKS:
+            if not isinstance(group.block, str) or group.block not in BLOCKS:
                 raise SpecError(f"groups.{name}.block: unknown block type {group.block!r} (known: {', '.join(BLOCKS)})")
             if not _nonneg_int(group.num_blocks):
                 raise SpecError(f"groups.{name}.num_blocks: expected an integer >= 0, got {group.num_blocks!r}")
@@ -64,8 +64,10 @@ class ArchSpec:
                 raise SpecError(f"groups.{name}.num_groups: expected an integer >= 1, got {group.num_groups!r}")
         if self.in_channels not in (1, 3) or isinstance(self.in_channels, bool):
             raise SpecError(f"in_channels: expected 1 (raw mosaics) or 3 (sRGB images), got {self.in_channels!r}")
-        if self.activation not in ACTIVATIONS:
+        if not isinstance(self.activation, str) or self.activation not in ACTIVATIONS:
             raise SpecError(f"activation: unknown {self.activation!r} (known: {', '.join(ACTIVATIONS)})")
+        if not isinstance(self.name, str):
+            raise SpecError(f"name: expected a string, got {self.name!r}")
 
     def to_dict(self) -> dict:
         data = asdict(self)

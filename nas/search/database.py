@@ -43,26 +43,48 @@ def load_database(path: str | Path, ok_only: bool = True) -> pd.DataFrame:
     elif path.is_file():
         try:
             table = pd.read_csv(path)
-        except (UnicodeDecodeError, pd.errors.ParserError, EOFError, OSError) as err:
+        except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, EOFError, OSError) as err:
             raise DatabaseError(f"{path}: not a CSV evaluation table ({err})") from None
     else:
         raise DatabaseError(f"evaluation database not found: {path}")
-    missing = {"key", "status", "psnr", "spec", "genome"} - set(table.columns)
+    missing = {"key", "status", "psnr", "gflops", "spec", "genome"} - set(table.columns)
     if missing:
         raise DatabaseError(f"{path}: not an evaluation table (missing columns {sorted(missing)})")
     if ok_only:
         table = table[table["status"] == "ok"]
     table = table.drop_duplicates("key").reset_index(drop=True)
-    table["arch"] = [ArchSpec.from_json(text) for text in table["spec"]]
-    table["genome"] = [json.loads(text) if isinstance(text, str) else text for text in table["genome"]]
-    if "curve" in table:
-        table["curve"] = [[tuple(p) for p in json.loads(c)] if isinstance(c, str) else [] for c in table["curve"]]
+    return _parsed(table, path)
+
+
+def _parsed(table: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """``table`` with its spec, genome and curve cells parsed and its metrics numeric."""
+    for column in ("psnr", "gflops"):
+        values = pd.to_numeric(table[column], errors="coerce")
+        bad = values.isna() & (table["status"] == "ok")
+        if bad.any():
+            raise DatabaseError(f"{path}: row of {table['key'][bad.idxmax()]}: {column} is not a number")
+        table[column] = values
+    try:
+        table["arch"] = [ArchSpec.from_json(text) for text in table["spec"]]
+        table["genome"] = [json.loads(text) if isinstance(text, str) else text for text in table["genome"]]
+        if "curve" in table:
+            table["curve"] = [[tuple(p) for p in json.loads(c)] if isinstance(c, str) else [] for c in table["curve"]]
+    except (ValueError, TypeError) as err:
+        raise DatabaseError(f"{path}: a malformed spec, genome or curve cell ({err})") from None
     return table
 
 
 def export_database(run_dir: Path, out: Path, command: str) -> pd.DataFrame:
     """Write the run's evaluations to ``out`` (.csv.gz) with ``out``.meta.json: the command that
-    made the run (from its run.json), the command that exported it, the space and the environment."""
+    made the run (from its run.json), the command that exported it, the space and the environment.
+    Refuses anything but a run folder as the source and a ``.csv.gz`` in an existing folder as
+    ``out``, so an export never overwrites a journal or the table it reads."""
+    if not (Path(run_dir) / JOURNAL).is_file():
+        raise DatabaseError(f"{run_dir}: export needs a run folder (with {JOURNAL}), not a table")
+    if not out.name.endswith(".csv.gz") or out.name == ".csv.gz":
+        raise DatabaseError(f"{out}: the export must be a .csv.gz file")
+    if not out.parent.is_dir():
+        raise DatabaseError(f"{out}: its folder does not exist")
     table = evaluations_table(read_journal(run_dir))
     with atomic_path(out) as tmp:
         table.to_csv(tmp, index=False, compression="gzip")

@@ -111,6 +111,9 @@ def test_spec_json_round_trip(spec):
     (lambda d: d.update(depth=3), "unknown field"),
     (lambda d: d["groups"][0].update(name="middle"), "out of order"),
     (lambda d: d.update(in_channels=True), "in_channels"),
+    (lambda d: d["groups"][1].update(block=["rcab"]), "groups.enc2.block"),
+    (lambda d: d.update(activation={"prelu": 1}), "activation"),
+    (lambda d: d.update(name=["x"]), "name"),
 ])
 def test_spec_validation_names_the_field(mutate, message):
     data = tiny_spec().to_dict()

@@ -30,3 +30,50 @@ def test_not_a_database_is_a_clear_error(tmp_path, content):
     bad.write_bytes(content)
     with pytest.raises(DatabaseError):
         load_database(bad)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("db") / "run"
+    space = tiny_space(evolution={"selection": "random", "population": 2, "generations": 0}, budget={"steps": 2})
+    Evolution(space, run, InProcessEvaluator(threads=1), 0).run()
+    return run
+
+
+def test_export_never_overwrites_a_journal_or_its_own_source(tiny_run, tmp_path):
+    journal = tiny_run / "evaluations.jsonl"
+    before = journal.read_bytes()
+    with pytest.raises(DatabaseError, match=r"must be a \.csv\.gz"):
+        export_database(tiny_run, journal, command="x")
+    assert journal.read_bytes() == before
+    table = tmp_path / "db.csv.gz"
+    export_database(tiny_run, table, command="x")
+    exported = table.read_bytes()
+    with pytest.raises(DatabaseError, match="needs a run folder"):
+        export_database(table, table, command="x")
+    with pytest.raises(DatabaseError, match="folder does not exist"):
+        export_database(tiny_run, tmp_path / "nowhere" / "db.csv.gz", command="x")
+    assert table.read_bytes() == exported
+
+
+@pytest.mark.parametrize("column, value, message", [
+    ("psnr", "high", "psnr is not a number"),
+    ("genome", "[1, 2", "malformed"),
+    ("curve", "{", "malformed"),
+    ("spec", '{"widths": 3}', "malformed"),
+])
+def test_a_malformed_cell_is_a_database_error(tiny_run, tmp_path, column, value, message):
+    import pandas as pd
+    export_database(tiny_run, tmp_path / "db.csv.gz", command="x")
+    table = pd.read_csv(tmp_path / "db.csv.gz")
+    table[column] = table[column].astype(object)
+    table.loc[0, column] = value
+    table.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(DatabaseError, match=message):
+        load_database(tmp_path / "bad.csv")
+
+
+def test_an_empty_file_is_a_database_error(tmp_path):
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(DatabaseError, match="not a CSV"):
+        load_database(tmp_path / "empty.csv")
