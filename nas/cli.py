@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+import os
 import sys
 
 from models import SpecError, WeightsError
@@ -13,7 +14,8 @@ from .data import DataError
 from .device import DeviceError
 from .inference import TilingError
 
-__all__ = ["USER_ERRORS", "UsageError", "CommandParser", "cli_main", "user_error", "parse_duration"]
+__all__ = ["USER_ERRORS", "UsageError", "CommandParser", "cli_main", "user_error", "parse_duration", "positive_int",
+           "multiple_of_8", "cpu_threads", "available_cpus", "seed_int"]
 
 
 class UsageError(ValueError):
@@ -49,6 +51,49 @@ def parse_duration(text: str, option: str) -> float:
     if not seconds > 0 or seconds == float("inf"):
         raise UsageError(f"{option} {text!r}: must be positive and finite")
     return seconds
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def multiple_of_8(text: str) -> int:
+    """argparse type: a positive multiple of 8 (the wavelet U-Net halves a side three times)."""
+    value = positive_int(text)
+    if value % 8:
+        raise argparse.ArgumentTypeError(f"must be a positive multiple of 8, got {value}")
+    return value
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity where the OS reports one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def cpu_threads(text: str) -> int:
+    """argparse type: PyTorch CPU threads, 1 to the CPUs this machine has."""
+    value = positive_int(text)
+    if value > available_cpus():
+        raise argparse.ArgumentTypeError(f"{value} threads, but this machine has {available_cpus()} CPUs")
+    return value
+
+
+def seed_int(text: str) -> int:
+    """argparse type: a random seed, 0 to 2**32 - 1 (what every generator the toolkit seeds accepts)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2**32 - 1, got {value}")
+    return value
 
 
 def user_error(*types: type[BaseException]) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..atomic import atomic_write_text
-from ..cli import CommandParser, UsageError, cli_main, user_error
+from ..cli import CommandParser, UsageError, cli_main, cpu_threads, seed_int, user_error
 from ..search.best import ResultError, read_result
 from ..search.database import DatabaseError, export_database, load_database
 from ..search.fitness import candidate_seed, evaluate_candidate
@@ -37,8 +37,8 @@ def build_parser() -> CommandParser:
     p.add_argument("database", help="a run folder, or an evaluations table (.csv / .csv.gz)")
     p.add_argument("--space", default="rcab_dense.yaml", help="the space the database samples (its blocks, budget)")
     p.add_argument("--score-genome", metavar="FILE", help="a genome or best.json to train once and place")
-    p.add_argument("--seed", type=int, default=0, help="run seed of the database (the scored genome's seed)")
-    p.add_argument("--threads", type=int, help="PyTorch CPU threads for --score-genome")
+    p.add_argument("--seed", type=seed_int, default=0, help="run seed of the database (the scored genome's seed)")
+    p.add_argument("--threads", type=cpu_threads, help="PyTorch CPU threads for --score-genome")
     p.add_argument("--out", help="output folder (default: beside the database)")
     p.add_argument("--export", metavar="FILE.csv.gz", help="also write the database as a compressed table")
     return p

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from ..arch import load_denoiser
 from ..device import DEVICE_HELP, resolve_device
-from ..cli import CommandParser, UsageError, cli_main
+from ..cli import CommandParser, UsageError, cli_main, cpu_threads
 from ..data import describe_channels, write_array
 from ..data.images import IMAGE_SUFFIXES, read_image_metadata, write_image
 from ..data.bayer import PATTERNS, pattern_offset
@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overlap", type=int, help="tile overlap, a multiple of 8 (default: 32, at most half the tile)")
     parser.add_argument("--ensemble", action="store_true", help="x8 self-ensemble per tile")
     parser.add_argument("--preview", help="also write noisy | denoised side by side as an sRGB image (.png)")
-    parser.add_argument("--threads", type=int, help="PyTorch CPU threads")
+    parser.add_argument("--threads", type=cpu_threads, help="PyTorch CPU threads")
     parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     return parser
 
@@ -69,9 +69,14 @@ def _check_paths(src: Path, dst: Path, preview: str | None, channels: int) -> No
                          f"{', '.join(suffixes)}")
     if preview and Path(preview).suffix.lower() not in IMAGE_SUFFIXES:
         raise UsageError(f"--preview {preview}: the format must be one of {', '.join(IMAGE_SUFFIXES)}")
-    for path in [dst] + ([Path(preview)] if preview else []):
+    outputs = [dst] + ([Path(preview)] if preview else [])
+    for path in outputs:
         if not path.parent.is_dir():
             raise FileNotFoundError(f"output folder not found: {path.parent}")
+        if path.exists() and src.exists() and path.samefile(src):
+            raise UsageError(f"output {path} is the input: choose another path, or the noisy input is overwritten")
+    if preview and Path(preview).resolve() == dst.resolve():
+        raise UsageError(f"--preview {preview} is the output: choose another path")
 
 
 @cli_main

@@ -21,7 +21,7 @@ from pathlib import Path
 
 
 from ..arch import resolve_arch
-from ..cli import CommandParser, UsageError, cli_main, user_error
+from ..cli import CommandParser, UsageError, cli_main, multiple_of_8, positive_int, user_error
 from ..data import check_channels, default_source, describe_channels, training_sampler, unlabeled_blocks, validation_set
 from ..search.fitness import proxy_spec
 from ..train.loop import NonFiniteLoss
@@ -44,8 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--siamese", required=True, help="the Siamese network: best.json, genome file or spec")
     p.add_argument("--unlabeled", help="noisy inputs to pseudo-label: raws:DIR (your camera's raw files) or a validation source, e.g. "
                                        "siddplus-val:DIR); default: fixed crops of the training inputs")
-    p.add_argument("--unlabeled-blocks", type=int, default=64, help="crops drawn from the training inputs")
-    p.add_argument("--unlabeled-size", type=int, default=128, help="side of those crops")
+    p.add_argument("--unlabeled-blocks", type=positive_int, default=64, help="crops drawn from the training inputs")
+    p.add_argument("--unlabeled-size", type=multiple_of_8, default=128, help="side of those crops")
     p.add_argument("--finetune-steps", type=int, help="steps of each fine-tuning stage (default: steps / 2)")
     p.add_argument("--finetune-lr", type=float, help="learning rate of fine-tuning (default: lr / 4)")
     p.add_argument("--width-multiplier", type=float, default=1.0, help="scale both networks' widths (quick runs)")

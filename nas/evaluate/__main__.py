@@ -14,7 +14,7 @@ import torch
 
 from ..arch import load_denoiser
 from ..device import DEVICE_HELP, resolve_device
-from ..cli import CommandParser, UsageError, cli_main
+from ..cli import CommandParser, UsageError, cli_main, cpu_threads, multiple_of_8, positive_int
 from ..data import BlockSet, default_source, validation_set
 from ..data.bayer import DEFAULT_PATTERN, PATTERNS, unify_crop
 from ..inference import PatternAligned, check_tiling, default_overlap, network_channels
@@ -32,14 +32,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "sRGB networks synthetic-srgb, sidd-srgb-val:DIR (default: synthetic or synthetic-srgb)")
     parser.add_argument("--cfa", type=str.upper, choices=PATTERNS,
                         help="CFA pattern of the validation blocks (default: the network's; synthetic is RGGB)")
-    parser.add_argument("--blocks", type=int, help="evaluate an evenly spaced subset of this many blocks")
-    parser.add_argument("--block-size", type=int, default=128, help="block size of the synthetic set")
+    parser.add_argument("--blocks", type=positive_int, help="evaluate an evenly spaced subset of this many blocks")
+    parser.add_argument("--block-size", type=multiple_of_8, default=128, help="block size of the synthetic set")
     parser.add_argument("--ensemble", action="store_true", help="x8 self-ensemble (the paper's protocol)")
     parser.add_argument("--tile", type=int, help="tiled inference with tiles of this size (multiple of 8)")
     parser.add_argument("--overlap", type=int, help="tile overlap, a multiple of 8 (default: 32, at most half the tile)")
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=positive_int, default=8)
     parser.add_argument("--no-ssim", action="store_true", help="skip SSIM (faster)")
-    parser.add_argument("--threads", type=int, help="PyTorch CPU threads")
+    parser.add_argument("--threads", type=cpu_threads, help="PyTorch CPU threads")
     parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     parser.add_argument("--out", help="per-block CSV (one row per block, a psnr column)")
     return parser

@@ -27,7 +27,7 @@ import torch
 from models import build_model
 
 from ..atomic import atomic_write_text
-from ..cli import CommandParser, UsageError, cli_main, user_error
+from ..cli import CommandParser, UsageError, cli_main, seed_int, user_error
 from ..data import training_sampler
 from ..search.checkpoint import append_evaluation, read_journal
 from ..search.evaluators import RayEvaluator, ResourceError, check_resources, dashboard_help, start_ray
@@ -49,7 +49,7 @@ def build_parser() -> CommandParser:
     p.add_argument("--count", type=int, default=24, help="architectures, spread over the cost range")
     p.add_argument("--fidelity", action="append", default=[], help="FIELD=VALUE[,FIELD=VALUE...] of the budget; "
                    "with --resume, added to the study")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--out", help="study folder (default: runs/fidelity-<space name>)")
     p.add_argument("--resume", metavar="DIR", help="continue the study in DIR")
     p.add_argument("--cpus-per-trial", type=float, default=1)

@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from ..atomic import atomic_write_text
-from ..cli import CommandParser, UsageError, cli_main, parse_duration, user_error
+from ..cli import CommandParser, UsageError, cli_main, parse_duration, seed_int, user_error
 from ..data import training_sampler, validation_set
 from .checkpoint import CHECKPOINT, RUN_INFO, CheckpointError
 from .engine import Evolution
@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--space", help="search space YAML: a path, or the name of a bundled space (default: rcab_dense.yaml)")
     p.add_argument("--out", help="run folder (default: runs/<space name>-<timestamp>)")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last finished generation")
-    p.add_argument("--seed", type=int, help="run seed: evolution and every candidate's training seed")
+    p.add_argument("--seed", type=seed_int, help="run seed: evolution and every candidate's training seed")
     p.add_argument("--population", type=int, help="individuals per generation")
     p.add_argument("--generations", type=int, help="generations after the initial population")
     p.add_argument("--selection", choices=SCHEMES, help="selection scheme")

@@ -162,7 +162,7 @@ class SearchSpace(_Strict):
     evolution: EvolutionSettings = EvolutionSettings()
     budget: Budget = Budget()
     resources: Resources = Resources()
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, lt=2**32)
 
     @model_validator(mode="before")
     @classmethod

@@ -5,7 +5,7 @@ import argparse
 
 import torch
 
-from ..cli import UsageError
+from ..cli import UsageError, cpu_threads, multiple_of_8, positive_int, seed_int
 from ..device import AMP_MODES, DEVICE_HELP, resolve_device
 from .trainer import TrainConfig
 
@@ -22,13 +22,13 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patch-size", type=int, default=64, help="training patch side, a multiple of 8")
     p.add_argument("--lr", type=float, default=2e-4, help="peak learning rate (cosine decay to 1%%)")
     p.add_argument("--val-every", type=int, default=500, help="validate (and checkpoint) every K steps")
-    p.add_argument("--val-blocks", type=int, default=64, help="validation blocks (an evenly spaced subset)")
-    p.add_argument("--val-block-size", type=int, default=128, help="block side of the synthetic validation set")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-blocks", type=positive_int, default=64, help="validation blocks (an evenly spaced subset)")
+    p.add_argument("--val-block-size", type=multiple_of_8, default=128, help="block side of the synthetic validation set")
+    p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--amp", default="auto", choices=AMP_MODES, help="mixed precision on GPU (auto: bf16 where "
                    "supported, else fp16 with a gradient scaler)")
-    p.add_argument("--threads", type=int, help="PyTorch CPU threads")
+    p.add_argument("--threads", type=cpu_threads, help="PyTorch CPU threads")
     p.add_argument("--out", help="output folder")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
 

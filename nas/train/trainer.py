@@ -55,8 +55,8 @@ class TrainConfig:
                 raise TrainError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.patch_size % 8:
             raise TrainError(f"patch size must be a multiple of 8, got {self.patch_size}")
-        if not self.lr > 0:
-            raise TrainError(f"learning rate must be positive, got {self.lr}")
+        if not 0 < self.lr < float("inf"):
+            raise TrainError(f"learning rate must be positive and finite, got {self.lr}")
 
 
 def train_network(spec: ArchSpec, sampler: PatchSampler, val_blocks: BlockSet, out_dir: Path, config: TrainConfig,

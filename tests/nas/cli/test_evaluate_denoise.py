@@ -39,6 +39,12 @@ def test_evaluate_with_small_tiles(tmp_path, model_file, tile):
     (["--arch", "mwresnet", "--tile", "16", "--overlap", "16"], "tile overlap must be a multiple of 8 in [0, 16)"),
     (["--arch", "mwresnet", "--overlap", "8"], "--overlap needs --tile"),
     (["--arch", "mwresnet", "--weights", "/no/such.pth"], "weights file not found"),
+    (["--arch", "mwresnet", "--batch-size", "0"], "at least 1"),
+    (["--arch", "mwresnet", "--blocks", "-5"], "at least 1"),
+    (["--arch", "mwresnet", "--block-size", "0"], "at least 1"),
+    (["--arch", "mwresnet", "--block-size", "12"], "multiple of 8"),
+    (["--arch", "mwresnet", "--threads", "0"], "at least 1"),
+    (["--arch", "mwresnet", "--threads", "100000"], "this machine has"),
 ])
 def test_evaluate_bad_input_is_one_line(argv, message, capsys):
     code, err = run_cli(evaluate.main, argv, capsys)
@@ -73,6 +79,15 @@ def test_denoise_bad_input_keeps_existing_output(tmp_path, model_file, capsys):
     code, err = run_cli(denoise.main, [str(tmp_path / "stack.npy"), str(dst), "--arch", str(model_file)], capsys)
     assert code == 2 and "2-D mosaic" in err[0]
     np.testing.assert_array_equal(np.load(dst), np.ones((4, 4), np.float32))
+
+
+def test_denoise_refuses_to_write_over_its_input(tmp_path, model_file, capsys):
+    noisy = tmp_path / "same.npy"
+    np.save(noisy, np.full((16, 16), 0.5, np.float32))
+    before = noisy.read_bytes()
+    code, err = run_cli(denoise.main, [str(noisy), str(tmp_path / "." / "same.npy"), "--arch", str(model_file)], capsys)
+    assert code == 2 and len(err) == 1 and "is the input" in err[0]
+    assert noisy.read_bytes() == before
 
 
 def test_evaluate_blocks_in_another_pattern(tmp_path, model_file, capsys):

@@ -1,4 +1,5 @@
 import math
+import re
 
 import pandas as pd
 import pytest
@@ -63,6 +64,24 @@ def test_train_refuses_to_overwrite_without_resume(tmp_path, capsys):
         train.main(args)
     assert exit_info.value.code == 2 and "--resume" in capsys.readouterr().err
     assert (tmp_path / "run" / "final.pt").read_bytes() == before
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--lr", "inf", "positive and finite"),
+    ("--val-blocks", "0", "at least 1"),
+    ("--val-block-size", "12", "multiple of 8"),
+    ("--seed", str(2**70), "2\\*\\*32"),
+    ("--threads", "-1", "at least 1"),
+    ("--threads", "100000", "this machine has"),
+])
+def test_bad_values_are_one_line_before_training(tmp_path, capsys, option, value, message):
+    arch = tiny_spec_file(tmp_path / "spec.json")
+    argv = ["--arch", str(arch), "--steps", "2", "--out", str(tmp_path / "run"), *COMMON, option, value]
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(err) == 1 and err[0].startswith("error:")
+    assert re.search(message, err[0]) and not (tmp_path / "run").exists()
 
 
 def test_the_seed_sets_the_initial_weights(tmp_path):
