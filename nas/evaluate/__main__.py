@@ -13,6 +13,7 @@ import pandas as pd
 import torch
 
 from ..arch import load_denoiser
+from ..atomic import atomic_write_text
 from ..device import DEVICE_HELP, resolve_device
 from ..cli import CommandParser, UsageError, cli_main, cpu_threads, multiple_of_8, positive_int
 from ..data import BlockSet, default_source, validation_set
@@ -68,7 +69,7 @@ def main(argv=None) -> None:
     table = evaluate_blocks(model, blocks, ensemble=args.ensemble, tile=args.tile, overlap=args.overlap, batch_size=args.batch_size,
                             with_ssim=not args.no_ssim, progress=True)
     if args.out:
-        table.to_csv(args.out, index=False)
+        atomic_write_text(args.out, table.to_csv(index=False))
     summary = summarize(table)
     print(pd.DataFrame([{"data": blocks.source, "ensemble": args.ensemble, **summary}]).to_string(
         index=False, float_format=lambda v: f"{v:.4f}"))

@@ -7,6 +7,8 @@ against the eager model on a random input.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -52,24 +54,11 @@ def export_model(result: dict, out_dir: Path, formats=("pt", "torchscript"), wei
         load_state_dict_strict(model, state, source=weights)
         pattern = (recorded or pattern) if pattern else None
     x = torch.rand((1, spec.in_channels, *CHECK_SHAPE[-2:]), generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        expected = model(x)
-        files, diffs = {}, {}
-        if "pt" in formats:
-            path = out_dir / "model.pt"
-            save_model_file(path, spec, model.state_dict(), cfa=pattern, key=result["key"])
-            reloaded = build_with_weights(spec, read_state_dict(path), source=str(path))
-            files["pt"], diffs["pt"] = path.name, _check("pt", reloaded, model, x, expected)
-        if "torchscript" in formats:
-            path = out_dir / "model.torchscript.pt"
-            with warnings.catch_warnings():   # the shape guards become constants; export checks sizes below
-                warnings.simplefilter("ignore", torch.jit.TracerWarning)
-                traced = torch.jit.trace(model, x)
-            traced.save(str(path))
-            loaded = torch.jit.load(str(path))
-            files["torchscript"], diffs["torchscript"] = path.name, _check("torchscript", loaded, model, x, expected)
-        if "onnx" in formats:
-            files["onnx"], diffs["onnx"] = _export_onnx(model, x, expected, out_dir)
+    # every format is written and checked in a staging folder first: a failure replaces nothing
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".export-") as staging:
+        files, diffs = _write_and_check(model, spec, pattern, result["key"], formats, x, Path(staging))
+        for name in files.values():
+            os.replace(Path(staging) / name, out_dir / name)
     cost = spec_cost(spec)
     info = {"spec": spec.to_dict(), "key": result["key"], "params": cost.params, "gflops_256": cost.gflops,
             "state_values": cost.state_values, "genome": result["genome"], "space": result.get("space"),
@@ -78,6 +67,28 @@ def export_model(result: dict, out_dir: Path, formats=("pt", "torchscript"), wei
             "max_abs_diff": diffs}
     atomic_write_text(out_dir / "model.json", json.dumps(info, indent=2))
     return info
+
+
+def _write_and_check(model, spec, pattern, key: str, formats, x, staging: Path) -> tuple[dict, dict]:
+    files, diffs = {}, {}
+    with torch.no_grad():
+        expected = model(x)
+        if "pt" in formats:
+            path = staging / "model.pt"
+            save_model_file(path, spec, model.state_dict(), cfa=pattern, key=key)
+            reloaded = build_with_weights(spec, read_state_dict(path), source="model.pt")
+            files["pt"], diffs["pt"] = path.name, _check("pt", reloaded, model, x, expected)
+        if "torchscript" in formats:
+            path = staging / "model.torchscript.pt"
+            with warnings.catch_warnings():   # the shape guards become constants; export checks sizes below
+                warnings.simplefilter("ignore", torch.jit.TracerWarning)
+                traced = torch.jit.trace(model, x)
+            traced.save(str(path))
+            loaded = torch.jit.load(str(path))
+            files["torchscript"], diffs["torchscript"] = path.name, _check("torchscript", loaded, model, x, expected)
+        if "onnx" in formats:
+            files["onnx"], diffs["onnx"] = _export_onnx(model, x, expected, staging)
+    return files, diffs
 
 
 def _export_onnx(model, x, expected, out_dir: Path) -> tuple[str, float]:

@@ -53,6 +53,23 @@ def test_export_round_trips_every_format(tmp_path):
     assert meta["params"] > 0 and meta["gflops_256"] > 0 and meta["genome"] == tiny_genome()
 
 
+def test_a_failing_format_replaces_none_of_an_earlier_export(tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    space = tiny_space(widths={"level1": [16], "level2": [16], "level3": [32]})
+    export_model(read_result(write_best(tmp_path / "a.json", space, tiny_genome())), tmp_path / "out")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(torch.onnx, "export", disk_full)
+    other = tiny_genome()[:-3] + [0, 0, 0]
+    other[0] = 0                                   # another architecture
+    with pytest.raises(OSError):
+        export_model(read_result(write_best(tmp_path / "b.json", space, other)), tmp_path / "out",
+                     formats=("pt", "torchscript", "onnx"))
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == before
+
+
 def test_paper_genome_exports_the_released_network(tmp_path, capsys):
     export.main([str(REPO / "search_spaces" / "mwrcanet_paper.json"), "--out", str(tmp_path), "--format", "pt"])
     state = read_state_dict(tmp_path / "model.pt")
