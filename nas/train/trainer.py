@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import pickle
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -127,6 +128,8 @@ def _save_checkpoint(path, model, optimizer, schedule, generator, state, spec, c
 def _load_checkpoint(path, model, optimizer, schedule, generator, config) -> dict:
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict):
+            raise TrainError(f"cannot resume from {path}: not a checkpoint of nas.train")
         if saved["config"]["steps"] != config.steps or saved["config"]["seed"] != config.seed:
             raise TrainError(f"{path}: was started with steps={saved['config']['steps']} seed={saved['config']['seed']}; "
                              "resume with the same settings")
@@ -135,6 +138,9 @@ def _load_checkpoint(path, model, optimizer, schedule, generator, config) -> dic
         schedule.load_state_dict(saved["schedule"])
         torch.set_rng_state(saved["torch_rng"])
         generator.set_state(saved["generator"])
-    except (KeyError, RuntimeError, EOFError, WeightsError) as err:
-        raise TrainError(f"cannot resume from {path}: {err}") from None
-    return {"step": saved["step"], "best_psnr": saved["best_psnr"], "history": saved["history"]}
+        return {"step": int(saved["step"]), "best_psnr": float(saved["best_psnr"]), "history": list(saved["history"])}
+    except TrainError:
+        raise
+    except (KeyError, RuntimeError, EOFError, WeightsError, pickle.UnpicklingError, TypeError, IndexError,
+            ValueError, AttributeError) as err:       # a junk, truncated or foreign file
+        raise TrainError(f"cannot resume from {path}: not a checkpoint of nas.train ({type(err).__name__}: {err})") from None

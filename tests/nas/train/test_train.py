@@ -84,6 +84,24 @@ def test_bad_values_are_one_line_before_training(tmp_path, capsys, option, value
     assert re.search(message, err[0]) and not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("write_junk", [
+    lambda path: path.write_bytes(b"not a checkpoint"),
+    lambda path: torch.save([1, 2, 3], path),
+    lambda path: torch.save(torch.zeros(3), path),
+    lambda path: torch.save({"config": {"steps": 2, "seed": 0}, "state_dict": [], "step": 1}, path),
+])
+def test_resume_from_a_junk_checkpoint_is_one_line_and_keeps_it(tmp_path, capsys, write_junk):
+    arch = tiny_spec_file(tmp_path / "spec.json")
+    (tmp_path / "run").mkdir()
+    write_junk(tmp_path / "run" / "last.pt")
+    before = (tmp_path / "run" / "last.pt").read_bytes()
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(["--arch", str(arch), "--steps", "2", "--out", str(tmp_path / "run"), "--resume", *COMMON])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(err) == 1 and "cannot resume" in err[0]
+    assert (tmp_path / "run" / "last.pt").read_bytes() == before
+
+
 def test_the_seed_sets_the_initial_weights(tmp_path):
     spec = ArchSpec(widths=(8, 8, 8), groups=tuple(GroupSpec("rcab", 1) for _ in GROUP_NAMES))
     val = validation_set("synthetic", 2, 16)
