@@ -185,9 +185,14 @@ class Evolution:
                 "random_state": _dump_random(self.rng_state), "logbook": [dict(entry) for entry in self.logbook]}
 
     def load_state_dict(self, state: dict, evaluations: list[Evaluation]) -> None:
+        for e in evaluations:       # a journal of another space, or edited by hand, is refused here
+            if self.codec.key(self.codec.validate(list(e.genome))) != e.key or e.generation < 0:
+                raise ValueError(f"journal entry {e.key!r} does not fit the run's space")
         self.cache = {e.key: e for e in evaluations}
         self.scheme.load_state_dict(state["scheme"], self.individual)
         for entry in state["logbook"]:
+            if not isinstance(entry, dict) or not isinstance(entry.get("gen"), int):
+                raise ValueError(f"logbook entry without its generation: {entry!r}")
             self.logbook.record(**entry)
         self.generation, self.elapsed_before = int(state["generation"]), float(state["elapsed_seconds"])
         self.rng_state = _load_random(state["random_state"])
@@ -204,7 +209,7 @@ class Evolution:
             run = cls(parse_space(state["space"], source=f"{run_dir}: checkpoint"), Path(run_dir), evaluator,
                       int(state["seed"]))
             run.load_state_dict(state, evaluations)
-        except (KeyError, TypeError, ValueError, IndexError) as err:
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
             if isinstance(err, SpaceError):
                 raise CheckpointError(f"cannot resume {run_dir}: {err}") from None
             raise CheckpointError(f"cannot resume {run_dir}: checkpoint is damaged ({type(err).__name__}: {err})") from None

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from dataclasses import MISSING, asdict, dataclass, field, fields
-from typing import Literal
+from typing import Literal, get_args
 
 from models import ArchSpec
 
@@ -28,6 +29,13 @@ Status = Literal["ok", "failed", "stopped"]
 
 class RecordError(ValueError):
     """A stored record does not match its schema."""
+
+
+def _number(name: str, value, kind: type, convert):
+    """``value`` as ``convert`` if it is a ``kind`` number (booleans are not); ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise ValueError(f"{name}: expected a number, got {value!r}")
+    return convert(value)
 
 
 def _strict_fields(cls, data: object, where: str) -> dict:
@@ -83,6 +91,14 @@ class CandidateResult(_JsonRecord):
     error: str = ""
 
     def __post_init__(self) -> None:
+        if self.status not in get_args(Status):
+            raise ValueError(f"status: expected one of {', '.join(get_args(Status))}, got {self.status!r}")
+        for name in ("psnr", "ssim", "gflops", "train_seconds"):
+            object.__setattr__(self, name, _number(name, getattr(self, name), numbers.Real, float))
+        for name in ("params", "steps"):
+            object.__setattr__(self, name, _number(name, getattr(self, name), numbers.Integral, int))
+        if not isinstance(self.error, str):
+            raise ValueError(f"error: expected a string, got {self.error!r}")
         object.__setattr__(self, "curve", tuple((int(s), float(p)) for s, p in self.curve))
         if self.final_loss is not None and not math.isfinite(self.final_loss):
             object.__setattr__(self, "final_loss", None)

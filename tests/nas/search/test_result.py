@@ -35,6 +35,10 @@ def test_failed_result_has_worst_fitness_and_no_nan():
     (json.dumps({**result().to_dict(), "colour": 1}), "unknown fields"),
     (json.dumps(result().to_dict()).replace("40.5", "NaN", 1), "not strict JSON: NaN"),
     ("[1, 2", "invalid JSON"),
+    (json.dumps({**result().to_dict(), "psnr": "high"}), "psnr: expected a number"),
+    (json.dumps({**result().to_dict(), "params": 1.5}), "params: expected a number"),
+    (json.dumps({**result().to_dict(), "status": "weird"}), "status: expected one of"),
+    (json.dumps({**result().to_dict(), "error": ["x"]}), "error: expected a string"),
 ])
 def test_bad_records_are_refused(text, message):
     with pytest.raises(RecordError, match=message):
@@ -71,4 +75,36 @@ def test_damaged_random_state_is_a_checkpoint_error(tmp_path):
     state["random_state"][1] = [1, 2, 3]
     (tmp_path / "checkpoint.json").write_text(json.dumps(state))
     with pytest.raises(CheckpointError, match="checkpoint is damaged"):
+        Evolution.resume(tmp_path, None)
+
+
+def _saved_run(tmp_path):
+    from nas.search.engine import Evolution
+    from ..helpers import tiny_space
+    run = Evolution(tiny_space(), tmp_path, None, 0)
+    run.save(0.0)
+    return run
+
+
+@pytest.mark.parametrize("damage", [
+    lambda state: state.update(scheme=["tournament"]),
+    lambda state: state.update(logbook=[{"nevals": 3}]),
+])
+def test_damaged_scheme_or_logbook_is_a_checkpoint_error(tmp_path, damage):
+    from nas.search.engine import Evolution
+    _saved_run(tmp_path)
+    state = json.loads((tmp_path / "checkpoint.json").read_text())
+    damage(state)
+    (tmp_path / "checkpoint.json").write_text(json.dumps(state))
+    with pytest.raises(CheckpointError, match="checkpoint is damaged"):
+        Evolution.resume(tmp_path, None)
+
+
+@pytest.mark.parametrize("genome, generation", [([9] * 13, 0), ([0] * 13, -3)])
+def test_a_journal_entry_outside_the_space_is_a_checkpoint_error(tmp_path, genome, generation):
+    from nas.search.engine import Evolution
+    run = _saved_run(tmp_path)
+    key = run.codec.key([0] * 13)
+    append_evaluation(tmp_path, Evaluation(generation, key, tuple(genome), mwrcanet_paper_spec(), 1, result()))
+    with pytest.raises(CheckpointError, match="does not fit the run's space|checkpoint is damaged"):
         Evolution.resume(tmp_path, None)
