@@ -15,7 +15,7 @@ from .device import DeviceError
 from .inference import TilingError
 
 __all__ = ["USER_ERRORS", "UsageError", "CommandParser", "cli_main", "user_error", "parse_duration", "positive_int",
-           "multiple_of_8", "cpu_threads", "available_cpus", "seed_int"]
+           "multiple_of_8", "cpu_threads", "available_cpus", "seed_int", "positive_float", "nonnegative_float"]
 
 
 class UsageError(ValueError):
@@ -61,6 +61,32 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"must be finite, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    value = _float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def nonnegative_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    value = _float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
     return value
 
 

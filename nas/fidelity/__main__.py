@@ -27,7 +27,8 @@ import torch
 from models import build_model
 
 from ..atomic import atomic_write_text
-from ..cli import CommandParser, UsageError, cli_main, seed_int, user_error
+from ..cli import (CommandParser, UsageError, cli_main, nonnegative_float, positive_float, positive_int, seed_int,
+                   user_error)
 from ..data import training_sampler
 from ..search.checkpoint import append_evaluation, read_journal
 from ..search.evaluators import RayEvaluator, ResourceError, check_resources, dashboard_help, start_ray
@@ -52,9 +53,9 @@ def build_parser() -> CommandParser:
     p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--out", help="study folder (default: runs/fidelity-<space name>)")
     p.add_argument("--resume", metavar="DIR", help="continue the study in DIR")
-    p.add_argument("--cpus-per-trial", type=float, default=1)
-    p.add_argument("--gpus-per-trial", type=float, default=0)
-    p.add_argument("--max-concurrent", type=int)
+    p.add_argument("--cpus-per-trial", type=positive_float, default=1)
+    p.add_argument("--gpus-per-trial", type=nonnegative_float, default=0)
+    p.add_argument("--max-concurrent", type=positive_int)
     p.add_argument("--address", help="join an existing Ray cluster")
     p.add_argument("--no-zero-cost", action="store_true", help="skip the zero-cost proxies")
     p.add_argument("--max-cost", type=float, help="choose only among fidelities at most this many times the default's "
@@ -67,7 +68,7 @@ def _study(args) -> tuple[Path, dict]:
         folder = Path(args.resume)
         if not (folder / STUDY).is_file():
             raise UsageError(f"cannot resume {folder}: no {STUDY}")
-        return folder, _with_added_fidelities(folder, json.loads((folder / STUDY).read_text()), args.fidelity)
+        return folder, _with_added_fidelities(folder, _read_study(folder), args.fidelity)
     space = load_space(args.space)
     if args.count < 3:
         raise UsageError(f"--count must be at least 3 to compare rankings, got {args.count}")
@@ -81,6 +82,20 @@ def _study(args) -> tuple[Path, dict]:
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_text(folder / STUDY, json.dumps(study, indent=1))
     return folder, study
+
+
+def _read_study(folder: Path) -> dict:
+    """The study of ``folder``, checked; UsageError names what is wrong with it."""
+    try:
+        study = json.loads((folder / STUDY).read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise UsageError(f"cannot resume {folder}: {STUDY} is not JSON ({err})") from None
+    if not isinstance(study, dict) or not {"space", "count", "seed", "fidelities"} <= set(study):
+        raise UsageError(f"cannot resume {folder}: {STUDY} lacks space, count, seed or fidelities")
+    if not (isinstance(study["fidelities"], list) and all(isinstance(f, str) for f in study["fidelities"])
+            and isinstance(study["count"], int) and isinstance(study["seed"], int)):
+        raise UsageError(f"cannot resume {folder}: {STUDY} has a malformed count, seed or fidelity list")
+    return study
 
 
 def _with_added_fidelities(folder: Path, study: dict, added: list[str]) -> dict:

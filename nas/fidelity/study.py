@@ -46,7 +46,10 @@ def parse_fidelity(text: str, space: SearchSpace) -> Fidelity:
         field, sep, value = part.partition("=")
         if not sep or not field.strip():
             raise FidelityError(f"--fidelity {text!r}: expected FIELD=VALUE[,FIELD=VALUE...], e.g. steps=1200")
-        changes[field.strip()] = yaml.safe_load(value)
+        try:
+            changes[field.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise FidelityError(f"--fidelity {text!r}: {value!r} is not a value (a number, a word or a list)") from None
     try:
         budget = Budget.model_validate({**default.model_dump(), **changes})
     except ValidationError as err:

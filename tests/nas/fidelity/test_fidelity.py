@@ -49,6 +49,8 @@ def test_summary_puts_each_fidelity_against_the_reference_with_its_relative_cost
 
 @pytest.mark.parametrize("text, message", [("steps", "FIELD=VALUE"), ("steps=-3", "steps"),
                                            ("colour=red", "colour: unknown key"),
+                                           ("steps=[", "not a value"),
+                                           ("steps=!!python/name:os.system", "not a value"),
                                            ("steps=20,warmup_steps=30",
                                             r"^--fidelity 'steps=20,warmup_steps=30': warmup_steps: must be below steps \(20\)$")])
 def test_bad_fidelities_are_named(text, message):
@@ -68,6 +70,26 @@ def test_a_bad_cost_cap_is_one_line(tmp_path, value):
     proc = subprocess.run([sys.executable, "-m", "nas.fidelity", "--max-cost", value, "--out", str(tmp_path / "s")],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "error: --max-cost" in proc.stderr, proc.stderr
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("content", [b"\x00\xff binary", b"{not json", b"[1, 2]", b'{"space": {}, "count": 3}',
+                                     b'{"space": {}, "count": 3, "seed": 0, "fidelities": "default"}'])
+def test_resuming_a_damaged_study_is_one_line_and_keeps_it(tmp_path, content):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "study.json").write_bytes(content)
+    proc = subprocess.run([sys.executable, "-m", "nas.fidelity", "--resume", str(tmp_path / "s")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "error: cannot resume" in proc.stderr, proc.stderr
+    assert (tmp_path / "s" / "study.json").read_bytes() == content
+
+
+@pytest.mark.parametrize("option, value", [("--cpus-per-trial", "-1"), ("--gpus-per-trial", "-1"),
+                                           ("--max-concurrent", "0")])
+def test_impossible_trial_resources_are_one_line(tmp_path, option, value):
+    proc = subprocess.run([sys.executable, "-m", "nas.fidelity", option, value, "--out", str(tmp_path / "s")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and option in proc.stderr, proc.stderr
     assert not (tmp_path / "s").exists()
 
 
