@@ -52,6 +52,9 @@ class PatchSampler:
     def sample(self, batch: int, patch: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
 
+    def check_patch(self, patch: int) -> None:
+        """DataError unless every image can give a ``patch`` x ``patch`` crop (checked before training)."""
+
 
 def random_int(high: int, g: torch.Generator) -> int:
     return int(torch.randint(high, (1,), generator=g))
@@ -91,6 +94,12 @@ class CropSampler(PatchSampler):
         if self.target is None:
             return random_int(h - size + 1, g), random_int(w - size + 1, g)
         return 2 * random_int((h - size) // 2 + 1, g), 2 * random_int((w - size) // 2 + 1, g)
+
+    def check_patch(self, patch: int) -> None:
+        size = patch + (2 if self.target is not None else 0)
+        h, w = min((pair[2] for pair in self.pairs), key=min)
+        if min(h, w) < size:
+            raise DataError(f"patch {patch} needs images of at least {size} x {size}; the smallest is {h} x {w}")
 
     def sample(self, batch, patch, g):
         size = patch + (2 if self.target is not None else 0)

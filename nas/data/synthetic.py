@@ -54,6 +54,11 @@ class SyntheticSampler(PatchSampler):
         self.noise_profile, self.srgb = noise_profile, srgb
         self.channels = 3 if srgb else 1
 
+    def check_patch(self, patch: int) -> None:
+        h, w = min((tuple(image.shape[-2:]) for image in self.photos), key=min)
+        if min(h, w) < patch:
+            raise DataError(f"patch {patch} is larger than a training photo ({h} x {w})")
+
     def sample(self, batch, patch, g):
         crops = []
         for _ in range(batch):

@@ -74,6 +74,7 @@ def main(argv=None) -> None:
                          f"{describe_channels(channels)}; both networks must take the same data")
     data = args.data or default_source(channels)
     sampler = training_sampler(data, channels)
+    sampler.check_patch(train.patch_size)
     val_source = args.val_data or data
     val = validation_set(val_source, args.val_blocks, args.val_block_size, channels)
     unlabeled_for = _unlabeled_inputs(args, sampler)
@@ -95,6 +96,7 @@ def _unlabeled_inputs(args, sampler):
     """The unlabeled inputs of each seed: the --unlabeled blocks, or crops of the training inputs
     drawn with seed + 2."""
     if not args.unlabeled:
+        sampler.check_patch(args.unlabeled_size)
         return lambda seed: fixed_noisy_blocks(sampler, args.unlabeled_blocks, args.unlabeled_size, seed=seed + 2)
     unlabeled = unlabeled_blocks(args.unlabeled, args.unlabeled_blocks, args.unlabeled_size, seed=args.seed + 2)
     check_channels(sampler.channels, 1 if unlabeled.ndim == 3 else unlabeled.shape[1], args.unlabeled)

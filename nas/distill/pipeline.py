@@ -68,6 +68,10 @@ class MixedSampler(PatchSampler):
         self.first, self.second = first, second
         self.channels = first.channels
 
+    def check_patch(self, patch: int) -> None:
+        self.first.check_patch(patch)
+        self.second.check_patch(patch)
+
     def sample(self, batch, patch, g):
         half = max(1, batch // 2)
         a_noisy, a_clean = self.first.sample(batch - half, patch, g) if batch > half else (None, None)

@@ -83,7 +83,7 @@ def _configured_space(args):
                 "patch_size": args.patch_size, "data": args.data, "val_data": args.val_data, "rungs": args.rungs},
         resources={"cpus": args.cpus_per_trial, "gpus": args.gpus_per_trial, "max_concurrent": args.max_concurrent})
     budget = space.budget
-    training_sampler(budget.data, space.in_channels)                 # fail now, not in every trial
+    training_sampler(budget.data, space.in_channels).check_patch(budget.patch_size)   # fail now, not in every trial
     validation_set(budget.val_data or budget.data, budget.val_blocks, budget.val_block_size, space.in_channels)
     return space
 

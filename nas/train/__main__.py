@@ -39,6 +39,7 @@ def main(argv=None) -> None:
     spec = resolve_arch(args.arch)[0]
     data = args.data or default_source(spec.in_channels)
     sampler = training_sampler(data, spec.in_channels)
+    sampler.check_patch(config.patch_size)
     val = validation_set(args.val_data or data, args.val_blocks, args.val_block_size, spec.in_channels)
     out = Path(args.out or Path("runs") / f"train-{spec_key(spec)}-{dt.datetime.now():%Y%m%d-%H%M%S}")
     summary = train_network(spec, sampler, val, out, config, resume=args.resume,

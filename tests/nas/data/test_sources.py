@@ -159,6 +159,21 @@ def test_pairs_folder_trains_and_validates(tmp_path):
     assert noisy.shape == (2, 1, 16, 16)
 
 
+def test_a_patch_larger_than_the_smallest_image_is_refused_before_training(tmp_path):
+    (tmp_path / "noisy").mkdir()
+    (tmp_path / "clean").mkdir()
+    for name, side in (("big", 64), ("small", 16)):
+        clean = np.random.default_rng(2).random((side, side)).astype(np.float32)
+        np.save(tmp_path / "noisy" / f"{name}.npy", clean + 0.01)
+        np.save(tmp_path / "clean" / f"{name}.npy", clean)
+    sampler = training_sampler(f"pairs:{tmp_path}")
+    sampler.check_patch(8)
+    with pytest.raises(DataError, match="smallest is 16 x 16"):
+        sampler.check_patch(16)         # a raw crop takes 2 pixels more for Bayer alignment
+    with pytest.raises(DataError, match="larger than a training photo"):
+        training_sampler("synthetic").check_patch(100000)
+
+
 @pytest.mark.parametrize("source, message", [
     ("imagenet", "unknown data source"),
     ("sidd-val", "needs a folder"),

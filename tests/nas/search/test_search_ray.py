@@ -172,6 +172,7 @@ def test_local_ray_of_the_search_keeps_token_authentication():
     (["--resume", "/no/such/run", "--patch-size", "64"], "drop --patch-size"),
     (["--space", "rcab_dense.yaml", "--width-multiplier", "0"], "budget.width_multiplier"),
     (["--space", "rcab_dense.yaml", "--patch-size", "30"], "budget.patch_size"),
+    (["--space", "rcab_dense.yaml", "--patch-size", "100000", "--check"], "larger than a training photo"),
     (["--space", "rcab_dense.yaml", "--time-budget", "soon"], "--time-budget 'soon': expected a duration"),
     (["--space", "rcab_dense.yaml", "--time-budget", "0m"], "--time-budget '0m': must be positive and finite"),
 ])

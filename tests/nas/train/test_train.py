@@ -73,6 +73,7 @@ def test_train_refuses_to_overwrite_without_resume(tmp_path, capsys):
     ("--seed", str(2**70), "2\\*\\*32"),
     ("--threads", "-1", "at least 1"),
     ("--threads", "100000", "this machine has"),
+    ("--patch-size", "100000", "larger than a training photo"),
 ])
 def test_bad_values_are_one_line_before_training(tmp_path, capsys, option, value, message):
     arch = tiny_spec_file(tmp_path / "spec.json")
