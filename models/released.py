@@ -37,7 +37,8 @@ def state_dict_of(loaded: object, path: str | os.PathLike) -> dict[str, torch.Te
     ``{"state_dict": ...}`` dict, or one of this toolkit's ``{"spec", "state_dict"}`` files.
     A ``module.`` prefix on every key (DataParallel) is removed."""
     state = loaded.get("state_dict", loaded) if isinstance(loaded, Mapping) else None
-    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+    if (not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values())
+            or not all(isinstance(k, str) for k in state)):
         raise WeightsError(f"{path} holds no state dict (expected a dict of tensors, or a dict with 'state_dict')")
     if state and all(k.startswith(_PREFIX) for k in state):
         state = {k[len(_PREFIX):]: v for k, v in state.items()}

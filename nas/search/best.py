@@ -74,10 +74,19 @@ def read_result(path: str | Path, pick: int | None = None, max_gflops: float | N
             "source": str(path), "run": data.get("run"), "space": space.to_dict() if space is not None else None}
 
 
+def _is_member(member: object) -> bool:
+    metrics = member.get("metrics") if isinstance(member, dict) else None
+    return (isinstance(metrics, dict) and "genome" in member and metrics.get("status") in ("ok", "failed", "stopped")
+            and all(isinstance(metrics.get(k), (int, float)) and not isinstance(metrics.get(k), bool)
+                    for k in ("psnr", "gflops")))
+
+
 def _choose_from_pareto(data: dict, path: Path, pick: int | None, max_gflops: float | None) -> dict:
     pareto = data.get("pareto")
     if not pareto:
         raise ResultError(f"{path}: has no Pareto set ('pareto'); --pick and --max-gflops need a multi-objective run")
+    if not isinstance(pareto, list) or not all(_is_member(m) for m in pareto):
+        raise ResultError(f"{path}: 'pareto' is malformed (expected a list of members with genome and metrics)")
     if pick is not None:
         if not 0 <= pick < len(pareto):
             raise ResultError(f"--pick {pick}: the Pareto set has {len(pareto)} members (0..{len(pareto) - 1})")

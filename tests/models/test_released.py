@@ -64,3 +64,10 @@ def test_rejects_pickled_objects(tmp_path):
     torch.save({"state_dict": {"a": torch.nn.Linear(1, 1)}}, path)   # not loadable with weights_only
     with pytest.raises(WeightsError):
         load_released(path)
+
+
+def test_a_dict_of_tensors_with_non_string_keys_is_not_a_state_dict(tmp_path):
+    path = tmp_path / "odd.pth"
+    torch.save({1: torch.zeros(2), 2: torch.ones(2)}, path)
+    with pytest.raises(WeightsError, match="holds no state dict"):
+        load_released(path)

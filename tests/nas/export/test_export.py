@@ -99,6 +99,15 @@ def test_pareto_pick_and_gflops_rule(tmp_path):
         read_result(best, pick=5)
 
 
+@pytest.mark.parametrize("pareto", [7, [1, 2], [{"genome": [0] * 13}], [{"genome": [0] * 13, "metrics": {"status": "ok"}}]])
+@pytest.mark.parametrize("choice", [{"pick": 0}, {"max_gflops": 5.0}])
+def test_a_malformed_pareto_set_is_a_result_error(tmp_path, pareto, choice):
+    space = tiny_space(objectives=["psnr", "gflops"], evolution={"selection": "nsga2"})
+    best = write_best(tmp_path / "best.json", space, tiny_genome(), pareto=pareto)
+    with pytest.raises(ResultError, match="'pareto' is malformed"):
+        read_result(best, **choice)
+
+
 @pytest.mark.parametrize("content, message", [
     ("{not json", "invalid JSON"),
     ('{"foo": 1}', "expected a run's best.json or a genome file"),
