@@ -21,6 +21,9 @@ def _is_hdf5(path: Path) -> bool:
         return f.read(8) == b"\x89HDF\r\n\x1a\n"
 
 
+LEEWAY = 0.5   # noisy values may stray outside [0, 1] (noise, black level); counts of a 10+ bit sensor do not
+
+
 def read_array(path: str | os.PathLike, key: str | None = None, integers: bool = False) -> np.ndarray:
     """The array at ``key`` of a .mat file (v5 or v7.3), or the array of a .npy file, as float32.
     With ``integers``, 8 and 16-bit integer arrays (sRGB files) are accepted and divided by 255 or
@@ -43,10 +46,15 @@ def read_array(path: str | os.PathLike, key: str | None = None, integers: bool =
         raise DataError(f"{path}: a .mat file needs the name of its array (key)")
     if _is_hdf5(path):
         import h5py
-        with h5py.File(path, "r") as f:
-            if key not in f:
-                raise DataError(f"{path}: no array {key!r} (found: {', '.join(f.keys()) or 'none'})")
-            return _as_float32(np.asarray(f[key]).T, path, key, integers)
+        try:
+            with h5py.File(path, "r") as f:
+                if not isinstance(f.get(key), h5py.Dataset):
+                    raise DataError(f"{path}: no array {key!r} (found: {', '.join(f.keys()) or 'none'})")
+                return _as_float32(np.asarray(f[key]).T, path, key, integers)
+        except DataError:
+            raise
+        except (OSError, TypeError, ValueError) as err:       # a damaged HDF5 body, or a group at key
+            raise DataError(f"{path}: not a readable MATLAB v7.3 file ({err})") from None
     import scipy.io
     try:
         contents = scipy.io.loadmat(path, variable_names=[key])
@@ -66,7 +74,10 @@ def open_mat_lazy(path: Path, key: str):
         raise DataError(f"file not found: {path}")
     if not _is_hdf5(path):
         raise DataError(f"{path}: expected a MATLAB v7.3 (HDF5) file, as SIDD-Medium ships")
-    handle = h5py.File(path, "r")
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as err:
+        raise DataError(f"{path}: not a readable MATLAB v7.3 file ({err})") from None
     if key not in handle:
         found = ", ".join(handle.keys()) or "none"
         handle.close()
@@ -96,8 +107,17 @@ def write_array(path: str | os.PathLike, array: np.ndarray, key: str | None = No
 
 
 def _as_float32(array: np.ndarray, path: Path, key: str, integers: bool = False) -> np.ndarray:
+    if array.size == 0:
+        raise DataError(f"{path}: {key} is empty (shape {array.shape})")
     if integers and array.dtype in (np.uint8, np.uint16):
         return np.asarray(array, dtype=np.float32) / np.float32(np.iinfo(array.dtype).max)
     if not np.issubdtype(array.dtype, np.floating):
         raise DataError(f"{path}: {key} has dtype {array.dtype}, expected floating-point values in [0, 1]")
-    return np.asarray(array, dtype=np.float32)
+    values = np.asarray(array, dtype=np.float32)
+    if not np.isfinite(values).all():
+        raise DataError(f"{path}: {key} holds NaN or infinite values")
+    low, high = float(values.min()), float(values.max())
+    if low < -LEEWAY or high > 1 + LEEWAY:     # e.g. raw counts not divided by the white level
+        raise DataError(f"{path}: {key} ranges from {low:g} to {high:g}; expected values in [0, 1] "
+                        "(divide raw counts by the white level)")
+    return values

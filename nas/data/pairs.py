@@ -58,6 +58,9 @@ def _pair_arrays(directory: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
     kinds = {channels_of(a) for a in noisy_all}
     if len(kinds) > 1:
         raise DataError(f"pairs:{directory}: mixes raw mosaics and RGB images; one folder holds one kind")
+    odd = next((a.shape for a in noisy_all if channels_of(a) == 1 and (a.shape[-2] % 2 or a.shape[-1] % 2)), None)
+    if odd:
+        raise DataError(f"pairs:{directory}: a {odd[-2]} x {odd[-1]} mosaic; a Bayer mosaic has even sides")
     return noisy_all, clean_all
 
 

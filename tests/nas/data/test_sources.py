@@ -107,6 +107,35 @@ def test_siddplus_val_v73_layout_loads(tmp_path):
     np.testing.assert_array_equal(blocks.noisy[2], clean[2])
 
 
+@pytest.mark.parametrize("array, message", [
+    (np.zeros((0, 16, 16), np.float32), "is empty"),
+    (np.full((8, 8), np.nan, np.float32), "NaN or infinite"),
+    (np.full((8, 8), 1023.0, np.float32), "ranges from 1023 to 1023; expected values in"),
+])
+def test_arrays_that_are_not_images_in_0_1_are_data_errors(tmp_path, array, message):
+    np.save(tmp_path / "a.npy", array)
+    with pytest.raises(DataError, match=message):
+        read_array(tmp_path / "a.npy")
+    noisy = np.clip(np.random.default_rng(0).normal(0.02, 0.05, (8, 8)), -0.2, 1.2).astype(np.float32)
+    np.save(tmp_path / "b.npy", noisy)               # noise around black may dip below 0
+    np.testing.assert_array_equal(read_array(tmp_path / "b.npy"), noisy)
+
+
+def test_a_damaged_v73_mat_is_a_data_error(tmp_path):
+    path = tmp_path / "x.mat"
+    with h5py.File(path, "w", userblock_size=512) as f:
+        f["x"] = np.zeros((8, 8), np.float32)
+        f.create_group("folder")
+    assert read_array(path, "x").shape == (8, 8)
+    with pytest.raises(DataError, match="no array 'folder'"):
+        read_array(path, "folder")                      # a group, not an array
+    data = bytearray(path.read_bytes())
+    data[520:] = b"\x00" * (len(data) - 520)           # the HDF5 signature stays, the body is gone
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError, match="not a readable MATLAB v7.3 file"):
+        read_array(path, "x")
+
+
 @pytest.mark.parametrize("phone, pattern", [("GP", "BGGR"), ("IP", "RGGB"), ("S6", "GRBG"), ("N6", "BGGR"),
                                             ("G4", "BGGR")])
 def test_sidd_medium_unifies_each_phone_to_rggb(tmp_path, phone, pattern):
@@ -157,6 +186,16 @@ def test_pairs_folder_trains_and_validates(tmp_path):
     assert len(validation_set(f"pairs:{tmp_path}")) == 4
     noisy, _ = training_sampler(f"pairs:{tmp_path}").sample(2, 16, torch.Generator().manual_seed(0))
     assert noisy.shape == (2, 1, 16, 16)
+
+
+def test_an_odd_sided_mosaic_in_a_pairs_folder_is_a_data_error(tmp_path):
+    (tmp_path / "noisy").mkdir()
+    (tmp_path / "clean").mkdir()
+    clean = np.full((33, 32), 0.5, np.float32)
+    np.save(tmp_path / "noisy" / "a.npy", clean)
+    np.save(tmp_path / "clean" / "a.npy", clean)
+    with pytest.raises(DataError, match="33 x 32 mosaic; a Bayer mosaic has even sides"):
+        training_sampler(f"pairs:{tmp_path}")
 
 
 def test_a_patch_larger_than_the_smallest_image_is_refused_before_training(tmp_path):
