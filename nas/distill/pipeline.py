@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -115,11 +116,16 @@ def _labels(path: Path, make, key: str) -> dict[str, np.ndarray]:
     """Pseudo labels cached in ``path`` (.npz, written atomically), recomputed when ``key`` (the
     :func:`fingerprint` of their inputs and networks) differs from the cached one."""
     if path.exists():
-        with np.load(path, allow_pickle=False) as data:
-            cached = dict(data)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                cached = dict(data)
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, AttributeError) as err:
+            log.warning("%s: unreadable cache (%s), recomputing", path.name, err)   # derived data: rebuild it
+            cached = {}
         if str(cached.pop("fingerprint", "")) == key:
             return cached
-        log.info("%s: inputs or networks changed, recomputing", path.name)
+        if cached:
+            log.info("%s: inputs or networks changed, recomputing", path.name)
     arrays = make()
     with atomic_path(path) as tmp:
         np.savez(tmp, fingerprint=np.array(key), **arrays)

@@ -91,6 +91,19 @@ def test_pseudo_labels_follow_their_inputs(tmp_path):
             assert len(labels["noisy"]) == 2, name
 
 
+def test_a_damaged_pseudo_label_cache_is_recomputed_on_resume(tmp_path):
+    out = tmp_path / "distill"
+    argv = tiny_argv(tmp_path, out)
+    distill.main(argv)
+    with np.load(out / "step2_pseudo_labels.npz", allow_pickle=False) as labels:
+        expected = dict(labels)
+    (out / "step2_pseudo_labels.npz").write_bytes(b"junk, not a zip")
+    distill.main([*argv, "--resume"])
+    with np.load(out / "step2_pseudo_labels.npz", allow_pickle=False) as labels:
+        assert set(labels) == set(expected)
+        np.testing.assert_array_equal(labels["noisy"], expected["noisy"])
+
+
 def test_distillation_pseudo_labels_a_folder_of_camera_raws(tmp_path):
     raws = tmp_path / "raws"
     raws.mkdir()
