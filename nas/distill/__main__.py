@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                                        "siddplus-val:DIR); default: fixed crops of the training inputs")
     p.add_argument("--unlabeled-blocks", type=positive_int, default=64, help="crops drawn from the training inputs")
     p.add_argument("--unlabeled-size", type=multiple_of_8, default=128, help="side of those crops")
-    p.add_argument("--finetune-steps", type=int, help="steps of each fine-tuning stage (default: steps / 2)")
+    p.add_argument("--finetune-steps", type=positive_int, help="steps of each fine-tuning stage (default: steps / 2)")
     p.add_argument("--finetune-lr", type=float, help="learning rate of fine-tuning (default: lr / 4)")
     p.add_argument("--width-multiplier", type=float, default=1.0, help="scale both networks' widths (quick runs)")
     p.add_argument("--seeds", type=int, default=1, help="repeat the pipeline with N seeds (--seed, --seed + 1, ...) "

@@ -158,3 +158,18 @@ def test_raw_original_with_srgb_siamese_is_one_line(tmp_path, capsys):
         distill.main(["--original", "mwresnet", "--siamese", str(siamese), "--steps", "2"])
     err = capsys.readouterr().err.strip().splitlines()
     assert info.value.code == 2 and len(err) == 1 and "both networks must take the same data" in err[0]
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--finetune-steps", "0", "at least 1"),
+    ("--unlabeled-blocks", "0", "at least 1"),
+    ("--unlabeled-size", "7", "multiple of 8"),
+    ("--unlabeled-size", "100000", "larger than a training photo"),
+])
+def test_bad_sizes_are_one_line_before_any_training(tmp_path, capsys, option, value, message):
+    out = tmp_path / "distill"
+    with pytest.raises(SystemExit) as exit_info:
+        distill.main(tiny_argv(tmp_path, out, option, value))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(err) == 1 and message in err[0], err
+    assert not out.exists()
