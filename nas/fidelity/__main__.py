@@ -111,7 +111,7 @@ def _with_added_fidelities(folder: Path, study: dict, added: list[str]) -> dict:
 
 
 def _train_all(folder: Path, space, genomes, fidelities, seed: int, evaluator: RayEvaluator) -> list[Evaluation]:
-    done = {(e.extra.get("fidelity"), e.key): e for e in read_journal(folder)}
+    done = {(e.extra.get("fidelity"), e.key): e for e in read_journal(folder, repair=True)}
     codec = GenomeCodec(space)
     for index, fidelity in enumerate(fidelities):
         todo = [c for c in candidates_at(space, genomes, fidelity, seed) if (fidelity.name, c.key) not in done]

@@ -53,9 +53,11 @@ def append_evaluation(run_dir: Path, evaluation: Evaluation) -> None:
     append_line(Path(run_dir) / JOURNAL, evaluation.to_json())
 
 
-def read_journal(run_dir: Path) -> list[Evaluation]:
-    """Every evaluation in the journal. A torn last line (the run was killed mid-write) is dropped
-    and the file rewritten without it, so later appends start on a fresh line."""
+def read_journal(run_dir: Path, repair: bool = False) -> list[Evaluation]:
+    """Every evaluation in the journal; a torn last line (the run was killed mid-write, or is
+    writing it now) is left out. With ``repair`` (only a writer that is about to append, i.e. a
+    resume) the file is rewritten without it, so later appends start on a fresh line; a reader of a
+    live run must not, or the line being written would be lost."""
     path = Path(run_dir) / JOURNAL
     if not path.is_file():
         return []
@@ -66,7 +68,7 @@ def read_journal(run_dir: Path) -> list[Evaluation]:
             evaluations.append(Evaluation.from_json(line))
         except RecordError as err:
             raise CheckpointError(f"cannot resume {run_dir}: {JOURNAL} line {number} is damaged ({err})") from None
-    if lines[-1]:
+    if repair and lines[-1]:
         atomic_write_text(path, "".join(line + "\n" for line in complete))
     return evaluations
 

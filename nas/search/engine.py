@@ -204,7 +204,7 @@ class Evolution:
     def resume(cls, run_dir: Path, evaluator) -> "Evolution":
         """The run in ``run_dir`` as it was when it stopped; CheckpointError if it cannot be."""
         state = read_checkpoint(run_dir)
-        evaluations = read_journal(run_dir)
+        evaluations = read_journal(run_dir, repair=True)
         try:
             run = cls(parse_space(state["space"], source=f"{run_dir}: checkpoint"), Path(run_dir), evaluator,
                       int(state["seed"]))

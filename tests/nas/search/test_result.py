@@ -56,8 +56,20 @@ def test_torn_journal_line_is_dropped_and_appends_continue_on_a_new_line(tmp_pat
     append_evaluation(tmp_path, e)
     with open(tmp_path / JOURNAL, "a") as handle:
         handle.write('{"generation": 0, "key": "torn')                  # killed mid-write
-    assert read_journal(tmp_path) == [e]
+    assert read_journal(tmp_path, repair=True) == [e]
     append_evaluation(tmp_path, e)
+    assert read_journal(tmp_path) == [e, e]
+
+
+def test_reading_a_live_journal_never_rewrites_the_line_being_written(tmp_path):
+    e = Evaluation(0, "k", (0,) * 13, mwrcanet_paper_spec(), 1, result())
+    append_evaluation(tmp_path, e)
+    line = e.to_json()
+    with open(tmp_path / JOURNAL, "a") as writer:       # a run appending its next result
+        writer.write(line[:40])
+        writer.flush()
+        assert read_journal(tmp_path) == [e]          # e.g. nas.analyze on the running search
+        writer.write(line[40:] + "\n")
     assert read_journal(tmp_path) == [e, e]
 
 
