@@ -7,11 +7,13 @@
 Writes, into --out (default: beside the database): gene_effects.csv (mean proxy PSNR by block
 type per group, 95% intervals), gene_importance.csv (permutation importance from a surrogate
 fitted on the evaluations, with its held-out Kendall tau) and analysis.png. --score-genome trains
-that genome once at the space's budget (in this process) and reports its percentile in the
-database and the best architecture at equal or lower GFLOPs.
+that genome once at the budget of the space the database was made with (in this process; --space
+overrides it) and reports its percentile in the database and the best architecture at equal or
+lower GFLOPs.
 """
 from __future__ import annotations
 
+import logging
 import shlex
 import sys
 from pathlib import Path
@@ -21,7 +23,7 @@ import pandas as pd
 from ..atomic import atomic_write_text
 from ..cli import CommandParser, UsageError, cli_main, cpu_threads, seed_int, user_error
 from ..search.best import ResultError, read_result
-from ..search.database import DatabaseError, export_database, load_database
+from ..search.database import DatabaseError, export_database, load_database, recorded_space
 from ..search.fitness import candidate_seed, evaluate_candidate
 from ..search.genome import spec_key
 from ..search.result import Candidate
@@ -30,12 +32,14 @@ from ..search.surrogate import Surrogate
 from .effects import best_within_cost, block_type_effects, gene_importance, percentile_of, plot_analysis
 
 user_error(DatabaseError, SpaceError, ResultError)
+log = logging.getLogger(__name__)
 
 
 def build_parser() -> CommandParser:
     p = CommandParser("python -m nas.analyze", __doc__)
     p.add_argument("database", help="a run folder, or an evaluations table (.csv / .csv.gz)")
-    p.add_argument("--space", default="rcab_dense.yaml", help="the space the database samples (its blocks, budget)")
+    p.add_argument("--space", help="the space the database samples (its blocks, and the budget --score-genome trains "
+                   "at); default: the one the database records (a run's space.yaml, a table's .meta.json)")
     p.add_argument("--score-genome", metavar="FILE", help="a genome or best.json to train once and place")
     p.add_argument("--seed", type=seed_int, default=0, help="run seed of the database (the scored genome's seed)")
     p.add_argument("--threads", type=cpu_threads, help="PyTorch CPU threads for --score-genome")
@@ -53,10 +57,20 @@ def _score(genome_file: str, space, seed: int, threads: int | None):
     return key, result
 
 
+def _space(name: str | None, database: str):
+    if name:
+        return load_space(name)
+    recorded = recorded_space(database)
+    if recorded is None:
+        log.warning("%s records no search space; using rcab_dense.yaml (give --space to choose)", database)
+        return load_space("rcab_dense.yaml")
+    return recorded
+
+
 @cli_main
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
-    space = load_space(args.space)
+    space = _space(args.space, args.database)
     table = load_database(args.database)
     if len(table) < 10:
         raise UsageError(f"{args.database}: {len(table)} fully trained architectures; the analysis needs 10 or more")

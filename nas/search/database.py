@@ -18,14 +18,16 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from models import ArchSpec
 
 from ..atomic import atomic_path, atomic_write_text
-from .checkpoint import JOURNAL, RUN_INFO, read_journal
+from .checkpoint import CHECKPOINT, JOURNAL, RUN_INFO, CheckpointError, read_checkpoint, read_journal
 from .report import evaluations_table
+from .space import SearchSpace, parse_space
 
-__all__ = ["DatabaseError", "load_database", "export_database"]
+__all__ = ["DatabaseError", "load_database", "export_database", "recorded_space", "meta_path"]
 
 
 class DatabaseError(ValueError):
@@ -74,6 +76,37 @@ def _parsed(table: pd.DataFrame, path: Path) -> pd.DataFrame:
     return table
 
 
+def meta_path(table: Path) -> Path:
+    """Where the metadata of an exported table lives: ``NAME.meta.json`` beside ``NAME.csv.gz``."""
+    return table.with_name(table.name.removesuffix(".gz").removesuffix(".csv") + ".meta.json")
+
+
+def recorded_space(path: str | Path) -> SearchSpace | None:
+    """The space a database was made with: a run folder's (its checkpoint's), or the ``space`` an
+    exported table's ``.meta.json`` records; None when neither is there."""
+    path = Path(path)
+    if path.is_dir():
+        if not (path / CHECKPOINT).is_file():
+            return None
+        try:
+            return parse_space(read_checkpoint(path)["space"], source=f"{path / CHECKPOINT}")
+        except (CheckpointError, KeyError) as err:
+            raise DatabaseError(f"{path}: its {CHECKPOINT} records no readable space ({err})") from None
+    meta = meta_path(path)
+    if not meta.is_file():
+        return None
+    try:
+        text = json.loads(meta.read_text()).get("space")
+    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError) as err:
+        raise DatabaseError(f"{meta}: not the metadata of an exported database ({err})") from None
+    if not isinstance(text, str):
+        return None
+    try:
+        return parse_space(yaml.safe_load(text), source=str(meta))
+    except yaml.YAMLError as err:
+        raise DatabaseError(f"{meta}: its space is not YAML ({err})") from None
+
+
 def export_database(run_dir: Path, out: Path, command: str) -> pd.DataFrame:
     """Write the run's evaluations to ``out`` (.csv.gz) with ``out``.meta.json: the command that
     made the run (from its run.json), the command that exported it, the space and the environment.
@@ -85,7 +118,7 @@ def export_database(run_dir: Path, out: Path, command: str) -> pd.DataFrame:
         raise DatabaseError(f"{out}: the export must be a .csv.gz file")
     if not out.parent.is_dir():
         raise DatabaseError(f"{out}: its folder does not exist")
-    table = evaluations_table(read_journal(run_dir))
+    table, space = evaluations_table(read_journal(run_dir)), recorded_space(run_dir)
     with atomic_path(out) as tmp:
         table.to_csv(tmp, index=False, compression="gzip")
     import numpy
@@ -93,9 +126,9 @@ def export_database(run_dir: Path, out: Path, command: str) -> pd.DataFrame:
     info = Path(run_dir) / RUN_INFO
     made_by = json.loads(info.read_text()).get("command") if info.is_file() else None
     meta = {"made_by": made_by, "exported_by": command, "rows": len(table), "ok": int((table["status"] == "ok").sum()),
-            "space": (Path(run_dir) / "space.yaml").read_text() if (Path(run_dir) / "space.yaml").is_file() else None,
+            "space": yaml.safe_dump(space.to_dict(), sort_keys=False) if space else None,
             "environment": {"python": sys.version.split()[0], "torch": torch.__version__, "numpy": numpy.__version__,
                             "platform": platform.platform(), "processor": platform.processor(),
                             "torch_threads": torch.get_num_threads()}}
-    atomic_write_text(out.with_name(out.name.removesuffix(".csv.gz") + ".meta.json"), json.dumps(meta, indent=2))
+    atomic_write_text(meta_path(out), json.dumps(meta, indent=2))
     return table

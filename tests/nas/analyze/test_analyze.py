@@ -27,6 +27,18 @@ def test_analysis_of_a_small_database_with_a_scored_reference(tmp_path, capsys):
     assert len(pd.read_csv(tmp_path / "db.csv.gz")) == 12
 
 
+def test_a_genome_is_scored_at_the_budget_the_database_was_made_with(tmp_path, capsys):
+    space = tiny_space(evolution={"selection": "random", "population": 10, "generations": 0}, budget={"steps": 3})
+    space_file = write_space(tmp_path / "tiny.yaml", space)
+    Evolution(space, tmp_path / "run", InProcessEvaluator(threads=1), 0).run()
+    genome = tmp_path / "reference.json"
+    genome.write_text(json.dumps({"genome": [2, 2] * 5 + [0, 0, 0], "space": str(space_file)}))
+    analyze.main([str(tmp_path / "run"), "--export", str(tmp_path / "db.csv.gz"), "--out", str(tmp_path / "a")])
+    for database in (tmp_path / "run", tmp_path / "db.csv.gz"):          # no --space: the recorded one
+        analyze.main([str(database), "--score-genome", str(genome), "--out", str(tmp_path / "b")])
+        assert pd.read_csv(tmp_path / "b" / "reference.csv")["steps"].item() == 3
+
+
 def test_too_small_or_missing_database_is_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         analyze.main([str(tmp_path / "nothing")])
