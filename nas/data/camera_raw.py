@@ -122,7 +122,7 @@ def read_mosaic(path: str | os.PathLike, key: str | None = None, cfa: str | None
             raise DataError(f"{path}: an RGB image, not a raw mosaic (a grey image, .npy, .mat or camera raw file)")
         return raw_from_array(pixels, cfa or default_cfa, str(path))
     if cfa is not None:
-        raise DataError(f"{path}: a raw file records its CFA pattern; a pattern (--cfa) is for .npy/.mat mosaics")
+        raise DataError(f"{path}: a raw file records its CFA pattern; a pattern (--cfa) is for .npy/.mat or grey image mosaics")
     return read_raw(path)
 
 

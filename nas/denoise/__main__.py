@@ -48,13 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("output", help="denoised mosaic: .dng, .npy, .mat, .tif or .tiff; sRGB: .png, .jpg or .tif")
     parser.add_argument("--key", default="x", help="array name inside a .mat file (default: x, as in SIDD)")
     parser.add_argument("--cfa", type=str.upper, choices=PATTERNS,
-                        help="CFA pattern of a .npy/.mat input (default: the network's); raw files carry their own")
+                        help="CFA pattern of a .npy/.mat or grey PNG/TIFF mosaic (default: the network's); "
+                             "raw files carry their own")
     parser.add_argument("--arch", required=True, help="named architecture, spec/genome JSON, or model file")
     parser.add_argument("--weights", help="weights file (released checkpoint, state dict or model file)")
     parser.add_argument("--tile", type=int, default=512, help="tile size, a multiple of 8 (0: whole image)")
     parser.add_argument("--overlap", type=int, help="tile overlap, a multiple of 8 (default: 32, at most half the tile)")
     parser.add_argument("--ensemble", action="store_true", help="x8 self-ensemble per tile")
-    parser.add_argument("--preview", help="also write noisy | denoised side by side as an sRGB image (.png)")
+    parser.add_argument("--preview", help="also write noisy | denoised side by side as an sRGB image "
+                        "(.png, .jpg or .tif)")
     parser.add_argument("--threads", type=cpu_threads, help="PyTorch CPU threads")
     parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     return parser

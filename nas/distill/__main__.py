@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       "mwresnet_srgb for an sRGB Siamese network)")
     p.add_argument("--siamese", required=True, help="the Siamese network: best.json, genome file or spec")
     p.add_argument("--unlabeled", help="noisy inputs to pseudo-label: raws:DIR (your camera's raw files) or a validation source, e.g. "
-                                       "siddplus-val:DIR); default: fixed crops of the training inputs")
+                                       "siddplus-val:DIR; default: fixed crops of the training inputs")
     p.add_argument("--unlabeled-blocks", type=positive_int, default=64, help="crops drawn from the training inputs")
     p.add_argument("--unlabeled-size", type=multiple_of_8, default=128, help="side of those crops")
     p.add_argument("--finetune-steps", type=positive_int, help="steps of each fine-tuning stage (default: steps / 2)")

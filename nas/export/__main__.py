@@ -23,8 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = CommandParser("python -m nas.export", __doc__)
     p.add_argument("genome", help="a run's best.json, or a genome file such as search_spaces/mwrcanet_paper.json")
     p.add_argument("--out", help="output folder (default: export-<key> beside the genome file)")
-    p.add_argument("--format", nargs="+", choices=FORMATS, default=["pt", "torchscript"], help="formats to write")
-    p.add_argument("--pick", type=int, help="export member N of the Pareto set")
+    p.add_argument("--format", nargs="+", choices=FORMATS, default=["pt", "torchscript"], help="formats to write (default: pt torchscript)")
+    p.add_argument("--pick", type=int, help="export member N (0-based) of the Pareto set")
     p.add_argument("--max-gflops", type=float, help="export the best-PSNR Pareto member under this many GFLOPs")
     p.add_argument("--weights", help="trained weights to export (default: freshly initialised)")
     return p

@@ -5,7 +5,8 @@
     python -m nas.search --space rcab_dense.yaml --generations 40 --time-budget 2h   # as far as 2 hours go
 
 Flags override the space file for quick experiments. Outputs go to the run folder: the space as
-used, evaluations.csv, logbook.csv, best.json, checkpoint.json, fitness.png (and pareto.png),
+used (space.yaml), run.json (the command), the journal evaluations.jsonl and its table
+evaluations.csv, logbook.csv, best.json, checkpoint.json, fitness.png (and pareto.png),
 tensorboard/ (one log per trial) and tune/ (Ray Tune's own trial folders).
 """
 from __future__ import annotations
@@ -48,8 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup-steps", type=int, help="of those, steps of linear learning-rate warm-up")
     p.add_argument("--width-multiplier", type=float, help="proxy widths as a fraction of the full network's")
     p.add_argument("--patch-size", type=int, help="training patch side in pixels (a multiple of 8)")
-    p.add_argument("--data", help="training source: synthetic, sidd-medium:DIR, pairs:DIR; for an sRGB space "
-                   "synthetic-srgb, sidd-medium-srgb:DIR")
+    p.add_argument("--data", help="training source: synthetic, synthetic:FILE.dng (its noise profile), "
+                   "sidd-medium:DIR, pairs:DIR; for an sRGB space synthetic-srgb, sidd-medium-srgb:DIR")
     p.add_argument("--val-data", help="validation source (default: the training source's own, e.g. synthetic)")
     p.add_argument("--cpus-per-trial", type=float, help="CPUs of one trial (also its PyTorch thread count)")
     p.add_argument("--gpus-per-trial", type=float, help="GPUs of one trial (fractions share a GPU)")

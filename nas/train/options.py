@@ -14,7 +14,8 @@ __all__ = ["add_training_arguments", "prepare", "config_from"]
 
 def add_training_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments shared by train and distill."""
-    p.add_argument("--data", help="training source: synthetic, synthetic-srgb, sidd-medium:DIR, sidd-medium-srgb:DIR, "
+    p.add_argument("--data", help="training source: synthetic, synthetic:FILE.dng (its noise profile), synthetic-srgb, sidd-medium:DIR, "
+                   "sidd-medium-srgb:DIR, "
                    "pairs:DIR (default: synthetic for raw networks, synthetic-srgb for sRGB ones)")
     p.add_argument("--val-data", help="validation source (default: the training source's, e.g. synthetic)")
     p.add_argument("--steps", type=int, required=True, help="training steps")
