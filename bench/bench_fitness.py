@@ -1,6 +1,6 @@
 """The same fitness evaluations in-process and through Ray Tune, and 2 concurrent trials vs 1.
 
-    python bench/bench_fitness.py [--candidates 4] [--steps 60]
+    python bench/bench_fitness.py [--candidates 4] [--steps 60] [--space rcab_dense.yaml]
 
 Prints: total time in-process (1 thread, one after another), through Ray Tune with 1 trial at a
 time (the per-trial overhead, target < 10%), and through Ray Tune with 2 concurrent 1-CPU trials
@@ -23,8 +23,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--candidates", type=int, default=4)
     parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--space", default="rcab_dense.yaml", help="its budget, but --steps")
     args = parser.parse_args()
-    space = load_space("rcab_dense.yaml").with_overrides(budget={"steps": args.steps},
+    space = load_space(args.space).with_overrides(budget={"steps": args.steps},
                                                           blocks_per_group={"min": 4, "max": 8})
     codec = GenomeCodec(space)
     rng = random.Random(0)
