@@ -27,9 +27,17 @@ def read_checkpoint(path: str | os.PathLike) -> object:
         raise WeightsError(f"weights file not found: {path}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise WeightsError(f"cannot read weights from {path}: {first_line}") from None
+    except pickle.UnpicklingError as err:
+        if "Weights only load failed" in str(err):     # torch's long, ANSI-coloured explanation
+            raise WeightsError(f"cannot read weights from {path}: it holds Python objects beyond tensors, which "
+                               "are refused (only weights_only files load)") from None
+        raise WeightsError(f"cannot read weights from {path}: {_first_line(err)}") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
+        raise WeightsError(f"cannot read weights from {path}: {_first_line(err)}") from None
+
+
+def _first_line(err: BaseException) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
 
 
 def state_dict_of(loaded: object, path: str | os.PathLike) -> dict[str, torch.Tensor]:

@@ -59,11 +59,22 @@ def test_corrupt_or_missing_file(tmp_path):
         load_released(tmp_path / "absent.pth")
 
 
-def test_rejects_pickled_objects(tmp_path):
-    path = tmp_path / "pickle.pth"
-    torch.save({"state_dict": {"a": torch.nn.Linear(1, 1)}}, path)   # not loadable with weights_only
-    with pytest.raises(WeightsError):
+class _Payload:
+    """Unpickling this runs code: it creates ``path`` (what a malicious checkpoint could do)."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_rejects_pickled_objects_without_running_them(tmp_path):
+    path, ran = tmp_path / "pickle.pth", tmp_path / "payload_ran"
+    torch.save({"state_dict": {"a": torch.zeros(1)}, "extra": _Payload(ran)}, path)
+    with pytest.raises(WeightsError, match="holds Python objects beyond tensors"):
         load_released(path)
+    assert not ran.exists()
 
 
 def test_a_dict_of_tensors_with_non_string_keys_is_not_a_state_dict(tmp_path):

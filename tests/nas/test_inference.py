@@ -4,7 +4,7 @@ import torch
 
 from models import ArchSpec, GroupSpec, build_model
 from models.spec import GROUP_NAMES
-from nas.inference import denoise_array, predict, self_ensemble, tiled
+from nas.inference import TilingError, denoise_array, predict, self_ensemble, tiled
 from nas.metrics import psnr_db, ssim
 
 
@@ -63,7 +63,7 @@ def test_denoise_array_handles_any_size():
 
 @pytest.mark.parametrize("tile, overlap", [(30, 8), (64, 64), (64, 12)])
 def test_tiled_rejects_bad_geometry(tile, overlap):
-    with pytest.raises(ValueError):
+    with pytest.raises(TilingError, match="tile"):
         tiled(tiny_model(), torch.rand(1, 1, 64, 64), tile, overlap)
 
 

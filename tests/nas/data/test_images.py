@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tifffile
@@ -42,13 +44,21 @@ def test_garbage_is_a_one_line_data_error(tmp_path, name):
     assert "\n" not in str(info.value)
 
 
-def test_failed_write_keeps_the_existing_file(tmp_path):
+def test_failed_write_keeps_the_existing_file(tmp_path, monkeypatch):
+    import PIL.Image
     path = tmp_path / "keep.png"
     write_image(path, np.zeros((3, 8, 8), np.float32))
     before = path.read_bytes()
-    with pytest.raises(Exception):
+    with pytest.raises(DataError, match="cannot store an array of shape"):
         write_image(path, np.zeros((3, 8, 8, 2), np.float32))   # not an image shape
-    assert path.read_bytes() == before
+
+    def disk_full_halfway(image, fp, *args, **kwargs):
+        Path(fp).write_bytes(b"\x89PNG\r\n\x1a\n half")
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(PIL.Image.Image, "save", disk_full_halfway)
+    with pytest.raises(OSError, match="No space left"):
+        write_image(path, np.ones((3, 8, 8), np.float32))
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["keep.png"]
 
 
 def test_16bit_png_with_fewer_significant_bits_is_full_scale(tmp_path):

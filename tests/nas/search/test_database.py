@@ -28,7 +28,7 @@ def test_a_random_search_is_a_database_that_exports_and_reloads(tmp_path):
 def test_not_a_database_is_a_clear_error(tmp_path, content):
     bad = tmp_path / "db.csv"
     bad.write_bytes(content)
-    with pytest.raises(DatabaseError):
+    with pytest.raises(DatabaseError, match="not an evaluation table"):
         load_database(bad)
 
 

@@ -46,7 +46,7 @@ def test_bad_records_are_refused(text, message):
 
 
 def test_checkpoint_refuses_nan(tmp_path):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not JSON compliant"):
         write_checkpoint(tmp_path, {"elapsed_seconds": math.nan})
     assert not (tmp_path / "checkpoint.json").exists()
 
