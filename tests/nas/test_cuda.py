@@ -21,9 +21,11 @@ SPEC = ArchSpec(widths=(32, 32, 32), groups=tuple(GroupSpec("rcab", 2) for _ in 
 
 def test_train_and_validate_on_cuda(tmp_path):
     config = TrainConfig(steps=4, batch_size=2, patch_size=32, val_every=2, device="cuda", amp="auto")
+    torch.cuda.reset_peak_memory_stats()
     summary = train_network(SPEC, training_sampler("synthetic"), validation_set("synthetic", 2, 32), tmp_path,
                             config, progress=False)
     assert summary["steps"] == 4 and summary["best_psnr"] > 0
+    assert torch.cuda.max_memory_allocated() > 1024 ** 2          # the model and its batches lived on the GPU
 
 
 def test_out_of_memory_fails_the_candidate_and_frees_its_memory():

@@ -44,3 +44,10 @@ def test_too_small_or_missing_database_is_one_line(tmp_path, capsys):
         analyze.main([str(tmp_path / "nothing")])
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_info.value.code == 2 and len(err) == 1 and "not found" in err[0]
+    space = tiny_space(evolution={"selection": "random", "population": 3, "generations": 0})
+    Evolution(space, tmp_path / "small", InProcessEvaluator(threads=1), 0).run()
+    with pytest.raises(SystemExit) as exit_info:
+        analyze.main([str(tmp_path / "small")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(err) == 1 and "3 fully trained architectures" in err[0]
+    assert "needs 10 or more" in err[0]

@@ -3,7 +3,9 @@ import pandas as pd
 import pytest
 import scipy.io
 
+from nas.arch import load_denoiser
 from nas.denoise import __main__ as denoise
+from nas.inference import denoise_array
 from nas.evaluate import __main__ as evaluate
 
 from ..helpers import run_cli
@@ -22,14 +24,21 @@ def test_evaluate_sidd_layout_writes_per_block_csv(tmp_path, model_file, capsys)
     assert "psnr" in printed and f"{table['psnr'].mean():.4f}" in printed
 
 
-@pytest.mark.parametrize("tile", [8, 16, 24])
+@pytest.mark.parametrize("tile", [8, 16, 24, 32])
 def test_evaluate_with_small_tiles(tmp_path, model_file, tile):
+    # an untrained network sees other context in small tiles: scores differ; one tile is the whole
     clean = np.random.default_rng(0).random((1, 2, 32, 32)).astype(np.float32)
     scipy.io.savemat(tmp_path / "ValidationNoisyBlocksRaw.mat", {"ValidationNoisyBlocksRaw": clean + 0.02})
     scipy.io.savemat(tmp_path / "ValidationGtBlocksRaw.mat", {"ValidationGtBlocksRaw": clean})
-    out = tmp_path / "eval.csv"
-    evaluate.main(["--arch", str(model_file), "--data", f"sidd-val:{tmp_path}", "--tile", str(tile), "--out", str(out)])
-    assert np.isfinite(pd.read_csv(out)["psnr"]).all()
+    argv = ["--arch", str(model_file), "--data", f"sidd-val:{tmp_path}", "--no-ssim"]
+    evaluate.main([*argv, "--tile", str(tile), "--out", str(tmp_path / "tiled.csv")])
+    evaluate.main([*argv, "--out", str(tmp_path / "whole.csv")])
+    tiled, whole = pd.read_csv(tmp_path / "tiled.csv")["psnr"], pd.read_csv(tmp_path / "whole.csv")["psnr"]
+    assert np.isfinite(tiled).all()
+    if tile >= 32:
+        np.testing.assert_allclose(tiled, whole, rtol=0, atol=1e-6)
+    else:
+        assert (abs(tiled - whole) > 1e-3).all()            # --tile reached the inference
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -70,6 +79,9 @@ def test_denoise_round_trips_format(tmp_path, model_file, suffix):
     denoise.main([str(src), str(dst), "--arch", str(model_file), "--tile", "32", "--overlap", "8"])
     out = np.load(dst) if suffix == ".npy" else scipy.io.loadmat(dst)["x"]
     assert out.shape == noisy.shape and out.dtype == np.float32
+    model, pattern = load_denoiser(str(model_file))
+    expected = denoise_array(model, noisy, tile=32, overlap=8, model_pattern=pattern)
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-6)     # the network's output, not just its shape
 
 
 def test_denoise_bad_input_keeps_existing_output(tmp_path, model_file, capsys):
@@ -91,15 +103,19 @@ def test_denoise_refuses_to_write_over_its_input(tmp_path, model_file, capsys):
 
 
 def test_evaluate_blocks_in_another_pattern(tmp_path, model_file, capsys):
-    # the same RGGB blocks, and their BGGR crops: scored after cropping back into RGGB
-    (tmp_path / "rggb" / "noisy").mkdir(parents=True)
-    (tmp_path / "rggb" / "clean").mkdir()
-    clean = np.random.default_rng(0).random((2, 32, 32)).astype(np.float32)
-    np.save(tmp_path / "rggb" / "noisy" / "a.npy", clean + 0.02)
-    np.save(tmp_path / "rggb" / "clean" / "a.npy", clean)
-    evaluate.main(["--arch", str(model_file), "--data", f"pairs:{tmp_path / 'rggb'}", "--cfa", "BGGR",
-                   "--ensemble", "--no-ssim", "--threads", "1", "--out", str(tmp_path / "eval.csv")])
-    assert len(pd.read_csv(tmp_path / "eval.csv")) == 2
+    # BGGR crops of RGGB blocks, scored after cropping back into RGGB: the same as scoring those RGGB blocks
+    clean = np.random.default_rng(0).random((2, 34, 34)).astype(np.float32) * 0.9
+    noisy = clean + 0.02
+    for name, window, cfa in (("bggr", np.s_[:, 1:33, 1:33], "BGGR"), ("rggb", np.s_[:, 2:32, 2:32], "RGGB")):
+        (tmp_path / name / "noisy").mkdir(parents=True)
+        (tmp_path / name / "clean").mkdir()
+        np.save(tmp_path / name / "noisy" / "a.npy", noisy[window])
+        np.save(tmp_path / name / "clean" / "a.npy", clean[window])
+        evaluate.main(["--arch", str(model_file), "--data", f"pairs:{tmp_path / name}", "--cfa", cfa,
+                       "--ensemble", "--no-ssim", "--threads", "1", "--out", str(tmp_path / f"{name}.csv")])
+    bggr, rggb = pd.read_csv(tmp_path / "bggr.csv"), pd.read_csv(tmp_path / "rggb.csv")
+    assert len(bggr) == 2
+    np.testing.assert_allclose(bggr["psnr"], rggb["psnr"], rtol=0, atol=1e-6)
     capsys.readouterr()
     code, err = run_cli(evaluate.main, ["--arch", str(model_file), "--cfa", "XTRANS"], capsys)
     assert code == 2 and "invalid choice" in err[0]

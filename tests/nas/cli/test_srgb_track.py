@@ -60,11 +60,13 @@ def test_evaluate_rgb_pairs_with_the_ensemble(tmp_path, srgb_model, capsys):
         (tmp_path / "pairs" / kind).mkdir(parents=True)
         photo(tmp_path / "pairs" / kind / "a.png", seed=1)
     out = tmp_path / "eval.csv"
-    evaluate.main(["--arch", str(srgb_model), "--data", f"pairs:{tmp_path / 'pairs'}", "--ensemble",
-                   "--out", str(out)])
+    argv = ["--arch", str(srgb_model), "--data", f"pairs:{tmp_path / 'pairs'}"]
+    evaluate.main([*argv, "--ensemble", "--out", str(out)])
     table = pd.read_csv(out)
     assert len(table) == 1 and table["noisy_psnr"][0] > 100        # noisy == clean: a perfect input
     assert 0 < table["psnr"][0] < 100 and 0 < table["ssim"][0] < 1
+    evaluate.main([*argv, "--out", str(tmp_path / "plain.csv")])
+    assert abs(pd.read_csv(tmp_path / "plain.csv")["psnr"][0] - table["psnr"][0]) > 1e-3   # the ensemble ran
 
 
 def test_evaluate_raw_data_with_an_srgb_network_is_one_line(srgb_model, capsys):

@@ -94,9 +94,18 @@ def test_impossible_trial_resources_are_one_line(tmp_path, option, value):
 
 
 def test_sample_spreads_over_cost():
+    import random
+    from nas.search.genome import GenomeCodec
     space = tiny_space()
+    codec = GenomeCodec(space)
     genomes = spread_sample(space, 6, seed=0)
     assert len({tuple(g) for g in genomes}) == 6
+    picked = [codec.cost(g).gflops for g in genomes]
+    rng = random.Random(1)
+    drawn = [codec.cost(codec.random_genome(rng)).gflops for _ in range(500)]
+    assert picked == sorted(picked)                              # cheapest to dearest
+    assert picked[0] <= np.percentile(drawn, 2) and picked[-1] >= np.percentile(drawn, 98)   # the whole range
+    assert np.all(np.diff(picked) > 0)                           # spread, not bunched at one cost
 
 
 def test_study_on_ray_writes_tables_and_resumes_without_training(tmp_path):
