@@ -45,7 +45,6 @@ def test_export_round_trips_every_format(tmp_path):
     model.load_state_dict(read_state_dict(tmp_path / "out" / "model.pt"))
     x = torch.rand(2, 1, 32, 48)            # another size than the trace's
     torch.testing.assert_close(scripted(x), model.eval()(x), rtol=0, atol=1e-5)
-    import onnxruntime
     session = onnxruntime.InferenceSession(str(tmp_path / "out" / "model.onnx"), providers=["CPUExecutionProvider"])
     onnx_out = torch.from_numpy(session.run(None, {"noisy": x.numpy()})[0])
     torch.testing.assert_close(onnx_out, model(x), rtol=0, atol=1e-4)
