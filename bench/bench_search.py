@@ -44,10 +44,10 @@ TARGET = 64                 # the goal: random sampling's best of 64
 SCHEMES = ("random", "tournament", "aging", "nsga2")
 
 
-def run_scheme(space, surrogate, selection, seed, folder, overrides):
+def run_scheme(space, surrogate, selection, seed, folder, overrides, evaluations):
     objectives = ["psnr", "gflops"] if selection == "nsga2" else ["psnr"]
     configured = space.with_overrides(top={"objectives": objectives}, evolution=dict(overrides, selection=selection))
-    generations = 2 * LARGER_BUDGETS[-1] // configured.evolution.children() + 4    # enough for 256 distinct
+    generations = 2 * evaluations // configured.evolution.children() + 4    # enough for that many distinct
     configured = configured.with_overrides(evolution={"generations": generations})
     run = Evolution(configured, folder / f"{selection}-{seed}", SurrogateEvaluator(surrogate), seed)
     run.run()
@@ -105,11 +105,11 @@ def main():
     overrides = {"population": args.population, "tournament_size": args.tournament_size,
                  "mutation_rate": args.mutation_rate, "crossover_rate": args.crossover_rate,
                  "offspring": args.offspring}
-    budgets = (default_trainings(space), *LARGER_BUDGETS)
+    budgets = tuple(sorted({default_trainings(space), *LARGER_BUDGETS}))
     runs = {}
     with tempfile.TemporaryDirectory(dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as tmp:
         for selection in [s for s in SCHEMES if s == "random" or s in args.schemes]:
-            runs[selection] = [run_scheme(space, surrogate, selection, seed, Path(tmp), overrides)[:budgets[-1]]
+            runs[selection] = [run_scheme(space, surrogate, selection, seed, Path(tmp), overrides, budgets[-1])[:budgets[-1]]
                                for seed in range(args.seeds)]
     codec, rng = GenomeCodec(space), random.Random(12345)
     sample = surrogate.predict([codec.decode(codec.random_genome(rng)) for _ in range(20000)])

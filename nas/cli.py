@@ -105,10 +105,10 @@ def available_cpus() -> int:
 
 
 def cpu_threads(text: str) -> int:
-    """argparse type: PyTorch CPU threads, 1 to the CPUs this machine has."""
+    """argparse type: PyTorch CPU threads, 1 to the CPUs this process may use."""
     value = positive_int(text)
     if value > available_cpus():
-        raise argparse.ArgumentTypeError(f"{value} threads, but this machine has {available_cpus()} CPUs")
+        raise argparse.ArgumentTypeError(f"{value} threads, but this process may use {available_cpus()} CPUs")
     return value
 
 

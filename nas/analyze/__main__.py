@@ -41,7 +41,8 @@ def build_parser() -> CommandParser:
     p.add_argument("--space", help="the space the database samples (its blocks, and the budget --score-genome trains "
                    "at); default: the one the database records (a run's space.yaml, a table's .meta.json)")
     p.add_argument("--score-genome", metavar="FILE", help="a genome or best.json to train once and place")
-    p.add_argument("--seed", type=seed_int, default=0, help="run seed of the database (the scored genome's seed)")
+    p.add_argument("--seed", type=seed_int, help="run seed of the database, which sets the scored genome's training "
+                   "seed (default: the recorded space's seed)")
     p.add_argument("--threads", type=cpu_threads, help="PyTorch CPU threads for --score-genome")
     p.add_argument("--out", help="output folder (default: beside the database)")
     p.add_argument("--export", metavar="FILE.csv.gz", help="also write the database as a compressed table")
@@ -70,8 +71,8 @@ def _space(name: str | None, database: str):
 @cli_main
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
-    space = _space(args.space, args.database)
     table = load_database(args.database)
+    space = _space(args.space, args.database)
     if len(table) < 10:
         raise UsageError(f"{args.database}: {len(table)} fully trained architectures; the analysis needs 10 or more")
     source = Path(args.database)
@@ -94,7 +95,7 @@ def main(argv=None) -> None:
     print(importance.head(8).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     reference = None
     if args.score_genome:
-        key, result = _score(args.score_genome, space, args.seed, args.threads)
+        key, result = _score(args.score_genome, space, space.seed if args.seed is None else args.seed, args.threads)
         reference = (key, result.gflops, result.psnr)
         print(f"{key}: proxy PSNR {result.psnr:.3f} dB, {result.gflops:.1f} GFLOPs, "
               f"percentile {percentile_of(result.psnr, table):.1f} of the database")

@@ -21,7 +21,8 @@ def _is_hdf5(path: Path) -> bool:
         return f.read(8) == b"\x89HDF\r\n\x1a\n"
 
 
-LEEWAY = 0.5   # noisy values may stray outside [0, 1] (noise, black level); counts of a 10+ bit sensor do not
+# Noisy images may stray well outside [0, 1] (unclipped noise, black level); raw counts or 0-255 values are far outside.
+PLAUSIBLE_RANGE = (-2.0, 4.0)
 
 
 def read_array(path: str | os.PathLike, key: str | None = None, integers: bool = False) -> np.ndarray:
@@ -117,7 +118,7 @@ def _as_float32(array: np.ndarray, path: Path, key: str, integers: bool = False)
     if not np.isfinite(values).all():
         raise DataError(f"{path}: {key} holds NaN or infinite values")
     low, high = float(values.min()), float(values.max())
-    if low < -LEEWAY or high > 1 + LEEWAY:     # e.g. raw counts not divided by the white level
+    if low < PLAUSIBLE_RANGE[0] or high > PLAUSIBLE_RANGE[1]:     # e.g. raw counts not divided by the white level
         raise DataError(f"{path}: {key} ranges from {low:g} to {high:g}; expected values in [0, 1] "
                         "(divide raw counts by the white level)")
     return values

@@ -75,6 +75,10 @@ def main(argv=None) -> None:
     data = args.data or default_source(channels)
     sampler = training_sampler(data, channels)
     sampler.check_patch(train.patch_size)
+    needed = train.patch_size + (2 if channels == 1 else 0)     # a raw crop takes 2 pixels more to align its Bayer phase
+    if args.unlabeled_size < needed:
+        raise UsageError(f"--unlabeled-size {args.unlabeled_size}: steps 3 and 4 train on these crops in patches of "
+                         f"{train.patch_size}, so they must be at least {needed}")
     val_source = args.val_data or data
     val = validation_set(val_source, args.val_blocks, args.val_block_size, channels)
     unlabeled_for = _unlabeled_inputs(args, sampler)

@@ -115,7 +115,7 @@ def _resumed_run(args) -> Evolution:
     if fixed:
         raise UsageError(f"--resume continues a run as it was configured; drop --{fixed[0].replace('_', '-')} "
                          "(only --cpus-per-trial, --gpus-per-trial, --max-concurrent and --address may change)")
-    run = Evolution.resume(Path(args.resume), evaluator=None)
+    run = Evolution.resume(Path(args.resume), evaluator=None, repair=not args.check)
     run.space = run.space.with_overrides(resources={"cpus": args.cpus_per_trial, "gpus": args.gpus_per_trial,
                                                     "max_concurrent": args.max_concurrent})
     run.evaluator = RayEvaluator.for_space(run.run_dir, run.space.resources)

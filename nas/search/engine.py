@@ -22,9 +22,9 @@ from typing import Callable
 
 from deap import base, creator, tools
 
-from .checkpoint import CheckpointError, append_evaluation, read_checkpoint, read_journal, write_checkpoint
+from .checkpoint import JOURNAL, CheckpointError, append_evaluation, read_checkpoint, read_journal, write_checkpoint
 from .fitness import candidate_seed
-from .genome import GenomeCodec
+from .genome import GenomeCodec, GenomeError
 from .result import FAILED_PSNR, Candidate, CandidateResult, Evaluation
 from .schemes import make_scheme
 from .space import SearchSpace, SpaceError, parse_space
@@ -186,8 +186,9 @@ class Evolution:
 
     def load_state_dict(self, state: dict, evaluations: list[Evaluation]) -> None:
         for e in evaluations:       # a journal of another space, or edited by hand, is refused here
-            if self.codec.key(self.codec.validate(list(e.genome))) != e.key or e.generation < 0:
-                raise ValueError(f"journal entry {e.key!r} does not fit the run's space")
+            if not self._fits(e):
+                raise CheckpointError(f"cannot resume {self.run_dir}: {JOURNAL} entry {e.key!r} does not fit the "
+                                      "run's space (another run's, or edited)")
         self.cache = {e.key: e for e in evaluations}
         self.scheme.load_state_dict(state["scheme"], self.individual)
         for entry in state["logbook"]:
@@ -197,19 +198,29 @@ class Evolution:
         self.generation, self.elapsed_before = int(state["generation"]), float(state["elapsed_seconds"])
         self.rng_state = _load_random(state["random_state"])
 
+    def _fits(self, evaluation: Evaluation) -> bool:
+        try:
+            return self.codec.key(self.codec.validate(list(evaluation.genome))) == evaluation.key \
+                and evaluation.generation >= 0
+        except GenomeError:
+            return False
+
     def save(self, elapsed: float) -> None:
         write_checkpoint(self.run_dir, self.state_dict(elapsed))
 
     @classmethod
-    def resume(cls, run_dir: Path, evaluator) -> "Evolution":
-        """The run in ``run_dir`` as it was when it stopped; CheckpointError if it cannot be."""
+    def resume(cls, run_dir: Path, evaluator, repair: bool = True) -> "Evolution":
+        """The run in ``run_dir`` as it was when it stopped; CheckpointError if it cannot be.
+        ``repair=False`` (a look only, e.g. ``--check``) leaves a torn journal line as it is."""
         state = read_checkpoint(run_dir)
-        evaluations = read_journal(run_dir, repair=True)
+        evaluations = read_journal(run_dir, repair=repair)
         try:
             run = cls(parse_space(state["space"], source=f"{run_dir}: checkpoint"), Path(run_dir), evaluator,
                       int(state["seed"]))
             run.load_state_dict(state, evaluations)
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
+        except CheckpointError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError) as err:
             if isinstance(err, SpaceError):
                 raise CheckpointError(f"cannot resume {run_dir}: {err}") from None
             raise CheckpointError(f"cannot resume {run_dir}: checkpoint is damaged ({type(err).__name__}: {err})") from None

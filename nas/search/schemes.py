@@ -58,8 +58,9 @@ class Scheme:
 
     def load_state_dict(self, state: dict, individual: Callable[[list], object]) -> None:
         """Restore the population; ``individual(genome)`` rebuilds one with its fitness."""
-        if state.get("scheme") != self.name:
-            raise ValueError(f"checkpoint was written by scheme {state.get('scheme')!r}, not {self.name!r}")
+        if not isinstance(state, dict) or state.get("scheme") != self.name:
+            found = state.get("scheme") if isinstance(state, dict) else state
+            raise ValueError(f"checkpoint was written by scheme {found!r}, not {self.name!r}")
         self.population = [individual(genome) for genome in state["population"]]
 
 

@@ -162,7 +162,7 @@ class SearchSpace(_Strict):
     evolution: EvolutionSettings = EvolutionSettings()
     budget: Budget = Budget()
     resources: Resources = Resources()
-    seed: int = Field(default=0, ge=0, lt=2**32)
+    seed: int = 0      # the command line takes 0..2**32-1; older runs may hold others and must resume
 
     @model_validator(mode="before")
     @classmethod

@@ -80,7 +80,7 @@ def train_network(spec: ArchSpec, sampler: PatchSampler, val_blocks: BlockSet, o
     if last.exists() and not resume:
         raise TrainError(f"{out_dir} already holds a training run; pass --resume to continue it or choose another --out")
     if resume and last.exists():
-        state = _load_checkpoint(last, model, optimizer, schedule, generator, config)
+        state = _load_checkpoint(last, model, optimizer, schedule, generator, config, spec)
     from torch.utils.tensorboard import SummaryWriter
     writer = SummaryWriter(str(out_dir / "tensorboard"), purge_step=state["step"] or None)
     bar = tqdm(total=config.steps, initial=state["step"], desc=f"train {out_dir.name}", unit="step", disable=not progress)
@@ -125,7 +125,7 @@ def _save_checkpoint(path, model, optimizer, schedule, generator, state, spec, c
                     "torch_rng": torch.get_rng_state(), "generator": generator.get_state(), **state}, tmp)
 
 
-def _load_checkpoint(path, model, optimizer, schedule, generator, config) -> dict:
+def _load_checkpoint(path, model, optimizer, schedule, generator, config, spec) -> dict:
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict):
@@ -133,6 +133,9 @@ def _load_checkpoint(path, model, optimizer, schedule, generator, config) -> dic
         if saved["config"]["steps"] != config.steps or saved["config"]["seed"] != config.seed:
             raise TrainError(f"{path}: was started with steps={saved['config']['steps']} seed={saved['config']['seed']}; "
                              "resume with the same settings")
+        if saved.get("spec") != spec.to_dict():
+            raise TrainError(f"cannot resume from {path}: it trains another architecture; resume with its --arch, "
+                             "or choose another --out")
         load_state_dict_strict(model, saved["state_dict"], source=str(path))
         optimizer.load_state_dict(saved["optimizer"])
         schedule.load_state_dict(saved["schedule"])
@@ -141,6 +144,8 @@ def _load_checkpoint(path, model, optimizer, schedule, generator, config) -> dic
         return {"step": int(saved["step"]), "best_psnr": float(saved["best_psnr"]), "history": list(saved["history"])}
     except TrainError:
         raise
-    except (KeyError, RuntimeError, EOFError, WeightsError, pickle.UnpicklingError, TypeError, IndexError,
-            ValueError, AttributeError) as err:       # a junk, truncated or foreign file
-        raise TrainError(f"cannot resume from {path}: not a checkpoint of nas.train ({type(err).__name__}: {err})") from None
+    except WeightsError as err:
+        raise TrainError(f"cannot resume from {path}: {err}") from None
+    except (KeyError, RuntimeError, EOFError, pickle.UnpicklingError, IndexError, ValueError) as err:
+        # a junk, truncated or foreign file, or a state (optimizer, RNG) that is not this run's
+        raise TrainError(f"cannot resume from {path}: not a checkpoint of this run ({type(err).__name__}: {err})") from None

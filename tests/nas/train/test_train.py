@@ -72,7 +72,7 @@ def test_train_refuses_to_overwrite_without_resume(tmp_path, capsys):
     ("--val-block-size", "12", "multiple of 8"),
     ("--seed", str(2**70), "2\\*\\*32"),
     ("--threads", "-1", "at least 1"),
-    ("--threads", "100000", "this machine has"),
+    ("--threads", "100000", "this process may use"),
     ("--patch-size", "100000", "larger than a training photo"),
 ])
 def test_bad_values_are_one_line_before_training(tmp_path, capsys, option, value, message):
@@ -101,6 +101,19 @@ def test_resume_from_a_junk_checkpoint_is_one_line_and_keeps_it(tmp_path, capsys
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_info.value.code == 2 and len(err) == 1 and "cannot resume" in err[0]
     assert (tmp_path / "run" / "last.pt").read_bytes() == before
+
+
+def test_resume_with_another_architecture_names_it(tmp_path, capsys):
+    run = tmp_path / "run"
+    with pytest.raises(Interrupted):          # killed after the step-2 checkpoint
+        train_network(ArchSpec.from_json(tiny_spec_file(tmp_path / "a.json").read_text()), DiesAfter(3),
+                      validation_set("synthetic", 2, 16), run, TrainConfig(steps=4, batch_size=2, patch_size=16,
+                                                                          val_every=2), progress=False)
+    other = tiny_spec_file(tmp_path / "b.json", "residual")
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(["--arch", str(other), "--steps", "4", "--val-every", "2", "--out", str(run), "--resume", *COMMON])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(err) == 1 and "trains another architecture" in err[0]
 
 
 def test_the_seed_sets_the_initial_weights(tmp_path):
