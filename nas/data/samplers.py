@@ -95,14 +95,17 @@ class CropSampler(PatchSampler):
             return random_int(h - size + 1, g), random_int(w - size + 1, g)
         return 2 * random_int((h - size) // 2 + 1, g), 2 * random_int((w - size) // 2 + 1, g)
 
+    def _crop_size(self, patch: int) -> int:
+        return patch + (2 if self.target is not None else 0)   # raw: 2 more pixels to align the Bayer phase
+
     def check_patch(self, patch: int) -> None:
-        size = patch + (2 if self.target is not None else 0)
+        size = self._crop_size(patch)
         h, w = min((pair[2] for pair in self.pairs), key=min)
         if min(h, w) < size:
             raise DataError(f"patch {patch} needs images of at least {size} x {size}; the smallest is {h} x {w}")
 
     def sample(self, batch, patch, g):
-        size = patch + (2 if self.target is not None else 0)
+        size = self._crop_size(patch)
         noisy, target = [], []
         for _ in range(batch):
             read_noisy, read_target, (h, w), *pattern = self.pairs[random_int(len(self.pairs), g)]
