@@ -30,9 +30,16 @@ def test_train_and_validate_on_cuda(tmp_path):
 
 def test_out_of_memory_fails_the_candidate_and_frees_its_memory():
     before = torch.cuda.memory_allocated()
-    huge = Candidate("huge", SPEC, tiny_space(budget={"batch_size": 4096, "patch_size": 512,
+    # Cap this process at 512 MiB more than it holds, so the OOM is certain on any GPU (a batch
+    # size alone is not: 1024 x 256^2 at width 32 trained on an 80 GB H100). This batch needs GiBs.
+    total = torch.cuda.get_device_properties(0).total_memory
+    huge = Candidate("huge", SPEC, tiny_space(budget={"batch_size": 64, "patch_size": 256,
                                                       "width_multiplier": 1.0}).budget, 0)
-    result = evaluate_candidate(huge, device="cuda")
+    torch.cuda.set_per_process_memory_fraction(min(1.0, (before + 512 * 2 ** 20) / total))
+    try:
+        result = evaluate_candidate(huge, device="cuda")
+    finally:
+        torch.cuda.set_per_process_memory_fraction(1.0)
     assert result.status == "failed" and "CUDA out of memory" in result.error
     assert torch.cuda.memory_allocated() <= before + 1024 ** 2
     ok = evaluate_candidate(Candidate("ok", SPEC, tiny_space().budget, candidate_seed(0, "ok")), device="cuda")
