@@ -33,7 +33,7 @@ from deap import base, tools
 from deap.benchmarks.tools import hypervolume
 
 from nas.plotting import median_band, new_figure, save_png
-from nas.search.database import load_database
+from nas.search.database import load_database, split_diverged
 from nas.search.engine import Evolution
 from nas.search.genome import GenomeCodec
 from nas.search.space import load_space
@@ -95,12 +95,12 @@ def main():
     parser.add_argument("--png", default="bench/results/search_schemes.png", help="'' for no plot")
     args = parser.parse_args()
     space = load_space(args.space)
-    table = load_database(args.db)
+    table, diverged = split_diverged(load_database(args.db))
     specs, psnr = list(table["arch"]), table["psnr"].to_numpy()
     surrogate = Surrogate(space.blocks)
     cv = surrogate.cross_validate(specs, psnr)
     surrogate.fit(specs, psnr)
-    print(f"database: {len(table)} architectures; surrogate held-out Kendall tau {cv.kendall_tau:.3f}, "
+    print(f"database: {len(table)} architectures ({len(diverged)} diverged left out); surrogate held-out Kendall tau {cv.kendall_tau:.3f}, "
           f"MAE {cv.mae_db:.3f} dB ({cv.folds}-fold)")
     overrides = {"population": args.population, "tournament_size": args.tournament_size,
                  "mutation_rate": args.mutation_rate, "crossover_rate": args.crossover_rate,

@@ -23,7 +23,8 @@ import pandas as pd
 from ..atomic import atomic_write_text
 from ..cli import CommandParser, UsageError, cli_main, cpu_threads, seed_int, user_error
 from ..search.best import ResultError, read_result
-from ..search.database import DatabaseError, export_database, load_database, recorded_space
+from ..search.database import (DIVERGED_DROP_DB, DatabaseError, export_database, load_database,
+                               recorded_space, split_diverged)
 from ..search.fitness import candidate_seed, evaluate_candidate
 from ..search.genome import spec_key
 from ..search.result import Candidate
@@ -73,6 +74,7 @@ def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     table = load_database(args.database)
     space = _space(args.space, args.database)
+    table, diverged = split_diverged(table)
     if len(table) < 10:
         raise UsageError(f"{args.database}: {len(table)} fully trained architectures; the analysis needs 10 or more")
     source = Path(args.database)
@@ -82,6 +84,9 @@ def main(argv=None) -> None:
         export_database(source, Path(args.export), command=" ".join(map(shlex.quote, ["python", "-m", "nas.analyze",
                                                                                       *sys.argv[1:]])))
         print(f"wrote {args.export}")
+    if len(diverged):
+        print(f"left out {len(diverged)} diverged training(s), ending more than {DIVERGED_DROP_DB:g} dB below "
+              f"their own learning curve's best: {', '.join(diverged['key'])}")
     effects = block_type_effects(table, space.blocks)
     surrogate = Surrogate(space.blocks)
     held_out = surrogate.cross_validate(list(table["arch"]), table["psnr"].to_numpy())

@@ -27,11 +27,27 @@ from .checkpoint import CHECKPOINT, JOURNAL, RUN_INFO, CheckpointError, read_che
 from .report import evaluations_table
 from .space import SearchSpace, parse_space
 
-__all__ = ["DatabaseError", "load_database", "export_database", "recorded_space", "meta_path"]
+__all__ = ["DatabaseError", "load_database", "split_diverged", "DIVERGED_DROP_DB", "export_database", "recorded_space", "meta_path"]
 
 
 class DatabaseError(ValueError):
     """A path that holds no evaluation database."""
+
+
+DIVERGED_DROP_DB = 10.0
+
+
+def split_diverged(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(trained, diverged)``: a training diverged when its final PSNR is more than
+    :data:`DIVERGED_DROP_DB` below the best of its own learning curve (ten times the squared
+    error it once had). Its PSNR then measures the blow-up, not the architecture (one row 38 dB
+    below the rest moves a mean of 100 rows by 0.4 dB), so analyses and surrogates leave such
+    rows out. Without a recorded curve (``rungs: []``) no training counts as diverged."""
+    if "curve" not in table:
+        return table.reset_index(drop=True), table.iloc[0:0]
+    best_on_curve = table["curve"].map(lambda curve: max((psnr for _, psnr in curve), default=float("-inf")))
+    dropped = best_on_curve - table["psnr"] > DIVERGED_DROP_DB
+    return table[~dropped].reset_index(drop=True), table[dropped].reset_index(drop=True)
 
 
 def load_database(path: str | Path, ok_only: bool = True) -> pd.DataFrame:

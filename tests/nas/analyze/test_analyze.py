@@ -51,3 +51,21 @@ def test_too_small_or_missing_database_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_info.value.code == 2 and len(err) == 1 and "3 fully trained architectures" in err[0]
     assert "needs 10 or more" in err[0]
+
+
+def test_a_diverged_training_is_left_out_and_named(tmp_path, capsys):
+    space = tiny_space(evolution={"selection": "random", "population": 12, "generations": 0},
+                       budget={"rungs": [0.5], "steps": 4})
+    space_file = write_space(tmp_path / "tiny.yaml", space)
+    Evolution(space, tmp_path / "run", InProcessEvaluator(threads=1), 0).run()
+    analyze.main([str(tmp_path / "run"), "--export", str(tmp_path / "db.csv.gz"), "--out", str(tmp_path / "a")])
+    table = pd.read_csv(tmp_path / "db.csv.gz")
+    blown = table.loc[0, "key"]
+    table.loc[0, "psnr"] = json.loads(table.loc[0, "curve"])[0][1] - 30      # ends 30 dB below its own curve
+    table.to_csv(tmp_path / "blown.csv.gz", index=False)
+    capsys.readouterr()
+    analyze.main([str(tmp_path / "blown.csv.gz"), "--space", str(space_file), "--out", str(tmp_path / "b")])
+    printed = capsys.readouterr().out
+    assert "left out 1 diverged training(s)" in printed and blown in printed
+    effects = pd.read_csv(tmp_path / "b" / "gene_effects.csv")
+    assert effects.groupby("group")["n"].sum().eq(11).all()

@@ -1,8 +1,9 @@
 import json
 
+import pandas as pd
 import pytest
 
-from nas.search.database import DatabaseError, export_database, load_database
+from nas.search.database import DatabaseError, export_database, load_database, split_diverged
 from nas.search.engine import Evolution
 from nas.search.evaluators import InProcessEvaluator
 
@@ -77,3 +78,13 @@ def test_an_empty_file_is_a_database_error(tmp_path):
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(DatabaseError, match="not a CSV"):
         load_database(tmp_path / "empty.csv")
+
+
+def test_a_training_that_blew_up_is_split_off_by_its_own_learning_curve():
+    table = pd.DataFrame({"key": ["steady", "blown", "no-curve", "dipped"], "psnr": [43.0, 5.2, 20.0, 36.0],
+                          "curve": [[(19, 34.6), (38, 40.0), (150, 43.0)], [(19, 34.6), (38, 40.6), (150, 5.2)],
+                                    [], [(10, 41.0), (20, 36.0)]]})
+    trained, diverged = split_diverged(table)
+    assert list(diverged["key"]) == ["blown"]
+    assert list(trained["key"]) == ["steady", "no-curve", "dipped"]      # no curve, or a drop under 10 dB
+    assert len(split_diverged(table.drop(columns="curve"))[1]) == 0
