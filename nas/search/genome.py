@@ -147,6 +147,17 @@ class GenomeCodec:
                 return self.validate(self._smallest_genome())
         return self.validate(out)
 
+    def neighbours(self, genome: list[int]) -> list[list[int]]:
+        """Every feasible genome that differs from ``genome`` in exactly one gene."""
+        genome = self.validate(genome)
+        ranges = []
+        for _ in GROUP_NAMES:
+            ranges += [range(len(self.space.blocks)), range(self.count.min, self.count.max + 1)]
+        ranges += [range(len(choices)) for choices in self.widths]
+        return [other for other in (genome[:i] + [value] + genome[i + 1:]
+                                    for i, values in enumerate(ranges) for value in values if value != genome[i])
+                if self.feasible(other)]
+
     def feasible(self, genome: list[int]) -> bool:
         limits = self.space.constraints
         if limits.max_params is None and limits.max_gflops is None:

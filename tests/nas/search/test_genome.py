@@ -77,3 +77,15 @@ def test_repair_meets_constraints():
 def test_bad_genomes_are_named(codec, genome, message):
     with pytest.raises(GenomeError, match=message):
         codec.decode(genome)
+
+
+def test_neighbours_are_every_one_gene_change_and_feasible(codec):
+    genome = codec.random_genome(random.Random(3))
+    around = codec.neighbours(genome)
+    assert all(sum(a != b for a, b in zip(other, genome)) == 1 for other in around)
+    # 5 groups x (2 other block types + 20 other counts) + 3 levels x 2 other widths
+    assert len(around) == len({tuple(g) for g in around}) == 5 * (2 + 20) + 3 * 2
+    limited = GenomeCodec(load_space("rcab_dense.yaml").with_overrides(constraints={"max_gflops": 60.0}))
+    small = limited.repair(genome, random.Random(0))
+    assert all(limited.feasible(g) for g in limited.neighbours(small))
+    assert len(limited.neighbours(small)) < len(around)
