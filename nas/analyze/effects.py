@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import NullFormatter
 from scipy import stats
 
 from models import GROUP_NAMES
@@ -81,5 +82,6 @@ def plot_analysis(effects: pd.DataFrame, importance: pd.DataFrame, table: pd.Dat
         axes[2].scatter([gflops], [psnr], marker="*", s=200, c="r", label=name)
     axes[2].set(xscale="log", xlabel="GFLOPs at 256 x 256 (full width)", ylabel="proxy PSNR (dB)",
                 title="quality against cost")
+    axes[2].xaxis.set_minor_formatter(NullFormatter())     # log-axis minor labels overlap
     axes[2].legend()
     save_png(fig, path)
