@@ -121,8 +121,8 @@ def main():
     surrogate = Surrogate(space.blocks)
     cv = surrogate.cross_validate(specs, psnr)
     surrogate.fit(specs, psnr)
-    print(f"database: {len(table)} architectures ({len(diverged)} diverged left out); surrogate held-out Kendall tau {cv.kendall_tau:.3f}, "
-          f"MAE {cv.mae_db:.3f} dB ({cv.folds}-fold)")
+    print(f"database: {len(table)} architectures ({len(diverged)} diverged left out); surrogate held-out "
+          f"Kendall tau {cv.kendall_tau:.3f}, MAE {cv.mae_db:.3f} dB ({cv.folds}-fold)")
     overrides = {"population": args.population, "tournament_size": args.tournament_size,
                  "mutation_rate": args.mutation_rate, "crossover_rate": args.crossover_rate,
                  "offspring": args.offspring}

@@ -7,11 +7,14 @@
 #   bash bench/gpu_session.sh OUTDIR [CANDIDATES] [STEPS]
 #
 # Each stage has its own time limit and log (OUTDIR/STAGE.log), so one failure hides no other.
-# CANDIDATES and STEPS size bench_gpu's generations (defaults 8 and 200 fit a 15-minute lease).
+# CANDIDATES and STEPS size bench_gpu's generations. On an H100 (session 7) the tests took 60 s,
+# distill/evaluate/denoise about 60 s, bench_gpu's first three parts about 100 s, and its
+# generations at 8 x 100 steps about 75 s per GPU share (8 x 200 outran the limit): so the
+# defaults, 8 and 100, fit a 15-minute lease with a machine start.
 set -u
 out=${1:?usage: gpu_session.sh OUTDIR [CANDIDATES] [STEPS]}
 candidates=${2:-8}
-steps=${3:-200}
+steps=${3:-100}
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1
 py=${PYTHON:-python3}
@@ -43,7 +46,7 @@ cli_on_cuda() {
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt"
 $py -c "import torch, ray, deap, pydantic; print('torch', torch.__version__, 'ray', ray.__version__)" | tee -a "$out/gpu.txt"
 stage cuda_tests 150 $py -m pytest -q -p no:cacheprovider tests/nas/test_cuda.py tests/nas/test_device.py
-stage bench_gpu 280 $py bench/bench_gpu.py --candidates "$candidates" --steps "$steps"
+stage bench_gpu 360 $py bench/bench_gpu.py --candidates "$candidates" --steps "$steps"
 export -f cli_on_cuda
 export py
 stage cli_cuda 90 bash -c cli_on_cuda

@@ -27,7 +27,8 @@ from .checkpoint import CHECKPOINT, JOURNAL, RUN_INFO, CheckpointError, read_che
 from .report import evaluations_table
 from .space import SearchSpace, parse_space
 
-__all__ = ["DatabaseError", "load_database", "split_diverged", "DIVERGED_DROP_DB", "export_database", "recorded_space", "meta_path"]
+__all__ = ["DatabaseError", "load_database", "split_diverged", "DIVERGED_DROP_DB", "export_database", "recorded_space",
+           "meta_path"]
 
 
 class DatabaseError(ValueError):
