@@ -17,7 +17,7 @@ from .bayer import DEFAULT_PATTERN, parse_pattern, pattern_after, pattern_offset
 from .mat import DataError
 
 __all__ = ["BlockSet", "PatchSampler", "CropSampler", "array_reader", "random_int",
-           "augment", "channels_of"]
+           "augment", "channels_of", "crop_size"]
 
 
 def channels_of(block: np.ndarray) -> int:
@@ -54,6 +54,11 @@ class PatchSampler:
 
     def check_patch(self, patch: int) -> None:
         """DataError unless every image can give a ``patch`` x ``patch`` crop (checked before training)."""
+
+
+def crop_size(patch: int, mosaic: bool) -> int:
+    """Side of the crop a patch is cut from: a raw mosaic's takes 2 more pixels to align its Bayer phase."""
+    return patch + (2 if mosaic else 0)
 
 
 def random_int(high: int, g: torch.Generator) -> int:
@@ -96,7 +101,7 @@ class CropSampler(PatchSampler):
         return 2 * random_int((h - size) // 2 + 1, g), 2 * random_int((w - size) // 2 + 1, g)
 
     def _crop_size(self, patch: int) -> int:
-        return patch + (2 if self.target is not None else 0)   # raw: 2 more pixels to align the Bayer phase
+        return crop_size(patch, mosaic=self.target is not None)
 
     def check_patch(self, patch: int) -> None:
         size = self._crop_size(patch)

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from ..arch import resolve_arch
 from ..cli import CommandParser, UsageError, cli_main, multiple_of_8, positive_int, user_error
-from ..data import check_channels, default_source, describe_channels, training_sampler, unlabeled_blocks, validation_set
+from ..data import (check_channels, crop_size, default_source, describe_channels, training_sampler, unlabeled_blocks,
+                    validation_set)
 from ..search.fitness import proxy_spec
 from ..train.loop import NonFiniteLoss
 from ..train.options import add_training_arguments, prepare
@@ -75,7 +76,7 @@ def main(argv=None) -> None:
     data = args.data or default_source(channels)
     sampler = training_sampler(data, channels)
     sampler.check_patch(train.patch_size)
-    needed = train.patch_size + (2 if channels == 1 else 0)     # a raw crop takes 2 pixels more to align its Bayer phase
+    needed = crop_size(train.patch_size, mosaic=channels == 1)
     if args.unlabeled_size < needed:
         raise UsageError(f"--unlabeled-size {args.unlabeled_size}: steps 3 and 4 train on these crops in patches of "
                          f"{train.patch_size}, so they must be at least {needed}")
