@@ -12,6 +12,7 @@ steps. Prints, over the orders, the median best fully trained PSNR at several co
 both, and the median compute each needs to reach full training's best of 32 architectures;
 draws best-so-far against compute to a PNG.
 """
+
 import argparse
 from pathlib import Path
 
@@ -57,7 +58,9 @@ def compute_to_reach(trace, target):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--db", default="bench/data/evaldb_rcab_dense.csv.gz")
     parser.add_argument("--orders", type=int, default=200)
     parser.add_argument("--reduction-factor", type=int, default=3)
@@ -66,7 +69,9 @@ def main():
     table = load_database(args.db)
     curves = [c for c in table["curve"] if len(c) > 1]
     steps = curves[0][-1][0]
-    print(f"{len(curves)} learning curves, rungs at steps {[s for s, _ in curves[0]]}; eta = {args.reduction_factor}")
+    print(
+        f"{len(curves)} learning curves, rungs at steps {[s for s, _ in curves[0]]}; eta = {args.reduction_factor}"
+    )
     rng = np.random.default_rng(0)
     full, asha = [], []
     for _ in range(args.orders):
@@ -75,16 +80,20 @@ def main():
         asha.append(replay(curves, order, args.reduction_factor))
     for n in (8, 16, 32, len(curves)):
         budget = n * steps
-        print(f"compute of {n:3d} full trainings: median best  full {np.median([best_at(t, budget) for t in full]):.3f} dB"
-              f"   ASHA {np.median([best_at(t, budget) for t in asha]):.3f} dB")
+        print(
+            f"compute of {n:3d} full trainings: median best  full {np.median([best_at(t, budget) for t in full]):.3f} dB"
+            f"   ASHA {np.median([best_at(t, budget) for t in asha]):.3f} dB"
+        )
     n = min(32, len(curves))
     targets = [t[n - 1][1] for t in full]
     need_full = [compute_to_reach(t, target) for t, target in zip(full, targets)]
     need_asha = [compute_to_reach(t, target) for t, target in zip(asha, targets)]
     ratio = np.array(need_asha) / np.array(need_full)
-    print(f"compute to reach full training's best of {n}: full {np.nanmedian(need_full) / steps:.1f} trainings, "
-          f"ASHA {np.nanmedian(need_asha) / steps:.1f} (median ratio {np.nanmedian(ratio):.2f}; ASHA never reached it "
-          f"in {np.isnan(need_asha).mean() * 100:.0f}% of orders)")
+    print(
+        f"compute to reach full training's best of {n}: full {np.nanmedian(need_full) / steps:.1f} trainings, "
+        f"ASHA {np.nanmedian(need_asha) / steps:.1f} (median ratio {np.nanmedian(ratio):.2f}; ASHA never reached it "
+        f"in {np.isnan(need_asha).mean() * 100:.0f}% of orders)"
+    )
     plot(full, asha, steps, Path(args.png))
 
 
@@ -95,8 +104,11 @@ def plot(full, asha, steps, path):
         values = np.array([[best_at(t, g) for g in grid] for t in traces])
         values[~np.isfinite(values)] = np.nan
         median_band(ax, grid / steps, values, name)
-    ax.set(xlabel="compute (full trainings' worth of steps)", ylabel="best fully trained PSNR (dB)",
-           title="ASHA replayed on recorded learning curves (median, quartiles)")
+    ax.set(
+        xlabel="compute (full trainings' worth of steps)",
+        ylabel="best fully trained PSNR (dB)",
+        title="ASHA replayed on recorded learning curves (median, quartiles)",
+    )
     ax.legend()
     save_png(fig, path, dpi=110)
     print(f"wrote {path}")

@@ -21,6 +21,7 @@ Run folders: ``OUT/seed<S>-<arm>``. A finished arm (``arm.json``) is reused; an 
 moved aside (a wall time cannot be measured across a kill) and run again. ``OUT/rescores.json``
 keeps the rescores; ``OUT/settings.json`` refuses other settings in the same OUT.
 """
+
 import argparse
 import json
 import logging
@@ -61,16 +62,24 @@ class TimedEvaluator:
 
     def _note(self, key, result) -> None:
         if key not in {e["key"] for e in self.events}:
-            self.events.append({"key": key, "finished_s": self.elapsed(), "status": result.status,
-                                "psnr": result.psnr, "steps": result.steps})
+            self.events.append(
+                {
+                    "key": key,
+                    "finished_s": self.elapsed(),
+                    "status": result.status,
+                    "psnr": result.psnr,
+                    "steps": result.steps,
+                }
+            )
 
     def evaluate(self, candidates, generation, on_result=None):
         def note_and_pass(key, result):
             self._note(key, result)
             if on_result:
                 on_result(key, result)
+
         results = self.inner.evaluate(candidates, generation, note_and_pass)
-        for key, result in results.items():     # anything the evaluator did not report as it went
+        for key, result in results.items():  # anything the evaluator did not report as it went
             self._note(key, result)
         return results
 
@@ -78,13 +87,19 @@ class TimedEvaluator:
 def configured_space(args, seed: int, arm: str):
     base = load_space(args.space)
     generations = args.generations if args.generations is not None else base.evolution.generations
-    if arm == "asha":          # more than fit in plain's wall time, where the arm is cut
+    if arm == "asha":  # more than fit in plain's wall time, where the arm is cut
         generations = 10 * (generations + 1)
     return base.with_overrides(
-        top={"seed": seed}, evolution={"population": args.population, "generations": generations},
-        budget={"steps": args.steps, "patch_size": args.patch_size, "rungs": [],
-                "scheduler": "asha" if arm == "asha" else "none"},
-        resources={"cpus": 1, "gpus": 0, "max_concurrent": 1})
+        top={"seed": seed},
+        evolution={"population": args.population, "generations": generations},
+        budget={
+            "steps": args.steps,
+            "patch_size": args.patch_size,
+            "rungs": [],
+            "scheduler": "asha" if arm == "asha" else "none",
+        },
+        resources={"cpus": 1, "gpus": 0, "max_concurrent": 1},
+    )
 
 
 def run_arm(space, folder: Path, seed: int, label: str, budget_s: float) -> dict:
@@ -96,8 +111,11 @@ def run_arm(space, folder: Path, seed: int, label: str, budget_s: float) -> dict
 
     def after_generation(entry, eta):
         limit = f" of {budget_s:.0f} s" if np.isfinite(budget_s) else ""
-        print(f"{label} gen {entry['gen']}: best {entry['best']:.3f} dB, stopped {entry['stopped']}, "
-              f"{evaluator.elapsed():.0f} s{limit}", flush=True)
+        print(
+            f"{label} gen {entry['gen']}: best {entry['best']:.3f} dB, stopped {entry['stopped']}, "
+            f"{evaluator.elapsed():.0f} s{limit}",
+            flush=True,
+        )
         if evaluator.elapsed() >= budget_s:
             raise WallTimeReached
 
@@ -118,7 +136,11 @@ def arm_record(space, folder: Path, seed: int, arm: str, budget_s: float) -> dic
         print(f"seed {seed} {arm}: reusing {record_path}")
         return json.loads(record_path.read_text())
     if folder.exists():
-        aside = next(p for n in range(1, 10**6) if not (p := folder.with_name(f"{folder.name}.incomplete-{n}")).exists())
+        aside = next(
+            p
+            for n in range(1, 10**6)
+            if not (p := folder.with_name(f"{folder.name}.incomplete-{n}")).exists()
+        )
         print(f"seed {seed} {arm}: {folder} is unfinished; moved to {aside}, running again")
         folder.rename(aside)
     record = run_arm(space, folder, seed, f"seed {seed} {arm}", budget_s)
@@ -145,8 +167,14 @@ class Rescorer:
 
     def __call__(self, key: str, spec) -> float:
         if key not in self.psnrs:
-            results = [evaluate_candidate(Candidate(key, spec, self.budget, candidate_seed(s, key)), threads=1,
-                                          device="cpu") for s in self.run_seeds]
+            results = [
+                evaluate_candidate(
+                    Candidate(key, spec, self.budget, candidate_seed(s, key)),
+                    threads=1,
+                    device="cpu",
+                )
+                for s in self.run_seeds
+            ]
             self.psnrs[key] = [r.psnr for r in results]
             atomic_write_text(self.path, json.dumps(self.psnrs, indent=1))
             print(f"rescored {key}: {', '.join(f'{p:.3f}' for p in self.psnrs[key])} dB")
@@ -160,62 +188,93 @@ def compare_seed(seed: int, out: Path, records: dict, rescore: Rescorer) -> dict
     _, plain_key, plain_search = incumbents(plain["events"])[-1]
     target = rescore(plain_key, specs["plain"][plain_key])
     asha_steps = incumbents(asha["events"], budget_s)
-    reached_s = next((t for t, key, _ in asha_steps if rescore(key, specs["asha"][key]) >= target), np.inf)
+    reached_s = next(
+        (t for t, key, _ in asha_steps if rescore(key, specs["asha"][key]) >= target), np.inf
+    )
     # The same architecture gets the same search PSNR in both arms (same candidate seed): no rescoring noise.
     reached_search_s = next((t for t, _, psnr in asha_steps if psnr >= plain_search), np.inf)
     _, asha_key, asha_search = asha_steps[-1]
     counted = [e for e in asha["events"] if e["finished_s"] <= budget_s]
-    return {"seed": seed, "plain_wall_s": budget_s, "plain_trainings": len(plain["events"]),
-            "asha_generations": asha["generations_done"], "asha_wall_s": asha["wall_s"],
-            "asha_full": sum(e["status"] == "ok" for e in counted),
-            "asha_stopped": sum(e["status"] == "stopped" for e in counted),
-            "plain_best_key": plain_key, "plain_search_psnr": plain_search, "plain_rescored": target,
-            "asha_best_key": asha_key, "asha_search_psnr": asha_search,
-            "asha_rescored": rescore(asha_key, specs["asha"][asha_key]),
-            "asha_reached_s": reached_s, "ratio": reached_s / budget_s, "goal_met": reached_s / budget_s <= GOAL_RATIO,
-            "asha_reached_search_s": reached_search_s, "ratio_search": reached_search_s / budget_s}
+    return {
+        "seed": seed,
+        "plain_wall_s": budget_s,
+        "plain_trainings": len(plain["events"]),
+        "asha_generations": asha["generations_done"],
+        "asha_wall_s": asha["wall_s"],
+        "asha_full": sum(e["status"] == "ok" for e in counted),
+        "asha_stopped": sum(e["status"] == "stopped" for e in counted),
+        "plain_best_key": plain_key,
+        "plain_search_psnr": plain_search,
+        "plain_rescored": target,
+        "asha_best_key": asha_key,
+        "asha_search_psnr": asha_search,
+        "asha_rescored": rescore(asha_key, specs["asha"][asha_key]),
+        "asha_reached_s": reached_s,
+        "ratio": reached_s / budget_s,
+        "goal_met": reached_s / budget_s <= GOAL_RATIO,
+        "asha_reached_search_s": reached_search_s,
+        "ratio_search": reached_search_s / budget_s,
+    }
 
 
 def report(rows: list[dict]) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     for r in rows:
-        print(f"seed {r['seed']}: plain {r['plain_wall_s']:.0f} s ({r['plain_trainings']} trainings), best "
-              f"{r['plain_best_key']} {r['plain_search_psnr']:.3f} dB in search, {r['plain_rescored']:.3f} rescored; "
-              f"asha in that time {r['asha_full']} full + {r['asha_stopped']} stopped, best {r['asha_best_key']} "
-              f"{r['asha_search_psnr']:.3f} dB in search, {r['asha_rescored']:.3f} rescored")
-        print(f"  asha reached plain's rescored best {_when(r['asha_reached_s'], r['ratio'])} -> goal "
-              f"{'met' if r['goal_met'] else 'not met'}; its search best "
-              f"{_when(r['asha_reached_search_s'], r['ratio_search'])}")
+        print(
+            f"seed {r['seed']}: plain {r['plain_wall_s']:.0f} s ({r['plain_trainings']} trainings), best "
+            f"{r['plain_best_key']} {r['plain_search_psnr']:.3f} dB in search, {r['plain_rescored']:.3f} rescored; "
+            f"asha in that time {r['asha_full']} full + {r['asha_stopped']} stopped, best {r['asha_best_key']} "
+            f"{r['asha_search_psnr']:.3f} dB in search, {r['asha_rescored']:.3f} rescored"
+        )
+        print(
+            f"  asha reached plain's rescored best {_when(r['asha_reached_s'], r['ratio'])} -> goal "
+            f"{'met' if r['goal_met'] else 'not met'}; its search best "
+            f"{_when(r['asha_reached_search_s'], r['ratio_search'])}"
+        )
     median = table.drop(columns=["plain_best_key", "asha_best_key"]).median()
-    print(f"median over {len(rows)} seeds: plain {median['plain_wall_s']:.0f} s; asha reached plain's rescored best "
-          f"{_when(median['asha_reached_s'], median['ratio'])} (search best "
-          f"{_when(median['asha_reached_search_s'], median['ratio_search'])}); rescored best plain {median['plain_rescored']:.3f} dB, asha "
-          f"{median['asha_rescored']:.3f} dB; goal (ratio <= {GOAL_RATIO}) {'met' if median['ratio'] <= GOAL_RATIO else 'not met'}"
-          f" on the median, on {int(table['goal_met'].sum())} of {len(rows)} seeds")
+    print(
+        f"median over {len(rows)} seeds: plain {median['plain_wall_s']:.0f} s; asha reached plain's rescored best "
+        f"{_when(median['asha_reached_s'], median['ratio'])} (search best "
+        f"{_when(median['asha_reached_search_s'], median['ratio_search'])}); rescored best plain {median['plain_rescored']:.3f} dB, asha "
+        f"{median['asha_rescored']:.3f} dB; goal (ratio <= {GOAL_RATIO}) {'met' if median['ratio'] <= GOAL_RATIO else 'not met'}"
+        f" on the median, on {int(table['goal_met'].sum())} of {len(rows)} seeds"
+    )
     return table
 
 
 def _when(seconds: float, ratio: float) -> str:
-    return f"at {seconds:.0f} s = {ratio:.2f}x plain's wall time" if np.isfinite(seconds) else "never"
+    return (
+        f"at {seconds:.0f} s = {ratio:.2f}x plain's wall time" if np.isfinite(seconds) else "never"
+    )
 
 
 def best_curve(events: list[dict], wall_s: float, fractions: np.ndarray) -> np.ndarray:
     steps = incumbents(events)
-    return np.array([max((p for t, _, p in steps if t <= f * wall_s), default=np.nan) for f in fractions])
+    return np.array(
+        [max((p for t, _, p in steps if t <= f * wall_s), default=np.nan) for f in fractions]
+    )
 
 
 def plot(records: dict, path: Path) -> None:
     fractions = np.linspace(0, 1, 201)
     fig, ax = new_figure(7, 4.5)
     for arm in ARMS:
-        curves = np.array([best_curve(r[arm]["events"], r["plain"]["wall_s"], fractions) for r in records.values()])
-        every_seed = ~np.isnan(curves).any(axis=0)      # a median of fewer seeds would jump about
+        curves = np.array(
+            [
+                best_curve(r[arm]["events"], r["plain"]["wall_s"], fractions)
+                for r in records.values()
+            ]
+        )
+        every_seed = ~np.isnan(curves).any(axis=0)  # a median of fewer seeds would jump about
         median_band(ax, fractions[every_seed], curves[:, every_seed], f"{arm} (median)")
         for curve in curves:
             ax.plot(fractions, curve, color=ax.lines[-1].get_color(), lw=0.6, alpha=0.6)
     ax.axvline(GOAL_RATIO, color="k", ls=":", label="goal: half of plain's wall time")
-    ax.set(xlabel="wall time (fraction of plain's, same seed)", ylabel="best fully trained PSNR so far (dB, search)",
-           title=f"plain evolution vs evolution + ASHA, {len(records)} seeds (thin: each seed)")
+    ax.set(
+        xlabel="wall time (fraction of plain's, same seed)",
+        ylabel="best fully trained PSNR so far (dB, search)",
+        title=f"plain evolution vs evolution + ASHA, {len(records)} seeds (thin: each seed)",
+    )
     ax.legend()
     save_png(fig, path, dpi=110)
     print(f"wrote {path}")
@@ -223,17 +282,23 @@ def plot(records: dict, path: Path) -> None:
 
 def pin_settings(out: Path, args) -> None:
     """Refuse to mix runs of different settings in one folder."""
-    settings = {k: getattr(args, k) for k in ("space", "population", "generations", "steps", "patch_size",
-                                              "rescore_seeds")}
+    settings = {
+        k: getattr(args, k)
+        for k in ("space", "population", "generations", "steps", "patch_size", "rescore_seeds")
+    }
     path = out / "settings.json"
     if path.is_file() and json.loads(path.read_text()) != settings:
-        raise SystemExit(f"error: {out} holds runs with other settings ({path}); choose another --out")
+        raise SystemExit(
+            f"error: {out} holds runs with other settings ({path}); choose another --out"
+        )
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(settings, indent=1))
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--space", default="rcab_dense.yaml")
     parser.add_argument("--out", default="runs/bench_asha_real")
@@ -252,10 +317,20 @@ def main():
     pin_settings(out, args)
     records = {}
     for seed in args.seeds:
-        plain = arm_record(configured_space(args, seed, "plain"), out / f"seed{seed}-plain", seed, "plain", np.inf)
-        asha = arm_record(configured_space(args, seed, "asha"), out / f"seed{seed}-asha", seed, "asha", plain["wall_s"])
+        plain = arm_record(
+            configured_space(args, seed, "plain"), out / f"seed{seed}-plain", seed, "plain", np.inf
+        )
+        asha = arm_record(
+            configured_space(args, seed, "asha"),
+            out / f"seed{seed}-asha",
+            seed,
+            "asha",
+            plain["wall_s"],
+        )
         records[seed] = {"plain": plain, "asha": asha}
-    rescore = Rescorer(out / "rescores.json", configured_space(args, 0, "plain").budget, args.rescore_seeds)
+    rescore = Rescorer(
+        out / "rescores.json", configured_space(args, 0, "plain").budget, args.rescore_seeds
+    )
     table = report([compare_seed(seed, out, records[seed], rescore) for seed in args.seeds])
     Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(Path(args.csv), table.to_csv(index=False))

@@ -5,6 +5,7 @@
 Prints median times, achieved GFLOP/s of each, and the ratio (target: >= 0.85 on CPU float32).
 Runs are interleaved so both see the same machine load.
 """
+
 import argparse
 import statistics
 import time
@@ -23,7 +24,9 @@ def timed(fn, sync) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--device", default="cpu")
@@ -37,7 +40,7 @@ def main() -> None:
     model = build_model(spec).eval().to(device)
     x = torch.rand(1, 1, 256, 256, device=device)
     a, b = torch.randn(2048, 2048, device=device), torch.randn(2048, 2048, device=device)
-    gflop_mm = 2 * 2048 ** 3 / 1e9
+    gflop_mm = 2 * 2048**3 / 1e9
     variants = {"contiguous": (model, x)}
     cl_model = build_model(spec).eval().to(device, memory_format=torch.channels_last)
     cl_model.load_state_dict(model.state_dict())
@@ -54,13 +57,19 @@ def main() -> None:
             times["matmul"].append(timed(lambda: torch.mm(a, b), sync))
 
     mm_rate = gflop_mm / statistics.median(times["matmul"])
-    print(f"device={device} threads={args.threads} repeats={args.repeats} torch={torch.__version__}")
-    print(f"matmul 2048^3          median {statistics.median(times['matmul']) * 1e3:8.1f} ms  {mm_rate:7.1f} GFLOP/s")
+    print(
+        f"device={device} threads={args.threads} repeats={args.repeats} torch={torch.__version__}"
+    )
+    print(
+        f"matmul 2048^3          median {statistics.median(times['matmul']) * 1e3:8.1f} ms  {mm_rate:7.1f} GFLOP/s"
+    )
     for name in variants:
         median = statistics.median(times[name])
         rate = gflop_net / median
-        print(f"mwrcanet_paper {name:13s} median {median * 1e3:8.1f} ms  {rate:7.1f} GFLOP/s  "
-              f"ratio to matmul {rate / mm_rate:.2f}")
+        print(
+            f"mwrcanet_paper {name:13s} median {median * 1e3:8.1f} ms  {rate:7.1f} GFLOP/s  "
+            f"ratio to matmul {rate / mm_rate:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 
 Target: data at most 10% of the step. Measured interleaved, medians.
 """
+
 import argparse
 import statistics
 import time
@@ -18,7 +19,9 @@ from nas.train.loop import make_optimizer, train_step
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--patch", type=int, default=32)
@@ -38,7 +41,7 @@ def main():
         mid = time.perf_counter()
         train_step(model, optimizer, schedule, noisy, clean)
         end = time.perf_counter()
-        if step:   # the first step warms up
+        if step:  # the first step warms up
             data_times.append(mid - start)
             step_times.append(end - mid)
     data, train = statistics.median(data_times), statistics.median(step_times)

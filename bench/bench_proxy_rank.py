@@ -6,6 +6,7 @@ Trains the same random candidates of rcab_dense.yaml with the space's proxy budg
 ``factor`` times more steps (same seeds, same validation blocks), and prints both PSNRs and the
 Spearman rank correlation between them. Candidates run two at a time (one thread each).
 """
+
 import argparse
 import random
 from concurrent.futures import ProcessPoolExecutor
@@ -24,7 +25,9 @@ def _run(candidate):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--candidates", type=int, default=8)
     parser.add_argument("--factor", type=int, default=4)
     parser.add_argument("--space", default="rcab_dense.yaml")
@@ -35,17 +38,26 @@ def main():
     genomes = [codec.random_genome(rng) for _ in range(args.candidates)]
     short = space.budget
     long = short.model_copy(update={"steps": short.steps * args.factor})
-    jobs = [Candidate(codec.key(g), codec.decode(g), budget, candidate_seed(0, codec.key(g))) for budget in (short, long)
-            for g in genomes]
+    jobs = [
+        Candidate(codec.key(g), codec.decode(g), budget, candidate_seed(0, codec.key(g)))
+        for budget in (short, long)
+        for g in genomes
+    ]
     with ProcessPoolExecutor(max_workers=2) as pool:
         records = list(pool.map(_run, jobs))
     n = len(genomes)
-    table = pd.DataFrame({"key": [codec.key(g) for g in genomes],
-                          f"psnr_{short.steps}": [r.psnr for r in records[:n]],
-                          f"psnr_{long.steps}": [r.psnr for r in records[n:]]})
+    table = pd.DataFrame(
+        {
+            "key": [codec.key(g) for g in genomes],
+            f"psnr_{short.steps}": [r.psnr for r in records[:n]],
+            f"psnr_{long.steps}": [r.psnr for r in records[n:]],
+        }
+    )
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     rho, p = spearmanr(table.iloc[:, 1], table.iloc[:, 2])
-    print(f"Spearman rank correlation, {short.steps} vs {long.steps} steps: {rho:.2f} (p = {p:.3f}, n = {n})")
+    print(
+        f"Spearman rank correlation, {short.steps} vs {long.steps} steps: {rho:.2f} (p = {p:.3f}, n = {n})"
+    )
 
 
 if __name__ == "__main__":

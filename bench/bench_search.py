@@ -23,6 +23,7 @@ trainings (24 for rcab_dense.yaml), 64 and 256 evaluations:
 
 and draws the best-so-far curves (median and quartiles) to a PNG.
 """
+
 import argparse
 import random
 import statistics
@@ -42,18 +43,22 @@ from nas.search.space import load_space
 from nas.search.surrogate import Surrogate, SurrogateEvaluator
 
 LARGER_BUDGETS = (64, 256)  # after the space's own default number of trainings
-TARGET = 64                 # the goal: random sampling's best of 64
+TARGET = 64  # the goal: random sampling's best of 64
 SCHEMES = ("random", "tournament", "aging", "nsga2")
 
 
 def run_scheme(space, surrogate, selection, seed, folder, overrides, evaluations):
     objectives = ["psnr", "gflops"] if selection == "nsga2" else ["psnr"]
-    configured = space.with_overrides(top={"objectives": objectives}, evolution=dict(overrides, selection=selection))
-    generations = 2 * evaluations // configured.evolution.children() + 4    # enough for that many distinct
+    configured = space.with_overrides(
+        top={"objectives": objectives}, evolution=dict(overrides, selection=selection)
+    )
+    generations = (
+        2 * evaluations // configured.evolution.children() + 4
+    )  # enough for that many distinct
     configured = configured.with_overrides(evolution={"generations": generations})
     run = Evolution(configured, folder / f"{selection}-{seed}", SurrogateEvaluator(surrogate), seed)
     run.run()
-    return [(e.result.psnr, e.result.gflops) for e in run.cache.values()]   # in evaluation order
+    return [(e.result.psnr, e.result.gflops) for e in run.cache.values()]  # in evaluation order
 
 
 def default_trainings(space) -> int:
@@ -67,7 +72,7 @@ def best_so_far(evaluations):
 
 
 class _Fitness(base.Fitness):
-    weights = (1.0, -1.0)           # psnr up, gflops down
+    weights = (1.0, -1.0)  # psnr up, gflops down
 
 
 class _Point:
@@ -86,7 +91,9 @@ def surrogate_optimum(space, surrogate, table, samples: int = 20000, starts: int
     """The surrogate's best PSNR, the same whatever the schemes found: hill-climbing over one-gene
     changes from the best of the database and of ``samples`` random genomes (fixed seed)."""
     codec, rng = GenomeCodec(space), random.Random(12345)
-    genomes = [list(g) for g in table["genome"]] + [codec.random_genome(rng) for _ in range(samples)]
+    genomes = [list(g) for g in table["genome"]] + [
+        codec.random_genome(rng) for _ in range(samples)
+    ]
     scores = surrogate.predict([codec.decode(g) for g in genomes])
     best = float(scores.max())
     for index in np.argsort(scores)[::-1][:starts]:
@@ -102,7 +109,9 @@ def surrogate_optimum(space, surrogate, table, samples: int = 20000, starts: int
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--db", default="bench/data/evaldb_rcab_dense.csv.gz")
     parser.add_argument("--space", default="rcab_dense.yaml")
     parser.add_argument("--seeds", type=int, default=50)
@@ -111,8 +120,13 @@ def main():
     parser.add_argument("--mutation-rate", type=float, help="default: the space's")
     parser.add_argument("--crossover-rate", type=float, help="default: the space's")
     parser.add_argument("--offspring", type=int, help="default: the space's")
-    parser.add_argument("--schemes", nargs="+", choices=SCHEMES, default=list(SCHEMES),
-                        help="schemes to run (random is always run: it sets the target)")
+    parser.add_argument(
+        "--schemes",
+        nargs="+",
+        choices=SCHEMES,
+        default=list(SCHEMES),
+        help="schemes to run (random is always run: it sets the target)",
+    )
     parser.add_argument("--png", default="bench/results/search_schemes.png", help="'' for no plot")
     args = parser.parse_args()
     space = load_space(args.space)
@@ -121,20 +135,32 @@ def main():
     surrogate = Surrogate(space.blocks)
     cv = surrogate.cross_validate(specs, psnr)
     surrogate.fit(specs, psnr)
-    print(f"database: {len(table)} architectures ({len(diverged)} diverged left out); surrogate held-out "
-          f"Kendall tau {cv.kendall_tau:.3f}, MAE {cv.mae_db:.3f} dB ({cv.folds}-fold)")
-    overrides = {"population": args.population, "tournament_size": args.tournament_size,
-                 "mutation_rate": args.mutation_rate, "crossover_rate": args.crossover_rate,
-                 "offspring": args.offspring}
+    print(
+        f"database: {len(table)} architectures ({len(diverged)} diverged left out); surrogate held-out "
+        f"Kendall tau {cv.kendall_tau:.3f}, MAE {cv.mae_db:.3f} dB ({cv.folds}-fold)"
+    )
+    overrides = {
+        "population": args.population,
+        "tournament_size": args.tournament_size,
+        "mutation_rate": args.mutation_rate,
+        "crossover_rate": args.crossover_rate,
+        "offspring": args.offspring,
+    }
     budgets = tuple(sorted({default_trainings(space), *LARGER_BUDGETS}))
     runs = {}
     with tempfile.TemporaryDirectory(dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as tmp:
         for selection in [s for s in SCHEMES if s == "random" or s in args.schemes]:
-            runs[selection] = [run_scheme(space, surrogate, selection, seed, Path(tmp), overrides, budgets[-1])[:budgets[-1]]
-                               for seed in range(args.seeds)]
+            runs[selection] = [
+                run_scheme(space, surrogate, selection, seed, Path(tmp), overrides, budgets[-1])[
+                    : budgets[-1]
+                ]
+                for seed in range(args.seeds)
+            ]
     best_possible = surrogate_optimum(space, surrogate, table)
     found = max(p for seeds in runs.values() for run in seeds for p, _ in run)
-    print(f"best possible (surrogate optimum): {best_possible:.3f} dB; best any search found: {found:.3f} dB")
+    print(
+        f"best possible (surrogate optimum): {best_possible:.3f} dB; best any search found: {found:.3f} dB"
+    )
     report(runs, best_possible, table, budgets)
     if args.png:
         plot(runs, best_possible, Path(args.png))
@@ -150,7 +176,9 @@ def report(runs, best_possible, table, budgets):
             regret = [best_possible - c[min(n, len(c)) - 1] for c in scheme_curves]
             q1, median, q3 = np.percentile(regret, [25, 50, 75])
             row[f"regret@{n} median"], row[f"regret@{n} IQR"] = median, f"{q1:.3f}-{q3:.3f}"
-        needed = [int(np.argmax(c >= target)) + 1 if c[-1] >= target else np.nan for c in scheme_curves]
+        needed = [
+            int(np.argmax(c >= target)) + 1 if c[-1] >= target else np.nan for c in scheme_curves
+        ]
         row[f"evals to random's best of {TARGET} (median)"] = float(np.nanmedian(needed))
         rows.append(row)
     print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
@@ -158,7 +186,9 @@ def report(runs, best_possible, table, budgets):
     for name in [n for n in ("random", "nsga2") if n in runs]:
         for n in LARGER_BUDGETS:
             volumes = [front_hypervolume(run[:n], reference) for run in runs[name]]
-            print(f"hypervolume (psnr, gflops) {name:8s} @{n}: median {statistics.median(volumes):.1f}")
+            print(
+                f"hypervolume (psnr, gflops) {name:8s} @{n}: median {statistics.median(volumes):.1f}"
+            )
 
 
 def plot(runs, best_possible, path):
@@ -168,8 +198,12 @@ def plot(runs, best_possible, path):
         x = np.arange(1, curves.shape[1] + 1)
         median_band(ax, x, curves, name)
     ax.axhline(best_possible, color="k", ls=":", label="best possible (surrogate)")
-    ax.set(xlabel="evaluations", ylabel="best proxy PSNR so far (dB, surrogate)", xscale="log",
-           title="selection schemes on the surrogate: median and quartiles over seeds")
+    ax.set(
+        xlabel="evaluations",
+        ylabel="best proxy PSNR so far (dB, surrogate)",
+        xscale="log",
+        title="selection schemes on the surrogate: median and quartiles over seeds",
+    )
     ax.legend()
     save_png(fig, path, dpi=110)
     print(f"wrote {path}")

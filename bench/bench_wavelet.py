@@ -5,6 +5,7 @@ on the six transforms of one mwrcanet_paper forward pass at 1 x 1 x 256 x 256, w
 
 Compare the total with bench_backbone.py's forward time: the transforms are a tiny share of it.
 """
+
 import argparse
 import statistics
 import time
@@ -15,8 +16,14 @@ import torch.nn.functional as F
 from models import DWT, IWT, haar_filters
 
 # (kind, input shape) of the paper network's transforms for a 256 x 256 input
-TRANSFORMS = [("dwt", (1, 1, 256, 256)), ("dwt", (1, 96, 128, 128)), ("dwt", (1, 128, 64, 64)),
-              ("iwt", (1, 512, 32, 32)), ("iwt", (1, 384, 64, 64)), ("iwt", (1, 4, 128, 128))]
+TRANSFORMS = [
+    ("dwt", (1, 1, 256, 256)),
+    ("dwt", (1, 96, 128, 128)),
+    ("dwt", (1, 128, 64, 64)),
+    ("iwt", (1, 512, 32, 32)),
+    ("iwt", (1, 384, 64, 64)),
+    ("iwt", (1, 4, 128, 128)),
+]
 
 
 def median_ms(fn, x, repeats):
@@ -33,16 +40,22 @@ def median_ms(fn, x, repeats):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=100)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     device = torch.device(args.device)
     bank = haar_filters().to(device)
     conv_dwt = lambda x: F.conv2d(x, bank.repeat(x.shape[1], 1, 1, 1), stride=2, groups=x.shape[1])
-    conv_iwt = lambda y: F.conv_transpose2d(y, bank.repeat(y.shape[1] // 4, 1, 1, 1), stride=2, groups=y.shape[1] // 4)
+    conv_iwt = lambda y: F.conv_transpose2d(
+        y, bank.repeat(y.shape[1] // 4, 1, 1, 1), stride=2, groups=y.shape[1] // 4
+    )
     ours_dwt, ours_iwt = DWT().to(device), IWT().to(device)
-    print(f"{'transform':>28} {'conv (released)':>16} {'ours':>8}   (median ms, {device}, threads={torch.get_num_threads()})")
+    print(
+        f"{'transform':>28} {'conv (released)':>16} {'ours':>8}   (median ms, {device}, threads={torch.get_num_threads()})"
+    )
     totals = [0.0, 0.0]
     with torch.inference_mode():
         for kind, shape in TRANSFORMS:
@@ -52,6 +65,7 @@ def main():
             totals = [t + r for t, r in zip(totals, row)]
             print(f"{kind + ' ' + str(shape):>28} {row[0]:16.2f} {row[1]:8.2f}")
     print(f"{'total per forward pass':>28} {totals[0]:16.2f} {totals[1]:8.2f}")
+
 
 if __name__ == "__main__":
     main()

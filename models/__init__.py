@@ -1,17 +1,44 @@
 """Wavelet U-Net denoisers: Haar transforms, blocks, the spec-built backbone, named architectures."""
+
 from .backbone import SIZE_MULTIPLE, WaveletUNet, build_model
 from .blocks import ACTIVATIONS, BLOCKS
 from .cost import Cost, composed_cost, spec_cost
-from .released import (WeightsError, load_released, load_state_dict_strict, read_checkpoint, read_state_dict,
-                       state_dict_of)
+from .released import (
+    WeightsError,
+    load_released,
+    load_state_dict_strict,
+    read_checkpoint,
+    read_state_dict,
+    state_dict_of,
+)
 from .spec import GROUP_NAMES, ArchSpec, GroupSpec, SpecError
 from .wavelet import DWT, IWT, haar_filters
 from .zoo import ARCHITECTURES, mwrcanet_paper_spec, mwresnet_spec, named_spec
 
 __all__ = [
-    "SIZE_MULTIPLE", "WaveletUNet", "build_model", "ACTIVATIONS", "BLOCKS", "Cost", "composed_cost", "spec_cost",
-    "WeightsError", "load_released", "load_state_dict_strict", "read_checkpoint", "read_state_dict",
-    "state_dict_of", "GROUP_NAMES", "ArchSpec",
-    "GroupSpec", "SpecError", "DWT", "IWT", "haar_filters", "ARCHITECTURES", "mwrcanet_paper_spec",
-    "mwresnet_spec", "named_spec",
+    "SIZE_MULTIPLE",
+    "WaveletUNet",
+    "build_model",
+    "ACTIVATIONS",
+    "BLOCKS",
+    "Cost",
+    "composed_cost",
+    "spec_cost",
+    "WeightsError",
+    "load_released",
+    "load_state_dict_strict",
+    "read_checkpoint",
+    "read_state_dict",
+    "state_dict_of",
+    "GROUP_NAMES",
+    "ArchSpec",
+    "GroupSpec",
+    "SpecError",
+    "DWT",
+    "IWT",
+    "haar_filters",
+    "ARCHITECTURES",
+    "mwrcanet_paper_spec",
+    "mwresnet_spec",
+    "named_spec",
 ]

@@ -1,4 +1,5 @@
 """The one wavelet U-Net backbone (MWCNN-style, three Haar levels), built from an ArchSpec."""
+
 from __future__ import annotations
 
 import torch
@@ -30,18 +31,24 @@ class WaveletUNet(nn.Module):
         w1, w2, w3 = spec.widths
         self.head = DWT()
         self.down1 = nn.Sequential(conv3x3(c, w1), act(), _groups(spec.group("enc1"), w1, act))
-        self.down2 = nn.Sequential(DWT(), conv3x3(4 * w1, w2), act(), _groups(spec.group("enc2"), w2, act))
+        self.down2 = nn.Sequential(
+            DWT(), conv3x3(4 * w1, w2), act(), _groups(spec.group("enc2"), w2, act)
+        )
         self.down3 = nn.Sequential(DWT(), conv3x3(4 * w2, w3), act())
         self.middle = _groups(spec.group("middle"), w3, act)
         self.up1 = nn.Sequential(conv3x3(w3, 4 * w2), act(), IWT())
-        self.up2 = nn.Sequential(_groups(spec.group("dec2"), w2, act), conv3x3(w2, 4 * w1), act(), IWT())
+        self.up2 = nn.Sequential(
+            _groups(spec.group("dec2"), w2, act), conv3x3(w2, 4 * w1), act(), IWT()
+        )
         self.up3 = nn.Sequential(_groups(spec.group("dec1"), w1, act), conv3x3(w1, c))
         self.tail = IWT()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
         if h % SIZE_MULTIPLE or w % SIZE_MULTIPLE:
-            raise ValueError(f"input height and width must be multiples of {SIZE_MULTIPLE}, got {h} x {w}")
+            raise ValueError(
+                f"input height and width must be multiples of {SIZE_MULTIPLE}, got {h} x {w}"
+            )
         x0 = self.head(x)
         x1 = self.down1(x0)
         x2 = self.down2(x1)
@@ -53,7 +60,9 @@ class WaveletUNet(nn.Module):
 def _groups(group: GroupSpec, width: int, act) -> nn.Module:
     if group.num_blocks == 0:
         return nn.Identity()
-    made = [ResidualGroup(group.block, group.num_blocks, width, act) for _ in range(group.num_groups)]
+    made = [
+        ResidualGroup(group.block, group.num_blocks, width, act) for _ in range(group.num_groups)
+    ]
     return made[0] if len(made) == 1 else nn.Sequential(*made)
 
 

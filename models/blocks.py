@@ -3,6 +3,7 @@
 Module attribute names follow the released MWRCANet (``conv1``, ``act``, ``conv2``, ``cuca``,
 ``body``, ``tail``) so its state dict loads without renaming.
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -10,8 +11,16 @@ from typing import Callable
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "BLOCKS", "conv3x3", "ResidualBlock", "DenseBlock", "RCAB", "ChannelAttention",
-           "ResidualGroup"]
+__all__ = [
+    "ACTIVATIONS",
+    "BLOCKS",
+    "conv3x3",
+    "ResidualBlock",
+    "DenseBlock",
+    "RCAB",
+    "ChannelAttention",
+    "ResidualGroup",
+]
 
 ActFactory = Callable[[], nn.Module]
 
@@ -48,7 +57,11 @@ class ChannelAttention(nn.Module):
         squeezed = max(1, width // reduction)
         self.avg_pool = nn.AdaptiveAvgPool2d(1)
         self.conv_du = nn.Sequential(
-            nn.Conv2d(width, squeezed, 1), nn.ReLU(inplace=True), nn.Conv2d(squeezed, width, 1), nn.Sigmoid())
+            nn.Conv2d(width, squeezed, 1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(squeezed, width, 1),
+            nn.Sigmoid(),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.conv_du(self.avg_pool(x))
@@ -76,11 +89,14 @@ class DenseBlock(nn.Module):
     so the search compares block types at a similar price rather than buying PSNR with FLOPs.
     """
 
-    def __init__(self, width: int, act: ActFactory, num_layers: int = 4, growth: int | None = None) -> None:
+    def __init__(
+        self, width: int, act: ActFactory, num_layers: int = 4, growth: int | None = None
+    ) -> None:
         super().__init__()
         growth = growth or max(4, width // 4)
         self.layers = nn.ModuleList(
-            nn.Sequential(conv3x3(width + i * growth, growth), act()) for i in range(num_layers))
+            nn.Sequential(conv3x3(width + i * growth, growth), act()) for i in range(num_layers)
+        )
         self.fuse = nn.Conv2d(width + num_layers * growth, width, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

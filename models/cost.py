@@ -1,4 +1,5 @@
 """Cost of a spec (parameters, FLOPs) measured on the meta device: no memory, no real compute."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -15,9 +16,9 @@ __all__ = ["Cost", "spec_cost", "composed_cost"]
 
 @dataclass(frozen=True)
 class Cost:
-    params: int          # trainable parameters
-    state_values: int    # every value in the state dict (the fixed Haar filters too)
-    gflops: float        # 2 x multiply-adds, as torch.utils.flop_counter counts, for one input
+    params: int  # trainable parameters
+    state_values: int  # every value in the state dict (the fixed Haar filters too)
+    gflops: float  # 2 x multiply-adds, as torch.utils.flop_counter counts, for one input
 
     def to_dict(self) -> dict:
         return {"params": self.params, "state_values": self.state_values, "gflops": self.gflops}
@@ -49,7 +50,9 @@ def _cached_counts(spec: ArchSpec, height: int, width: int) -> tuple[int, int, i
     return _counts(spec, height, width)
 
 
-def _with_group(spec: ArchSpec, slot: int, group: GroupSpec, other_width: int | None = None) -> ArchSpec:
+def _with_group(
+    spec: ArchSpec, slot: int, group: GroupSpec, other_width: int | None = None
+) -> ArchSpec:
     """``spec`` with only ``slot`` holding ``group``; with ``other_width``, the widths of the other
     levels set to it (a slot's own cost does not depend on them, so pieces are shared)."""
     groups = tuple(group if i == slot else GroupSpec(num_blocks=0) for i in range(len(spec.groups)))
@@ -71,11 +74,15 @@ def composed_cost(spec: ArchSpec, height: int = 256, width: int = 256) -> Cost:
     for slot, group in enumerate(spec.groups):
         if group.num_blocks == 0:
             continue
-        piece = lambda blocks: _cached_counts(_with_group(spec, slot, GroupSpec(group.block, blocks), _PIECE_WIDTH),
-                                              height, width)
+        piece = lambda blocks: _cached_counts(
+            _with_group(spec, slot, GroupSpec(group.block, blocks), _PIECE_WIDTH), height, width
+        )
         skeleton, one, two = piece(0), piece(1), piece(2)
         for k in range(3):
-            per_block, first = two[k] - one[k], one[k] - skeleton[k]   # first = one block + group tail
+            per_block, first = (
+                two[k] - one[k],
+                one[k] - skeleton[k],
+            )  # first = one block + group tail
             total[k] += group.num_groups * (first + (group.num_blocks - 1) * per_block)
     return _as_cost(total)
 

@@ -1,4 +1,5 @@
 """Loading the released MWRCANet checkpoint (``dn_mwrcanet_raw_c1.pth``) into ``mwrcanet_paper``."""
+
 from __future__ import annotations
 
 import os
@@ -11,7 +12,14 @@ import torch
 from .backbone import WaveletUNet, build_model
 from .zoo import mwrcanet_paper_spec
 
-__all__ = ["WeightsError", "read_checkpoint", "state_dict_of", "read_state_dict", "load_state_dict_strict", "load_released"]
+__all__ = [
+    "WeightsError",
+    "read_checkpoint",
+    "state_dict_of",
+    "read_state_dict",
+    "load_state_dict_strict",
+    "load_released",
+]
 
 _PREFIX = "module."  # the release was saved from nn.DataParallel
 
@@ -28,9 +36,11 @@ def read_checkpoint(path: str | os.PathLike) -> object:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        if "Weights only load failed" in str(err):     # torch's long, ANSI-coloured explanation
-            raise WeightsError(f"cannot read weights from {path}: it holds Python objects beyond tensors, which "
-                               "are refused (only weights_only files load)") from None
+        if "Weights only load failed" in str(err):  # torch's long, ANSI-coloured explanation
+            raise WeightsError(
+                f"cannot read weights from {path}: it holds Python objects beyond tensors, which "
+                "are refused (only weights_only files load)"
+            ) from None
         raise WeightsError(f"cannot read weights from {path}: {_first_line(err)}") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
         raise WeightsError(f"cannot read weights from {path}: {_first_line(err)}") from None
@@ -45,11 +55,16 @@ def state_dict_of(loaded: object, path: str | os.PathLike) -> dict[str, torch.Te
     ``{"state_dict": ...}`` dict, or one of this toolkit's ``{"spec", "state_dict"}`` files.
     A ``module.`` prefix on every key (DataParallel) is removed."""
     state = loaded.get("state_dict", loaded) if isinstance(loaded, Mapping) else None
-    if (not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values())
-            or not all(isinstance(k, str) for k in state)):
-        raise WeightsError(f"{path} holds no state dict (expected a dict of tensors, or a dict with 'state_dict')")
+    if (
+        not isinstance(state, Mapping)
+        or not all(isinstance(v, torch.Tensor) for v in state.values())
+        or not all(isinstance(k, str) for k in state)
+    ):
+        raise WeightsError(
+            f"{path} holds no state dict (expected a dict of tensors, or a dict with 'state_dict')"
+        )
     if state and all(k.startswith(_PREFIX) for k in state):
-        state = {k[len(_PREFIX):]: v for k, v in state.items()}
+        state = {k[len(_PREFIX) :]: v for k, v in state.items()}
     return dict(state)
 
 
@@ -58,17 +73,28 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     return state_dict_of(read_checkpoint(path), path)
 
 
-def load_state_dict_strict(model: torch.nn.Module, state: Mapping[str, torch.Tensor], source: str = "weights") -> None:
+def load_state_dict_strict(
+    model: torch.nn.Module, state: Mapping[str, torch.Tensor], source: str = "weights"
+) -> None:
     """Load ``state`` into ``model``; any missing, unexpected or mis-shaped key raises WeightsError."""
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
-    misshaped = sorted(f"{k} ({tuple(state[k].shape)} vs {tuple(v.shape)})"
-                       for k, v in expected.items() if k in state and state[k].shape != v.shape)
+    misshaped = sorted(
+        f"{k} ({tuple(state[k].shape)} vs {tuple(v.shape)})"
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
+    )
     if missing or unexpected or misshaped:
-        parts = [f"{label} {len(keys)}: {_preview(keys)}"
-                 for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", misshaped))
-                 if keys]
+        parts = [
+            f"{label} {len(keys)}: {_preview(keys)}"
+            for label, keys in (
+                ("missing", missing),
+                ("unexpected", unexpected),
+                ("wrong shape", misshaped),
+            )
+            if keys
+        ]
         raise WeightsError(f"{source} does not match the architecture; " + "; ".join(parts))
     model.load_state_dict(state, strict=True)
 

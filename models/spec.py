@@ -1,4 +1,5 @@
 """Architecture specs: plain data that describes one wavelet U-Net, round-trips to JSON."""
+
 from __future__ import annotations
 
 import json
@@ -33,7 +34,9 @@ class ArchSpec:
     """A wavelet U-Net: widths of the 3 levels and one :class:`GroupSpec` per slot in GROUP_NAMES."""
 
     widths: tuple[int, int, int] = (96, 128, 128)
-    groups: tuple[GroupSpec, ...] = field(default_factory=lambda: tuple(GroupSpec() for _ in GROUP_NAMES))
+    groups: tuple[GroupSpec, ...] = field(
+        default_factory=lambda: tuple(GroupSpec() for _ in GROUP_NAMES)
+    )
     in_channels: int = 1
     activation: str = "prelu"
     name: str = ""
@@ -52,20 +55,32 @@ class ArchSpec:
         if len(self.widths) != 3 or not all(_positive_int(w) for w in self.widths):
             raise SpecError(f"widths: expected 3 positive integers, got {list(self.widths)}")
         if len(self.groups) != len(GROUP_NAMES):
-            raise SpecError(f"groups: expected {len(GROUP_NAMES)} ({', '.join(GROUP_NAMES)}), got {len(self.groups)}")
+            raise SpecError(
+                f"groups: expected {len(GROUP_NAMES)} ({', '.join(GROUP_NAMES)}), got {len(self.groups)}"
+            )
         for name, group in zip(GROUP_NAMES, self.groups):
             if not isinstance(group, GroupSpec):
                 raise SpecError(f"groups.{name}: expected a GroupSpec, got {type(group).__name__}")
             if not isinstance(group.block, str) or group.block not in BLOCKS:
-                raise SpecError(f"groups.{name}.block: unknown block type {group.block!r} (known: {', '.join(BLOCKS)})")
+                raise SpecError(
+                    f"groups.{name}.block: unknown block type {group.block!r} (known: {', '.join(BLOCKS)})"
+                )
             if not _nonneg_int(group.num_blocks):
-                raise SpecError(f"groups.{name}.num_blocks: expected an integer >= 0, got {group.num_blocks!r}")
+                raise SpecError(
+                    f"groups.{name}.num_blocks: expected an integer >= 0, got {group.num_blocks!r}"
+                )
             if not _positive_int(group.num_groups):
-                raise SpecError(f"groups.{name}.num_groups: expected an integer >= 1, got {group.num_groups!r}")
+                raise SpecError(
+                    f"groups.{name}.num_groups: expected an integer >= 1, got {group.num_groups!r}"
+                )
         if self.in_channels not in (1, 3) or isinstance(self.in_channels, bool):
-            raise SpecError(f"in_channels: expected 1 (raw mosaics) or 3 (sRGB images), got {self.in_channels!r}")
+            raise SpecError(
+                f"in_channels: expected 1 (raw mosaics) or 3 (sRGB images), got {self.in_channels!r}"
+            )
         if not isinstance(self.activation, str) or self.activation not in ACTIVATIONS:
-            raise SpecError(f"activation: unknown {self.activation!r} (known: {', '.join(ACTIVATIONS)})")
+            raise SpecError(
+                f"activation: unknown {self.activation!r} (known: {', '.join(ACTIVATIONS)})"
+            )
         if not isinstance(self.name, str):
             raise SpecError(f"name: expected a string, got {self.name!r}")
 
@@ -86,14 +101,18 @@ class ArchSpec:
             raise SpecError("spec: 'widths' and 'groups' are required")
         groups = data["groups"]
         if not isinstance(groups, list) or len(groups) != len(GROUP_NAMES):
-            raise SpecError(f"groups: expected a list of {len(GROUP_NAMES)} objects ({', '.join(GROUP_NAMES)})")
+            raise SpecError(
+                f"groups: expected a list of {len(GROUP_NAMES)} objects ({', '.join(GROUP_NAMES)})"
+            )
         parsed = []
         for name, g in zip(GROUP_NAMES, groups):
             if not isinstance(g, dict):
                 raise SpecError(f"groups.{name}: expected an object, got {type(g).__name__}")
             g = dict(g)
             if g.pop("name", name) != name:
-                raise SpecError(f"groups.{name}: out of order, slots must be {', '.join(GROUP_NAMES)}")
+                raise SpecError(
+                    f"groups.{name}: out of order, slots must be {', '.join(GROUP_NAMES)}"
+                )
             extra = set(g) - {"block", "num_blocks", "num_groups"}
             if extra:
                 raise SpecError(f"groups.{name}: unknown field(s) {', '.join(sorted(extra))}")

@@ -5,6 +5,7 @@ stride-2 cross-correlation (DWT) or the matching transposed convolution (IWT). W
 same thing as ``pixel_unshuffle`` followed by a 4x4 matrix product, which gives bit-identical
 results and runs faster on CPU for wide feature maps (``bench/bench_wavelet.py``).
 """
+
 from __future__ import annotations
 
 import torch
@@ -16,12 +17,14 @@ __all__ = ["haar_filters", "DWT", "IWT"]
 
 def haar_filters() -> torch.Tensor:
     """The released 4x1x2x2 filter bank (LL, LH, HL, HH), each flipped for cross-correlation."""
-    bank = torch.tensor([
-        [[0.5, 0.5], [0.5, 0.5]],      # LL
-        [[-0.5, -0.5], [0.5, 0.5]],    # LH
-        [[-0.5, 0.5], [-0.5, 0.5]],    # HL
-        [[0.5, -0.5], [-0.5, 0.5]],    # HH
-    ])
+    bank = torch.tensor(
+        [
+            [[0.5, 0.5], [0.5, 0.5]],  # LL
+            [[-0.5, -0.5], [0.5, 0.5]],  # LH
+            [[-0.5, 0.5], [-0.5, 0.5]],  # HL
+            [[0.5, -0.5], [-0.5, 0.5]],  # HH
+        ]
+    )
     return bank.flip(-1).flip(-2).unsqueeze(1).contiguous()
 
 

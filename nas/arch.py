@@ -8,6 +8,7 @@ A model file and an exported ``model.json`` record the CFA pattern the network w
 (``"cfa": "RGGB"``); files without the field, named architectures and other checkpoints are
 read as RGGB, the pattern of the synthetic data.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,16 +17,31 @@ from pathlib import Path
 
 import torch
 
-from models import (ArchSpec, SpecError, WaveletUNet, build_model, load_state_dict_strict, named_spec,
-                    read_checkpoint, state_dict_of)
+from models import (
+    ArchSpec,
+    SpecError,
+    WaveletUNet,
+    build_model,
+    load_state_dict_strict,
+    named_spec,
+    read_checkpoint,
+    state_dict_of,
+)
 from models.zoo import ARCHITECTURES
 
 from .atomic import atomic_path
 from .data.bayer import DEFAULT_PATTERN, parse_pattern
 from .search.best import ResultError, read_result
 
-__all__ = ["ArchError", "resolve_arch", "build_with_weights", "load_model", "load_denoiser", "read_weights",
-           "save_model_file"]
+__all__ = [
+    "ArchError",
+    "resolve_arch",
+    "build_with_weights",
+    "load_model",
+    "load_denoiser",
+    "read_weights",
+    "save_model_file",
+]
 
 
 class ArchError(ValueError):
@@ -50,15 +66,23 @@ def _resolve_file(arg: str) -> tuple[ArchSpec, dict | None, str]:
         return named_spec(arg), None, DEFAULT_PATTERN
     path = Path(arg)
     if not path.is_file():
-        raise ArchError(f"--arch {arg!r}: neither a named architecture ({', '.join(ARCHITECTURES)}) nor a file")
+        raise ArchError(
+            f"--arch {arg!r}: neither a named architecture ({', '.join(ARCHITECTURES)}) nor a file"
+        )
     if path.suffix.lower() == ".json":
         return _spec_from_json(path)
     loaded = read_checkpoint(path)
     if not isinstance(loaded, dict) or "spec" not in loaded:
-        raise ArchError(f"{path}: not a model file of this toolkit (no 'spec'); pass a spec with --arch and "
-                        "the file with --weights")
+        raise ArchError(
+            f"{path}: not a model file of this toolkit (no 'spec'); pass a spec with --arch and "
+            "the file with --weights"
+        )
     try:
-        return ArchSpec.from_dict(loaded["spec"]), state_dict_of(loaded, path), _pattern_of(loaded, path)
+        return (
+            ArchSpec.from_dict(loaded["spec"]),
+            state_dict_of(loaded, path),
+            _pattern_of(loaded, path),
+        )
     except SpecError as err:
         raise ArchError(f"{path}: {err}") from None
 
@@ -86,7 +110,11 @@ def _spec_from_json(path: Path) -> tuple[ArchSpec, None, str]:
         except ResultError as err:
             raise ArchError(str(err)) from None
     try:
-        return ArchSpec.from_dict(data.get("spec", data) if isinstance(data, dict) else data), None, pattern
+        return (
+            ArchSpec.from_dict(data.get("spec", data) if isinstance(data, dict) else data),
+            None,
+            pattern,
+        )
     except SpecError as err:
         raise ArchError(f"{path}: {err}") from None
 
@@ -106,13 +134,16 @@ def build_with_weights(spec: ArchSpec, state: dict | None, source: str = "weight
     return model.eval()
 
 
-def load_model(arch: str, weights: str | None = None, device: str | torch.device = "cpu") -> WaveletUNet:
+def load_model(
+    arch: str, weights: str | None = None, device: str | torch.device = "cpu"
+) -> WaveletUNet:
     """Build the model of ``arch`` with ``weights`` (any checkpoint format, strict) in eval mode."""
     return load_denoiser(arch, weights, device)[0]
 
 
-def load_denoiser(arch: str, weights: str | None = None,
-                  device: str | torch.device = "cpu") -> tuple[WaveletUNet, str | None]:
+def load_denoiser(
+    arch: str, weights: str | None = None, device: str | torch.device = "cpu"
+) -> tuple[WaveletUNet, str | None]:
     """(model in eval mode, the CFA pattern it was trained on): the pattern recorded in the
     weights file if it records one, else in ``arch``'s file, else RGGB; None for an sRGB network."""
     spec, state, pattern = _resolve(arch)
@@ -122,10 +153,18 @@ def load_denoiser(arch: str, weights: str | None = None,
     return build_with_weights(spec, state, source=str(weights or arch)).to(device), pattern
 
 
-def save_model_file(path: str | os.PathLike, spec: ArchSpec, state_dict: dict, cfa: str = DEFAULT_PATTERN,
-                    **extra) -> None:
+def save_model_file(
+    path: str | os.PathLike, spec: ArchSpec, state_dict: dict, cfa: str = DEFAULT_PATTERN, **extra
+) -> None:
     """One file with spec, weights and the trained CFA pattern ``cfa``, loadable with
     ``torch.load(weights_only=True)``."""
     with atomic_path(path) as tmp:
-        torch.save({"spec": spec.to_dict(), "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
-                    "cfa": parse_pattern(cfa) if spec.in_channels == 1 else None, **extra}, tmp)
+        torch.save(
+            {
+                "spec": spec.to_dict(),
+                "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
+                "cfa": parse_pattern(cfa) if spec.in_channels == 1 else None,
+                **extra,
+            },
+            tmp,
+        )

@@ -5,6 +5,7 @@ Every writer of the toolkit (checkpoints, tables, model files, plots, pseudo-lab
 it over the target, so a run killed at any moment leaves either the old file or the new one.
 :func:`append_line` is the journal's counterpart: one whole line, flushed, per finished event.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,7 +27,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-        _fsync_folder(path.parent)   # the rename itself survives a power cut
+        _fsync_folder(path.parent)  # the rename itself survives a power cut
     finally:
         tmp.unlink(missing_ok=True)
 

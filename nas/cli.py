@@ -1,4 +1,5 @@
 """Shared command-line plumbing: one-line errors for bad input, logging set-up."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,24 +15,51 @@ from .data import DataError
 from .device import DeviceError
 from .inference import TilingError
 
-__all__ = ["USER_ERRORS", "UsageError", "CommandParser", "cli_main", "user_error", "parse_duration", "positive_int",
-           "multiple_of_8", "cpu_threads", "available_cpus", "seed_int", "positive_float", "nonnegative_float"]
+__all__ = [
+    "USER_ERRORS",
+    "UsageError",
+    "CommandParser",
+    "cli_main",
+    "user_error",
+    "parse_duration",
+    "positive_int",
+    "multiple_of_8",
+    "cpu_threads",
+    "available_cpus",
+    "seed_int",
+    "positive_float",
+    "nonnegative_float",
+]
 
 
 class UsageError(ValueError):
     """A command-line value is out of range or inconsistent."""
 
+
 # Errors that mean "bad input", reported in one line without a traceback.
-USER_ERRORS: tuple[type[BaseException], ...] = (UsageError, SpecError, WeightsError, ArchError, DataError, TilingError, DeviceError,
-                                                 FileNotFoundError, FileExistsError, IsADirectoryError,
-                                                 NotADirectoryError, PermissionError)
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    UsageError,
+    SpecError,
+    WeightsError,
+    ArchError,
+    DataError,
+    TilingError,
+    DeviceError,
+    FileNotFoundError,
+    FileExistsError,
+    IsADirectoryError,
+    NotADirectoryError,
+    PermissionError,
+)
 
 
 class CommandParser(argparse.ArgumentParser):
     """argparse with the toolkit's one-line errors (``error: ...``, exit 2) and raw help text."""
 
     def __init__(self, prog: str, description: str | None = None) -> None:
-        super().__init__(prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+        super().__init__(
+            prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
 
     def error(self, message: str):
         print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
@@ -43,11 +71,15 @@ _SECONDS_PER = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 def parse_duration(text: str, option: str) -> float:
     """Seconds of ``90m``, ``2h``, ``45s``, ``1d`` or plain seconds (``3600``); UsageError otherwise."""
-    number, unit = (text[:-1], text[-1].lower()) if text and text[-1].lower() in _SECONDS_PER else (text, "s")
+    number, unit = (
+        (text[:-1], text[-1].lower()) if text and text[-1].lower() in _SECONDS_PER else (text, "s")
+    )
     try:
         seconds = float(number) * _SECONDS_PER[unit]
     except ValueError:
-        raise UsageError(f"{option} {text!r}: expected a duration such as 90m, 2h or 3600 (seconds)") from None
+        raise UsageError(
+            f"{option} {text!r}: expected a duration such as 90m, 2h or 3600 (seconds)"
+        ) from None
     if not seconds > 0 or seconds == float("inf"):
         raise UsageError(f"{option} {text!r}: must be positive and finite")
     return seconds
@@ -101,14 +133,18 @@ def multiple_of_8(text: str) -> int:
 
 def available_cpus() -> int:
     """CPUs this process may run on (its affinity where the OS reports one)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    )
 
 
 def cpu_threads(text: str) -> int:
     """argparse type: PyTorch CPU threads, 1 to the CPUs this process may use."""
     value = positive_int(text)
     if value > available_cpus():
-        raise argparse.ArgumentTypeError(f"{value} threads, but this process may use {available_cpus()} CPUs")
+        raise argparse.ArgumentTypeError(
+            f"{value} threads, but this process may use {available_cpus()} CPUs"
+        )
     return value
 
 
@@ -128,6 +164,7 @@ def user_error(*types: type[BaseException]) -> None:
 
 def cli_main(fn):
     """Wrap a CLI ``main(argv)``: bad input prints ``error: ...`` and exits 2, Ctrl-C exits 130."""
+
     @functools.wraps(fn)
     def wrapper(argv=None):
         logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -140,4 +177,5 @@ def cli_main(fn):
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             sys.exit(130)
+
     return wrapper

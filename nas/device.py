@@ -4,6 +4,7 @@
 for GPUs, Ray sets ``CUDA_VISIBLE_DEVICES`` to the trial's GPU, so ``cuda`` is that GPU (a
 fractional trial shares it with others); otherwise the first visible GPU; otherwise the CPU.
 """
+
 from __future__ import annotations
 
 from contextlib import nullcontext
@@ -34,9 +35,13 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     if device.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if count == 0:
-            raise DeviceError(f"device {name}: this machine has no CUDA GPU (use --device cpu or auto)")
+            raise DeviceError(
+                f"device {name}: this machine has no CUDA GPU (use --device cpu or auto)"
+            )
         if device.index is not None and device.index >= count:
-            raise DeviceError(f"device {name}: this machine has {count} CUDA GPU(s), cuda:0..cuda:{count - 1}")
+            raise DeviceError(
+                f"device {name}: this machine has {count} CUDA GPU(s), cuda:0..cuda:{count - 1}"
+            )
     elif device.type != "cpu":
         raise DeviceError(f"unsupported device {name!r}; use {DEVICE_HELP}")
     return device

@@ -1,5 +1,6 @@
 """Inference: the paper's x8 self-ensemble (batched, phase-correct), tiled inference for full-size
 mosaics and sRGB images, and Bayer unification of inputs in another CFA pattern than the network's."""
+
 from __future__ import annotations
 
 from typing import Callable
@@ -12,8 +13,19 @@ from models import SIZE_MULTIPLE, WaveletUNet
 from .data.bayer import DEFAULT_PATTERN, pattern_after, restore, unify_pad
 from .device import to_device
 
-__all__ = ["VIEWS", "TilingError", "check_tiling", "default_overlap", "self_ensemble", "predict", "tiled",
-           "tile_count", "denoise_array", "PatternAligned", "network_channels"]
+__all__ = [
+    "VIEWS",
+    "TilingError",
+    "check_tiling",
+    "default_overlap",
+    "self_ensemble",
+    "predict",
+    "tiled",
+    "tile_count",
+    "denoise_array",
+    "PatternAligned",
+    "network_channels",
+]
 
 Net = Callable[[torch.Tensor], torch.Tensor]
 
@@ -40,8 +52,9 @@ def _inverse_view(y: torch.Tensor, k: int, flip: bool) -> torch.Tensor:
     return torch.rot90(y, -k, dims=(-2, -1))
 
 
-def self_ensemble(net: Net, x: torch.Tensor, batched: bool = True,
-                  pattern: str | None = DEFAULT_PATTERN) -> torch.Tensor:
+def self_ensemble(
+    net: Net, x: torch.Tensor, batched: bool = True, pattern: str | None = DEFAULT_PATTERN
+) -> torch.Tensor:
     """Average of ``net`` over the 8 views of ``x`` (N x C x H x W, a mosaic in ``pattern``, the
     network's, or with ``pattern`` None an sRGB image, whose every view is valid as it is),
     mapped back and clipped to [0, 1].
@@ -57,18 +70,23 @@ def self_ensemble(net: Net, x: torch.Tensor, batched: bool = True,
     groups: dict[tuple, list] = {}
     for k, flip in VIEWS:
         view = _forward_view(x, k, flip)
-        view_pattern = pattern_after(pattern, lambda t: _forward_view(t, k, flip), tuple(x.shape[-2:]))
+        view_pattern = pattern_after(
+            pattern, lambda t: _forward_view(t, k, flip), tuple(x.shape[-2:])
+        )
         padded, window = unify_pad(view, view_pattern, pattern, multiple=SIZE_MULTIPLE)
-        groups.setdefault(tuple(padded.shape) if batched else (k, flip), []).append((k, flip, padded, window))
+        groups.setdefault(tuple(padded.shape) if batched else (k, flip), []).append(
+            (k, flip, padded, window)
+        )
     for group in groups.values():
         outputs = net(torch.cat([padded for _, _, padded, _ in group]))
         for i, (k, flip, _, window) in enumerate(group):
-            total += _inverse_view(restore(outputs[i * n:(i + 1) * n], window), k, flip)
+            total += _inverse_view(restore(outputs[i * n : (i + 1) * n], window), k, flip)
     return (total / len(VIEWS)).clamp(0, 1)
 
 
-def predict(net: Net, x: torch.Tensor, ensemble: bool = False,
-            pattern: str | None = DEFAULT_PATTERN) -> torch.Tensor:
+def predict(
+    net: Net, x: torch.Tensor, ensemble: bool = False, pattern: str | None = DEFAULT_PATTERN
+) -> torch.Tensor:
     """One denoised batch (mosaics in ``pattern``, the network's; None for sRGB), clipped to
     [0, 1]; with ``ensemble`` the x8 self-ensemble."""
     return self_ensemble(net, x, pattern=pattern) if ensemble else net(x).clamp(0, 1)
@@ -113,11 +131,19 @@ def check_tiling(tile: int, overlap: int) -> None:
     if tile <= 0 or tile % SIZE_MULTIPLE:
         raise TilingError(f"tile size must be a positive multiple of {SIZE_MULTIPLE}, got {tile}")
     if not 0 <= overlap < tile or overlap % SIZE_MULTIPLE:
-        raise TilingError(f"tile overlap must be a multiple of {SIZE_MULTIPLE} in [0, {tile}), got {overlap}")
+        raise TilingError(
+            f"tile overlap must be a multiple of {SIZE_MULTIPLE} in [0, {tile}), got {overlap}"
+        )
 
 
-def tiled(net: Net, x: torch.Tensor, tile: int, overlap: int = 32, progress: Callable | None = None,
-          device: torch.device | None = None) -> torch.Tensor:
+def tiled(
+    net: Net,
+    x: torch.Tensor,
+    tile: int,
+    overlap: int = 32,
+    progress: Callable | None = None,
+    device: torch.device | None = None,
+) -> torch.Tensor:
     """Run ``net`` on overlapping ``tile x tile`` windows of ``x`` (1 x C x H x W, H and W multiples
     of 8) and blend them. Tile origins are multiples of 8, so each tile sees the same Haar grid and
     Bayer phase as the whole image. The image and the blend stay where ``x`` is (the CPU); only
@@ -132,12 +158,16 @@ def tiled(net: Net, x: torch.Tensor, tile: int, overlap: int = 32, progress: Cal
     for y in ys:
         for x0 in xs:
             th, tw = min(tile, h), min(tile, w)
-            window = net(to_device(x[..., y:y + th, x0:x0 + tw], device or x.device)).float().to(x.device)
+            window = (
+                net(to_device(x[..., y : y + th, x0 : x0 + tw], device or x.device))
+                .float()
+                .to(x.device)
+            )
             wy = _edge_ramp(th, overlap, y > 0, y + th < h)
             wx = _edge_ramp(tw, overlap, x0 > 0, x0 + tw < w)
             blend = (wy[:, None] * wx[None, :]).to(x.dtype)
-            out[..., y:y + th, x0:x0 + tw] += window * blend
-            weight[y:y + th, x0:x0 + tw] += blend
+            out[..., y : y + th, x0 : x0 + tw] += window * blend
+            weight[y : y + th, x0 : x0 + tw] += blend
             if progress:
                 progress(1)
     return out / weight
@@ -151,9 +181,16 @@ def tile_count(height: int, width: int, tile: int, overlap: int) -> int:
 
 
 @torch.inference_mode()
-def denoise_array(model: torch.nn.Module, image: np.ndarray, ensemble: bool = False, tile: int | None = None,
-                  overlap: int | None = None, progress: Callable | None = None, pattern: str | None = None,
-                  model_pattern: str | None = DEFAULT_PATTERN) -> np.ndarray:
+def denoise_array(
+    model: torch.nn.Module,
+    image: np.ndarray,
+    ensemble: bool = False,
+    tile: int | None = None,
+    overlap: int | None = None,
+    progress: Callable | None = None,
+    pattern: str | None = None,
+    model_pattern: str | None = DEFAULT_PATTERN,
+) -> np.ndarray:
     """Denoise one raw mosaic (H x W) or sRGB image (3 x H x W) of any size; ``overlap``
     defaults to :func:`default_overlap`.
 
@@ -161,16 +198,18 @@ def denoise_array(model: torch.nn.Module, image: np.ndarray, ensemble: bool = Fa
     into the network's pattern and to a multiple of 8 by reflect padding, denoised, and cut back,
     so the result has the input's size and pattern. An sRGB image has no pattern: it is only
     padded to a multiple of 8."""
-    x = torch.from_numpy(np.array(image, dtype=np.float32))   # a copy: inputs may be read-only mmaps
+    x = torch.from_numpy(np.array(image, dtype=np.float32))  # a copy: inputs may be read-only mmaps
     mosaic = x.dim() == 2
     x = x[None, None] if mosaic else x[None]
     if not mosaic:
         pattern = model_pattern = None
     x, window = unify_pad(x, pattern or model_pattern, model_pattern, multiple=SIZE_MULTIPLE)
     device = next(model.parameters()).device
-    net = (lambda t: predict(model, t, ensemble, pattern=model_pattern))
+    net = lambda t: predict(model, t, ensemble, pattern=model_pattern)
     if tile:
-        y = tiled(net, x, tile, default_overlap(tile) if overlap is None else overlap, progress, device)
+        y = tiled(
+            net, x, tile, default_overlap(tile) if overlap is None else overlap, progress, device
+        )
     else:
         y = net(to_device(x, device)).float().cpu()
     y = restore(y, window)[0].clamp(0, 1).numpy()

@@ -5,17 +5,19 @@ sRGB images (3 x H x W): the SIDD sRGB protocol. The prediction is stored as 8 b
 [0, 255], as a submitted PNG or .mat is), PSNR is taken over all three channels with peak 255,
 and SSIM is the mean of the three channels' SSIM with data range 255.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 __all__ = ["psnr_db", "ssim"]
 
-_MIN_MSE = 1e-12   # caps a perfect block at 120 dB instead of infinity, so means stay finite
+_MIN_MSE = 1e-12  # caps a perfect block at 120 dB instead of infinity, so means stay finite
 
 
-def _on_protocol_scale(prediction: np.ndarray, target: np.ndarray,
-                       srgb: bool) -> tuple[np.ndarray, np.ndarray, float]:
+def _on_protocol_scale(
+    prediction: np.ndarray, target: np.ndarray, srgb: bool
+) -> tuple[np.ndarray, np.ndarray, float]:
     """(prediction, target, peak) in float64 on the scale the block's protocol measures."""
     prediction, target = np.asarray(prediction, np.float64), np.asarray(target, np.float64)
     if prediction.shape != target.shape:
@@ -30,7 +32,7 @@ def psnr_db(prediction: np.ndarray, target: np.ndarray, srgb: bool = False) -> f
     (3 x H x W in [0, 1]) by the SIDD sRGB protocol (8-bit prediction, peak 255). Mean squared
     error in float64."""
     prediction, target, peak = _on_protocol_scale(prediction, target, srgb)
-    mse = np.mean((prediction - target) ** 2) / peak ** 2
+    mse = np.mean((prediction - target) ** 2) / peak**2
     return float(10.0 * np.log10(1.0 / max(mse, _MIN_MSE)))
 
 
@@ -39,7 +41,17 @@ def ssim(prediction: np.ndarray, target: np.ndarray, srgb: bool = False) -> floa
     window of sigma 1.5, population covariance), through scikit-image's implementation: a 2-D
     mosaic, or with ``srgb`` the mean over the channels of a 3 x H x W image on the 8-bit scale."""
     from skimage.metrics import structural_similarity
+
     prediction, target, peak = _on_protocol_scale(prediction, target, srgb)
     channel_axis = 0 if srgb else None
-    return float(structural_similarity(target, prediction, data_range=peak, gaussian_weights=True, sigma=1.5,
-                                       use_sample_covariance=False, channel_axis=channel_axis))
+    return float(
+        structural_similarity(
+            target,
+            prediction,
+            data_range=peak,
+            gaussian_weights=True,
+            sigma=1.5,
+            use_sample_covariance=False,
+            channel_axis=channel_axis,
+        )
+    )

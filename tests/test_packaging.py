@@ -1,4 +1,5 @@
 """The built wheel, installed in a fresh virtual environment, works outside the source checkout."""
+
 import subprocess
 import sys
 import venv
@@ -8,14 +9,27 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def run(*cmd, cwd):
-    proc = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [str(c) for c in cmd], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     return proc.stdout
 
 
 def test_wheel_ships_the_bundled_spaces_and_runs_a_search_check(tmp_path):
-    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp_path / "dist",
-        REPO, cwd=tmp_path)
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        "--no-build-isolation",
+        "-q",
+        "-w",
+        tmp_path / "dist",
+        REPO,
+        cwd=tmp_path,
+    )
     wheel = next((tmp_path / "dist").glob("mwnas-*.whl"))
     # The dependencies come from this interpreter's site-packages; the toolkit only from the wheel.
     venv.create(tmp_path / "env", system_site_packages=True, with_pip=True)
@@ -23,8 +37,12 @@ def test_wheel_ships_the_bundled_spaces_and_runs_a_search_check(tmp_path):
     run(python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", wheel, cwd=tmp_path)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    where = run(python, "-c", "import nas, search_spaces; print(nas.__file__); print(search_spaces.__file__)",
-                cwd=elsewhere)
+    where = run(
+        python,
+        "-c",
+        "import nas, search_spaces; print(nas.__file__); print(search_spaces.__file__)",
+        cwd=elsewhere,
+    )
     assert str(REPO) not in where and str(tmp_path / "env") in where, where
     out = run(python, "-m", "nas.search", "--space", "rcab_dense.yaml", "--check", cwd=elsewhere)
     assert "space and data: OK" in out

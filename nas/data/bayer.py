@@ -10,6 +10,7 @@ A pattern is named by the colours of its top-left 2 x 2 cell in reading order (`
 at (0, 0), blue at (1, 1)). Every function works on the last two axes of a numpy array or a
 torch tensor, so batches (N x C x H x W) and stacks (K x H x W) are handled alike.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,8 +22,19 @@ import torch.nn.functional as F
 
 from .mat import DataError
 
-__all__ = ["PATTERNS", "DEFAULT_PATTERN", "PatternError", "parse_pattern", "shifted_pattern", "pattern_offset",
-           "pattern_after", "Window", "unify_pad", "unify_crop", "restore"]
+__all__ = [
+    "PATTERNS",
+    "DEFAULT_PATTERN",
+    "PatternError",
+    "parse_pattern",
+    "shifted_pattern",
+    "pattern_offset",
+    "pattern_after",
+    "Window",
+    "unify_pad",
+    "unify_crop",
+    "restore",
+]
 
 PATTERNS = ("RGGB", "BGGR", "GRBG", "GBRG")
 # The pattern of the synthetic data, of every network this toolkit trains, and of model files
@@ -62,18 +74,23 @@ def pattern_offset(pattern: str | None, target: str | None) -> tuple[int, int]:
     (0, 0) for an image without a CFA (pattern and target None: an sRGB image)."""
     if pattern is None or target is None:
         if pattern != target:
-            raise PatternError(f"cannot unify a {pattern or 'non-mosaic'} image to {target or 'a non-mosaic'} one")
+            raise PatternError(
+                f"cannot unify a {pattern or 'non-mosaic'} image to {target or 'a non-mosaic'} one"
+            )
         return 0, 0
     target = parse_pattern(target)
     for dy in (0, 1):
         for dx in (0, 1):
             if shifted_pattern(pattern, dy, dx) == target:
                 return dy, dx
-    raise PatternError(f"no shift turns {pattern} into {target}")   # unreachable for the four patterns
+    raise PatternError(
+        f"no shift turns {pattern} into {target}"
+    )  # unreachable for the four patterns
 
 
-def pattern_after(pattern: str | None, transform: Callable[[torch.Tensor], torch.Tensor],
-                  shape: tuple[int, int]) -> str | None:
+def pattern_after(
+    pattern: str | None, transform: Callable[[torch.Tensor], torch.Tensor], shape: tuple[int, int]
+) -> str | None:
     """The pattern of ``transform(mosaic)`` for an H x W ``mosaic`` in ``pattern``, where
     ``transform`` is any flip, transpose or rotation of the last two axes.
 
@@ -109,17 +126,22 @@ def _reflect_pad(mosaic: Mosaic, top: int, bottom: int, left: int, right: int) -
         return np.pad(mosaic, widths, mode=mode)
     while top or bottom or left or right:
         h, w = mosaic.shape[-2:]
-        step = [min(p, max(side - 1, 0)) for p, side in ((left, w), (right, w), (top, h), (bottom, h))]
+        step = [
+            min(p, max(side - 1, 0)) for p, side in ((left, w), (right, w), (top, h), (bottom, h))
+        ]
         mode = "reflect" if any(step) else "replicate"
         step = step if any(step) else [left, right, top, bottom]
         batched = mosaic.reshape(-1, 1, h, w)
-        mosaic = F.pad(batched, step, mode=mode).reshape(*mosaic.shape[:-2], h + step[2] + step[3],
-                                                          w + step[0] + step[1])
+        mosaic = F.pad(batched, step, mode=mode).reshape(
+            *mosaic.shape[:-2], h + step[2] + step[3], w + step[0] + step[1]
+        )
         left, right, top, bottom = (p - s for p, s in zip((left, right, top, bottom), step))
     return mosaic
 
 
-def unify_pad(mosaic: Mosaic, pattern: str | None, target: str | None, multiple: int = 2) -> tuple[Mosaic, Window]:
+def unify_pad(
+    mosaic: Mosaic, pattern: str | None, target: str | None, multiple: int = 2
+) -> tuple[Mosaic, Window]:
     """Reflect-pad ``mosaic`` (in ``pattern``) so that it is in ``target``, with sides that are
     multiples of ``multiple`` (2: Liu et al.'s one pixel on both sides; 8: a size the wavelet
     network accepts). Returns the padded mosaic and the :class:`Window` that :func:`restore` cuts
@@ -138,10 +160,12 @@ def unify_crop(mosaic: Mosaic, pattern: str, target: str) -> Mosaic:
     h, w = mosaic.shape[-2:]
     if h <= 2 * dy or w <= 2 * dx:
         raise PatternError(f"a {h} x {w} mosaic is too small to crop from {pattern} to {target}")
-    return mosaic[..., dy:h - dy, dx:w - dx]
+    return mosaic[..., dy : h - dy, dx : w - dx]
 
 
 def restore(unified: Mosaic, window: Window) -> Mosaic:
     """The part of ``unified`` (a :func:`unify_pad` result, or a network's output for it) that
     corresponds to the original mosaic: same size and pattern as the input."""
-    return unified[..., window.top:window.top + window.height, window.left:window.left + window.width]
+    return unified[
+        ..., window.top : window.top + window.height, window.left : window.left + window.width
+    ]

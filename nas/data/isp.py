@@ -7,6 +7,7 @@ quantization, as a camera stores a JPEG or PNG. The noise that comes out is what
 images show and plain Gaussian noise is not: signal-dependent (shot noise), different per
 colour channel (gains and the colour matrix), and spatially correlated (demosaicing).
 """
+
 from __future__ import annotations
 
 import torch
@@ -50,7 +51,7 @@ def process(bayer: torch.Tensor, camera: CameraParams) -> torch.Tensor:
     cam2rgb = torch.linalg.inv(camera.rgb2cam).to(rgb)
     rgb = torch.einsum("nij,njhw->nihw", cam2rgb, rgb).clamp(0, 1)
     rgb = rgb.clamp_min(1e-8) ** (1 / 2.2)
-    return (3 * rgb ** 2 - 2 * rgb ** 3).clamp(0, 1)                 # smoothstep tone curve
+    return (3 * rgb**2 - 2 * rgb**3).clamp(0, 1)  # smoothstep tone curve
 
 
 def quantize_8bit(rgb: torch.Tensor) -> torch.Tensor:

@@ -4,6 +4,7 @@ Files are normalized .npy arrays (a raw mosaic H x W, or a stack N x H x W) or i
 TIFF at 8 or 16 bit): an RGB image is an sRGB pair, a grey PNG/TIFF a raw mosaic in RGGB (a grey
 JPEG is refused: lossy compression mixes the CFA sites). One folder holds one kind.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,8 +24,10 @@ def _pair_files(directory: str) -> list[tuple[Path, Path]]:
     root = Path(directory)
     noisy_dir, clean_dir = root / "noisy", root / "clean"
     if not noisy_dir.is_dir() or not clean_dir.is_dir():
-        raise DataError(f"{root}: expected subfolders noisy/ and clean/ holding files of the same names "
-                        f"({', '.join(PAIR_SUFFIXES)})")
+        raise DataError(
+            f"{root}: expected subfolders noisy/ and clean/ holding files of the same names "
+            f"({', '.join(PAIR_SUFFIXES)})"
+        )
     noisy = sorted(p for p in noisy_dir.iterdir() if p.suffix.lower() in PAIR_SUFFIXES)
     if not noisy:
         raise DataError(f"{noisy_dir}: no {', '.join(PAIR_SUFFIXES)} files")
@@ -43,7 +46,9 @@ def _read(path: Path) -> list[np.ndarray]:
         return [image]
     array = read_array(path)
     if array.ndim not in (2, 3):
-        raise DataError(f"{path.name}: shape {array.shape}; an .npy pair is a 2-D (H, W) mosaic or 3-D (N, H, W) stack")
+        raise DataError(
+            f"{path.name}: shape {array.shape}; an .npy pair is a 2-D (H, W) mosaic or 3-D (N, H, W) stack"
+        )
     return list(array) if array.ndim == 3 else [array]
 
 
@@ -52,15 +57,28 @@ def _pair_arrays(directory: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
     for noisy_path, clean_path in _pair_files(directory):
         noisy, clean = _read(noisy_path), _read(clean_path)
         if [a.shape for a in noisy] != [a.shape for a in clean]:
-            raise DataError(f"{noisy_path.name}: noisy {noisy[0].shape} and clean {clean[0].shape} differ in shape")
+            raise DataError(
+                f"{noisy_path.name}: noisy {noisy[0].shape} and clean {clean[0].shape} differ in shape"
+            )
         noisy_all.extend(noisy)
         clean_all.extend(clean)
     kinds = {channels_of(a) for a in noisy_all}
     if len(kinds) > 1:
-        raise DataError(f"pairs:{directory}: mixes raw mosaics and RGB images; one folder holds one kind")
-    odd = next((a.shape for a in noisy_all if channels_of(a) == 1 and (a.shape[-2] % 2 or a.shape[-1] % 2)), None)
+        raise DataError(
+            f"pairs:{directory}: mixes raw mosaics and RGB images; one folder holds one kind"
+        )
+    odd = next(
+        (
+            a.shape
+            for a in noisy_all
+            if channels_of(a) == 1 and (a.shape[-2] % 2 or a.shape[-1] % 2)
+        ),
+        None,
+    )
     if odd:
-        raise DataError(f"pairs:{directory}: a {odd[-2]} x {odd[-1]} mosaic; a Bayer mosaic has even sides")
+        raise DataError(
+            f"pairs:{directory}: a {odd[-2]} x {odd[-1]} mosaic; a Bayer mosaic has even sides"
+        )
     return noisy_all, clean_all
 
 

@@ -4,6 +4,7 @@ A block or a patch is channel-first: a raw mosaic is one plane (H x W in a :clas
 1 x H x W in a batch), an sRGB image three (3 x H x W). :class:`CropSampler` draws training
 patches from any in-memory or on-disk arrays of either kind.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,8 +17,16 @@ import torch
 from .bayer import DEFAULT_PATTERN, parse_pattern, pattern_after, pattern_offset
 from .mat import DataError
 
-__all__ = ["BlockSet", "PatchSampler", "CropSampler", "array_reader", "random_int",
-           "augment", "channels_of", "crop_size"]
+__all__ = [
+    "BlockSet",
+    "PatchSampler",
+    "CropSampler",
+    "array_reader",
+    "random_int",
+    "augment",
+    "channels_of",
+    "crop_size",
+]
 
 
 def channels_of(block: np.ndarray) -> int:
@@ -49,7 +58,9 @@ class PatchSampler:
 
     channels: int = 1
 
-    def sample(self, batch: int, patch: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample(
+        self, batch: int, patch: int, g: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
 
     def check_patch(self, patch: int) -> None:
@@ -72,8 +83,9 @@ def augment(block: torch.Tensor, flip_h: bool, flip_v: bool, transpose: bool) ->
 
 
 @lru_cache(maxsize=None)
-def _aligning_offset(pattern: str | None, target: str | None, flip_h: bool, flip_v: bool,
-                     transpose: bool) -> tuple[int, int]:
+def _aligning_offset(
+    pattern: str | None, target: str | None, flip_h: bool, flip_v: bool, transpose: bool
+) -> tuple[int, int]:
     """Where to cut an augmented even-sided crop of a ``pattern`` mosaic so it is in ``target``."""
     augmented = pattern_after(pattern, lambda t: augment(t, flip_h, flip_v, transpose), (2, 2))
     return pattern_offset(augmented, target)
@@ -90,7 +102,9 @@ class CropSampler(PatchSampler):
     is valid. A target reader may return K stacked planes (e.g. two teachers' outputs); batches
     then carry K target channels."""
 
-    def __init__(self, pairs: Sequence[tuple], target: str | None = DEFAULT_PATTERN, channels: int = 1) -> None:
+    def __init__(
+        self, pairs: Sequence[tuple], target: str | None = DEFAULT_PATTERN, channels: int = 1
+    ) -> None:
         self.pairs = pairs
         self.target = parse_pattern(target) if target is not None else None
         self.channels = channels
@@ -107,7 +121,9 @@ class CropSampler(PatchSampler):
         size = self._crop_size(patch)
         h, w = min((pair[2] for pair in self.pairs), key=min)
         if min(h, w) < size:
-            raise DataError(f"patch {patch} needs images of at least {size} x {size}; the smallest is {h} x {w}")
+            raise DataError(
+                f"patch {patch} needs images of at least {size} x {size}; the smallest is {h} x {w}"
+            )
 
     def sample(self, batch, patch, g):
         size = self._crop_size(patch)
@@ -115,17 +131,22 @@ class CropSampler(PatchSampler):
         for _ in range(batch):
             read_noisy, read_target, (h, w), *pattern = self.pairs[random_int(len(self.pairs), g)]
             if min(h, w) < size:
-                raise DataError(f"patch {patch} needs images of at least {size} x {size}, found {h} x {w}")
+                raise DataError(
+                    f"patch {patch} needs images of at least {size} x {size}, found {h} x {w}"
+                )
             y, x = self._origin(h, w, size, g)
             flips = tuple((torch.rand(3, generator=g) < 0.5).tolist())
             dy, dx = _aligning_offset(pattern[0] if pattern else self.target, self.target, *flips)
             for out, read in ((noisy, read_noisy), (target, read_target)):
-                block = augment(torch.from_numpy(np.ascontiguousarray(read(y, x, size), dtype=np.float32)), *flips)
-                block = block[..., dy:dy + patch, dx:dx + patch]
+                block = augment(
+                    torch.from_numpy(np.ascontiguousarray(read(y, x, size), dtype=np.float32)),
+                    *flips,
+                )
+                block = block[..., dy : dy + patch, dx : dx + patch]
                 out.append(block if block.dim() == 3 else block[None])
         return torch.stack(noisy), torch.stack(target)
 
 
 def array_reader(array: np.ndarray) -> Callable:
     """Crops of an H x W (or K x H x W) array."""
-    return lambda y, x, size: array[..., y:y + size, x:x + size]
+    return lambda y, x, size: array[..., y : y + size, x : x + size]

@@ -19,6 +19,7 @@ Real mosaics are unified to the trained CFA pattern (RGGB) as they are cropped, 
 with phase-correct flips and transposes, so every patch a network sees is RGGB. sRGB images are
 3 x H x W in [0, 1]; every flip and transpose of them is valid.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,9 +35,22 @@ from .samplers import BlockSet, CropSampler, PatchSampler, array_reader
 from .sidd import sidd_medium_srgb_train, sidd_medium_train, sidd_srgb_val, sidd_val, siddplus_val
 from .synthetic import synthetic_srgb_train, synthetic_srgb_val, synthetic_train, synthetic_val
 
-__all__ = ["BlockSet", "PatchSampler", "CropSampler", "array_reader", "SOURCES", "Source", "source_channels",
-           "training_sampler", "validation_set", "unlabeled_blocks", "describe_channels", "check_channels",
-           "DEFAULT_SOURCES", "default_source"]
+__all__ = [
+    "BlockSet",
+    "PatchSampler",
+    "CropSampler",
+    "array_reader",
+    "SOURCES",
+    "Source",
+    "source_channels",
+    "training_sampler",
+    "validation_set",
+    "unlabeled_blocks",
+    "describe_channels",
+    "check_channels",
+    "DEFAULT_SOURCES",
+    "default_source",
+]
 
 
 @dataclass(frozen=True)
@@ -44,7 +58,7 @@ class Source:
     train: Callable[[str], PatchSampler] | None
     # (argument, num_blocks, block_size) -> blocks; file sources ignore the size and are subset after
     validation: Callable[[str, int | None, int], BlockSet] | None
-    channels: int | None = 1        # None: the files decide (pairs:DIR)
+    channels: int | None = 1  # None: the files decide (pairs:DIR)
     needs_dir: bool = True
     # (argument, num_blocks, block_size, seed) -> noisy-only blocks N x S x S, for pseudo-labelling
     unlabeled: Callable[[str, int, int, int], np.ndarray] | None = None
@@ -53,7 +67,9 @@ class Source:
 # The one table of data sources.
 SOURCES: dict[str, Source] = {
     "synthetic": Source(train=synthetic_train, validation=synthetic_val, needs_dir=False),
-    "synthetic-srgb": Source(train=synthetic_srgb_train, validation=synthetic_srgb_val, channels=3, needs_dir=False),
+    "synthetic-srgb": Source(
+        train=synthetic_srgb_train, validation=synthetic_srgb_val, channels=3, needs_dir=False
+    ),
     "sidd-val": Source(train=None, validation=sidd_val),
     "siddplus-val": Source(train=None, validation=siddplus_val),
     "sidd-srgb-val": Source(train=None, validation=sidd_srgb_val, channels=3),
@@ -75,15 +91,19 @@ def default_source(channels: int) -> str:
 
 def describe_channels(channels: int) -> str:
     """How the toolkit names what a channel count holds."""
-    return {1: "raw mosaics (1 channel)", 3: "sRGB images (3 channels)"}.get(channels, f"{channels}-channel images")
+    return {1: "raw mosaics (1 channel)", 3: "sRGB images (3 channels)"}.get(
+        channels, f"{channels}-channel images"
+    )
 
 
 def check_channels(network_channels: int, data_channels: int | None, data: str) -> None:
     """DataError unless data of ``data_channels`` (None: not known before reading) suits a
     network that takes ``network_channels``."""
     if data_channels is not None and data_channels != network_channels:
-        raise DataError(f"the network takes {describe_channels(network_channels)} but {data} holds "
-                        f"{describe_channels(data_channels)}")
+        raise DataError(
+            f"the network takes {describe_channels(network_channels)} but {data} holds "
+            f"{describe_channels(data_channels)}"
+        )
 
 
 def _parse(text: str) -> tuple[str, Source, str]:
@@ -103,7 +123,7 @@ def source_channels(text: str) -> int | None:
     """What a source string holds before reading any file: 1, 3, or None (its files decide)."""
     kind = text.partition(":")[0]
     if kind not in SOURCES:
-        _parse(text)   # raises the one-line error
+        _parse(text)  # raises the one-line error
     return SOURCES[kind].channels
 
 
@@ -112,8 +132,10 @@ def training_sampler(text: str, channels: int | None = None) -> PatchSampler:
     DataError unless it holds ``channels`` (when given: the network's)."""
     kind, source, arg = _parse(text)
     if source.train is None:
-        raise DataError(f"data source {kind!r} holds {'validation blocks' if source.validation else 'noisy photos'} "
-                        "only; train on synthetic, synthetic-srgb, sidd-medium:DIR, sidd-medium-srgb:DIR or pairs:DIR")
+        raise DataError(
+            f"data source {kind!r} holds {'validation blocks' if source.validation else 'noisy photos'} "
+            "only; train on synthetic, synthetic-srgb, sidd-medium:DIR, sidd-medium-srgb:DIR or pairs:DIR"
+        )
     if channels is not None:
         check_channels(channels, source.channels, text)
     sampler = source.train(arg)
@@ -122,8 +144,9 @@ def training_sampler(text: str, channels: int | None = None) -> PatchSampler:
     return sampler
 
 
-def validation_set(text: str, num_blocks: int | None = None, block_size: int = 128,
-                   channels: int | None = None) -> BlockSet:
+def validation_set(
+    text: str, num_blocks: int | None = None, block_size: int = 128, channels: int | None = None
+) -> BlockSet:
     """The fixed validation blocks of a source. ``num_blocks`` keeps an evenly spaced subset (the
     synthetic sets are generated with exactly that many ``block_size`` blocks, 64 if not given).
     DataError unless they hold ``channels`` (when given: the network's)."""
@@ -131,19 +154,25 @@ def validation_set(text: str, num_blocks: int | None = None, block_size: int = 1
     if channels is not None:
         check_channels(channels, source.channels, text)
     if source.validation is None:
-        raise DataError(f"data source {kind!r} is for {'training' if source.train else 'pseudo-labelling'} only; "
-                        "validate on synthetic, synthetic-srgb, sidd-val:DIR, siddplus-val:DIR, sidd-srgb-val:DIR "
-                        "or pairs:DIR")
+        raise DataError(
+            f"data source {kind!r} is for {'training' if source.train else 'pseudo-labelling'} only; "
+            "validate on synthetic, synthetic-srgb, sidd-val:DIR, siddplus-val:DIR, sidd-srgb-val:DIR "
+            "or pairs:DIR"
+        )
     blocks = source.validation(arg, num_blocks, block_size)
     if channels is not None:
         check_channels(channels, blocks.channels, text)
     if num_blocks and num_blocks < len(blocks):
         keep = np.linspace(0, len(blocks) - 1, num_blocks).round().astype(int)
-        blocks = BlockSet([blocks.noisy[i] for i in keep], [blocks.clean[i] for i in keep], blocks.source)
+        blocks = BlockSet(
+            [blocks.noisy[i] for i in keep], [blocks.clean[i] for i in keep], blocks.source
+        )
     return blocks
 
 
-def unlabeled_blocks(text: str, num_blocks: int = 64, block_size: int = 128, seed: int = 0) -> np.ndarray:
+def unlabeled_blocks(
+    text: str, num_blocks: int = 64, block_size: int = 128, seed: int = 0
+) -> np.ndarray:
     """Noisy inputs to pseudo-label, float32 N x S x S (raw) or N x 3 x S x S (sRGB):
     ``num_blocks`` fixed crops (``seed``) of the camera raws of ``raws:DIR``, unified to RGGB;
     or all noisy blocks of a validation source (``siddplus-val:DIR``, ...), which must share one size."""
@@ -151,9 +180,11 @@ def unlabeled_blocks(text: str, num_blocks: int = 64, block_size: int = 128, see
     if source.unlabeled is not None:
         return source.unlabeled(arg, num_blocks, block_size, seed)
     if source.validation is None:
-        raise DataError(f"data source {kind!r} holds no fixed inputs to pseudo-label; use raws:DIR or a "
-                        "validation source")
-    blocks = source.validation(arg, num_blocks, block_size)   # file sources: all their blocks
+        raise DataError(
+            f"data source {kind!r} holds no fixed inputs to pseudo-label; use raws:DIR or a "
+            "validation source"
+        )
+    blocks = source.validation(arg, num_blocks, block_size)  # file sources: all their blocks
     if len({b.shape for b in blocks.noisy}) != 1:
         raise DataError(f"{text}: its blocks differ in size; pseudo-labelling needs one size")
     return np.stack(list(blocks.noisy)).astype(np.float32)

@@ -1,5 +1,6 @@
 """Synthetic pairs from the photos scikit-image ships (nothing is fetched): raw mosaics by
 unprocessing (``synthetic``) and sRGB images through a simple ISP (``synthetic-srgb``)."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -16,12 +17,29 @@ from .mat import DataError
 from .samplers import BlockSet, PatchSampler, random_int
 from .unprocess import raw_pairs_from_rgb
 
-__all__ = ["TRAIN_PHOTOS", "VAL_PHOTOS", "VALIDATION_SEED", "photo", "SyntheticSampler", "synthetic_blocks",
-           "camera_noise_profile", "synthetic_train", "synthetic_val", "synthetic_srgb_train", "synthetic_srgb_val"]
+__all__ = [
+    "TRAIN_PHOTOS",
+    "VAL_PHOTOS",
+    "VALIDATION_SEED",
+    "photo",
+    "SyntheticSampler",
+    "synthetic_blocks",
+    "camera_noise_profile",
+    "synthetic_train",
+    "synthetic_val",
+    "synthetic_srgb_train",
+    "synthetic_srgb_val",
+]
 
 # scikit-image's bundled colour photos. The stereo pair stays together in training so no view of
 # a validation scene is ever trained on; retina and ihc are medical/microscopy, not photographs.
-TRAIN_PHOTOS = ("astronaut.png", "coffee.png", "motorcycle_left.png", "motorcycle_right.png", "hubble_deep_field.jpg")
+TRAIN_PHOTOS = (
+    "astronaut.png",
+    "coffee.png",
+    "motorcycle_left.png",
+    "motorcycle_right.png",
+    "hubble_deep_field.jpg",
+)
 VAL_PHOTOS = ("chelsea.png", "rocket.jpg")
 VALIDATION_SEED = 20200614  # fixed: every candidate of every run sees identical validation data
 
@@ -31,6 +49,7 @@ def photo(name: str) -> torch.Tensor:
     """A bundled photo read from scikit-image's own data folder (never fetched), 3 x H x W in [0, 1]."""
     import skimage.data
     import skimage.io
+
     path = Path(skimage.data.data_dir) / name
     if not path.is_file():
         raise DataError(f"scikit-image does not ship {name} at {path}; reinstall scikit-image")
@@ -38,7 +57,9 @@ def photo(name: str) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image[..., :3])).permute(2, 0, 1).float() / 255.0
 
 
-def _pairs(crops: torch.Tensor, g: torch.Generator, srgb: bool, noise_profile: tuple[float, ...] | None):
+def _pairs(
+    crops: torch.Tensor, g: torch.Generator, srgb: bool, noise_profile: tuple[float, ...] | None
+):
     return srgb_pairs_from_rgb(crops, g) if srgb else raw_pairs_from_rgb(crops, g, noise_profile)
 
 
@@ -48,8 +69,12 @@ class SyntheticSampler(PatchSampler):
     images through the ISP. ``noise_profile`` (raw only): a camera's DNG NoiseProfile instead of
     random noise parameters."""
 
-    def __init__(self, photos: Sequence[str] = TRAIN_PHOTOS, noise_profile: tuple[float, ...] | None = None,
-                 srgb: bool = False) -> None:
+    def __init__(
+        self,
+        photos: Sequence[str] = TRAIN_PHOTOS,
+        noise_profile: tuple[float, ...] | None = None,
+        srgb: bool = False,
+    ) -> None:
         self.photos = [photo(name) for name in photos]
         self.noise_profile, self.srgb = noise_profile, srgb
         self.channels = 3 if srgb else 1
@@ -67,7 +92,7 @@ class SyntheticSampler(PatchSampler):
             if min(h, w) < patch:
                 raise DataError(f"patch {patch} is larger than a training photo ({h} x {w})")
             y, x = random_int(h - patch + 1, g), random_int(w - patch + 1, g)
-            crop = image[:, y:y + patch, x:x + patch]
+            crop = image[:, y : y + patch, x : x + patch]
             flips = torch.rand(3, generator=g) < 0.5
             crop = crop.flip(-1) if flips[0] else crop
             crop = crop.flip(-2) if flips[1] else crop
@@ -76,8 +101,12 @@ class SyntheticSampler(PatchSampler):
 
 
 @lru_cache(maxsize=8)
-def synthetic_blocks(num_blocks: int, block_size: int, noise_profile: tuple[float, ...] | None = None,
-                     srgb: bool = False) -> BlockSet:
+def synthetic_blocks(
+    num_blocks: int,
+    block_size: int,
+    noise_profile: tuple[float, ...] | None = None,
+    srgb: bool = False,
+) -> BlockSet:
     """The fixed synthetic validation blocks: crops of the validation photos, seeded once."""
     g = torch.Generator().manual_seed(VALIDATION_SEED)
     photos = [photo(name) for name in VAL_PHOTOS]
@@ -86,9 +115,11 @@ def synthetic_blocks(num_blocks: int, block_size: int, noise_profile: tuple[floa
         image = photos[k % len(photos)]
         h, w = image.shape[-2:]
         if min(h, w) < block_size:
-            raise DataError(f"validation block size {block_size} is larger than a validation photo ({h} x {w})")
+            raise DataError(
+                f"validation block size {block_size} is larger than a validation photo ({h} x {w})"
+            )
         y, x = random_int(h - block_size + 1, g), random_int(w - block_size + 1, g)
-        crops.append(image[:, y:y + block_size, x:x + block_size])
+        crops.append(image[:, y : y + block_size, x : x + block_size])
     noisy, clean = _pairs(torch.stack(crops), g, srgb, noise_profile)
     if srgb:
         return BlockSet(list(noisy.numpy()), list(clean.numpy()), "synthetic-srgb")
@@ -101,8 +132,10 @@ def camera_noise_profile(path: str) -> tuple[float, ...] | None:
         return None
     profile = read_raw(path).metadata.noise_profile
     if profile is None or len(profile) not in (2, 6):
-        raise DataError(f"{path}: no NoiseProfile tag with 1 or 3 (shot, read) pairs; synthetic:FILE needs a DNG "
-                        "that records its noise")
+        raise DataError(
+            f"{path}: no NoiseProfile tag with 1 or 3 (shot, read) pairs; synthetic:FILE needs a DNG "
+            "that records its noise"
+        )
     return profile
 
 
@@ -117,8 +150,10 @@ def synthetic_val(path: str, num_blocks: int | None, block_size: int) -> BlockSe
 
 def _no_argument(arg: str) -> None:
     if arg:
-        raise DataError(f"synthetic-srgb takes no argument, got {arg!r} (a camera's noise profile is for the raw "
-                        "source: synthetic:FILE.dng)")
+        raise DataError(
+            f"synthetic-srgb takes no argument, got {arg!r} (a camera's noise profile is for the raw "
+            "source: synthetic:FILE.dng)"
+        )
 
 
 def synthetic_srgb_train(arg: str) -> PatchSampler:

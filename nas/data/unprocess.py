@@ -11,6 +11,7 @@ Everything is batched in torch and driven by an explicit ``torch.Generator`` so 
 every random choice. A camera's DNG ``NoiseProfile`` (shot and read noise per colour plane) can
 replace the random noise parameters: the noise then matches that camera at that ISO.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,19 +19,34 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["CameraParams", "unprocess", "unprocess_with_params", "mosaic", "random_noise_levels", "add_noise", "profile_noise_levels", "raw_pairs_from_rgb"]
+__all__ = [
+    "CameraParams",
+    "unprocess",
+    "unprocess_with_params",
+    "mosaic",
+    "random_noise_levels",
+    "add_noise",
+    "profile_noise_levels",
+    "raw_pairs_from_rgb",
+]
 
-_XYZ2CAMS = torch.tensor([
-    [[1.0234, -0.2969, -0.2266], [-0.5625, 1.6328, -0.0469], [-0.0703, 0.2188, 0.6406]],
-    [[0.4913, -0.0541, -0.0202], [-0.6130, 1.3513, 0.2906], [-0.1564, 0.2151, 0.7183]],
-    [[0.8380, -0.2630, -0.0639], [-0.2887, 1.0725, 0.2496], [-0.0627, 0.1427, 0.5438]],
-    [[0.6596, -0.2079, -0.0562], [-0.4782, 1.3016, 0.1933], [-0.0970, 0.1581, 0.5181]],
-])
-_RGB2XYZ = torch.tensor([[0.4124564, 0.3575761, 0.1804375],
-                         [0.2126729, 0.7151522, 0.0721750],
-                         [0.0193339, 0.1191920, 0.9503041]])
+_XYZ2CAMS = torch.tensor(
+    [
+        [[1.0234, -0.2969, -0.2266], [-0.5625, 1.6328, -0.0469], [-0.0703, 0.2188, 0.6406]],
+        [[0.4913, -0.0541, -0.0202], [-0.6130, 1.3513, 0.2906], [-0.1564, 0.2151, 0.7183]],
+        [[0.8380, -0.2630, -0.0639], [-0.2887, 1.0725, 0.2496], [-0.0627, 0.1427, 0.5438]],
+        [[0.6596, -0.2079, -0.0562], [-0.4782, 1.3016, 0.1933], [-0.0970, 0.1581, 0.5181]],
+    ]
+)
+_RGB2XYZ = torch.tensor(
+    [
+        [0.4124564, 0.3575761, 0.1804375],
+        [0.2126729, 0.7151522, 0.0721750],
+        [0.0193339, 0.1191920, 0.9503041],
+    ]
+)
 SHOT_RANGE = (1e-4, 0.012)
-READ_LINE = (2.18, 1.20)   # log(read) = slope * log(shot) + intercept
+READ_LINE = (2.18, 1.20)  # log(read) = slope * log(shot) + intercept
 READ_JITTER = 0.26
 
 
@@ -65,18 +81,20 @@ def unprocess(rgb: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     return unprocess_with_params(rgb, g)[0]
 
 
-def unprocess_with_params(rgb: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, CameraParams]:
+def unprocess_with_params(
+    rgb: torch.Tensor, g: torch.Generator
+) -> tuple[torch.Tensor, CameraParams]:
     """:func:`unprocess`, also returning the random camera it drew (for re-processing to sRGB)."""
     n = rgb.shape[0]
     x = rgb.clamp(0, 1)
-    x = 0.5 - torch.sin(torch.asin(1.0 - 2.0 * x) / 3.0)          # inverse smoothstep
-    x = x.clamp_min(1e-8) ** 2.2                                  # inverse gamma
+    x = 0.5 - torch.sin(torch.asin(1.0 - 2.0 * x) / 3.0)  # inverse smoothstep
+    x = x.clamp_min(1e-8) ** 2.2  # inverse gamma
     rgb2cam = _random_ccms(n, g)
-    x = torch.einsum("nij,njhw->nihw", rgb2cam, x)                # sRGB -> camera RGB
+    x = torch.einsum("nij,njhw->nihw", rgb2cam, x)  # sRGB -> camera RGB
     gains = _random_gains(n, g)
     inv = torch.stack([1 / gains[:, 1], torch.ones(n), 1 / gains[:, 2]], 1) / gains[:, :1]
     inv = inv.view(n, 3, 1, 1)
-    gray = x.mean(1, keepdim=True)                                 # keep highlights from clipping
+    gray = x.mean(1, keepdim=True)  # keep highlights from clipping
     mask = ((gray - 0.9).clamp_min(0) / 0.1) ** 2
     safe = torch.maximum(mask + (1 - mask) * inv, inv)
     return (x * safe).clamp(0, 1), CameraParams(rgb2cam, gains)
@@ -84,7 +102,7 @@ def unprocess_with_params(rgb: torch.Tensor, g: torch.Generator) -> tuple[torch.
 
 def mosaic(rgb: torch.Tensor) -> torch.Tensor:
     """Camera RGB N x 3 x H x W -> RGGB Bayer plane N x 1 x H x W."""
-    out = rgb[:, 1:2].clone()                                      # green at (0,1) and (1,0)
+    out = rgb[:, 1:2].clone()  # green at (0,1) and (1,0)
     out[..., 0::2, 0::2] = rgb[:, 0:1, 0::2, 0::2]
     out[..., 1::2, 1::2] = rgb[:, 2:3, 1::2, 1::2]
     return out
@@ -97,27 +115,32 @@ def random_noise_levels(n: int, g: torch.Generator) -> tuple[torch.Tensor, torch
     return log_shot.exp(), log_read.exp()
 
 
-def add_noise(clean: torch.Tensor, shot: torch.Tensor, read: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+def add_noise(
+    clean: torch.Tensor, shot: torch.Tensor, read: torch.Tensor, g: torch.Generator
+) -> torch.Tensor:
     """Heteroscedastic Gaussian noise: variance = shot * clean + read (per image shot, read)."""
     view = (-1,) + (1,) * (clean.dim() - 1)
     variance = shot.view(view) * clean + read.view(view)
     return clean + variance.sqrt() * torch.randn(clean.shape, generator=g)
 
 
-def profile_noise_levels(profile: tuple[float, ...], height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+def profile_noise_levels(
+    profile: tuple[float, ...], height: int, width: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-pixel (shot, read) maps, H x W, of an RGGB mosaic from a DNG NoiseProfile: one
     (shot, read) pair for every colour plane, or one pair per plane in the order R, G, B."""
     pairs = torch.tensor(profile, dtype=torch.float32).view(-1, 2)
     if len(pairs) not in (1, 3):
         raise ValueError(f"a NoiseProfile has 1 or 3 (shot, read) pairs, got {len(pairs)}")
     pairs = pairs.expand(3, 2) if len(pairs) == 1 else pairs
-    cell = pairs[torch.tensor([[0, 1], [1, 2]])]                   # RGGB: R G / G B
+    cell = pairs[torch.tensor([[0, 1], [1, 2]])]  # RGGB: R G / G B
     maps = cell.repeat((height + 1) // 2, (width + 1) // 2, 1)[:height, :width]
     return maps[..., 0], maps[..., 1]
 
 
-def raw_pairs_from_rgb(rgb: torch.Tensor, g: torch.Generator,
-                       noise_profile: tuple[float, ...] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def raw_pairs_from_rgb(
+    rgb: torch.Tensor, g: torch.Generator, noise_profile: tuple[float, ...] | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """sRGB batch -> (noisy, clean) Bayer planes N x 1 x H x W. Noisy is not clipped (as real raw
     after black-level subtraction is not). The noise parameters are drawn per image from the
     paper's distribution, or fixed by a camera's ``noise_profile`` (see :func:`profile_noise_levels`)."""

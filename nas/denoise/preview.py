@@ -6,6 +6,7 @@ file's orientation. Both halves get the same white balance and the same exposure
 denoised image's 99th percentile sits at 90% of white), then the sRGB transfer curve, so the only
 difference between them is the denoising.
 """
+
 from __future__ import annotations
 
 import io
@@ -22,21 +23,37 @@ __all__ = ["render_linear", "preview_image", "write_preview"]
 
 def _gray_world(image: RawImage, mosaic: np.ndarray) -> list[float]:
     """White-balance multipliers (R, G, B, G) that make the mosaic's mean grey."""
-    means = {c: float(np.mean(mosaic[i // 2::2, i % 2::2])) for i, c in enumerate(image.cfa) if c != "G"}
-    green = float(np.mean([mosaic[i // 2::2, i % 2::2].mean() for i, c in enumerate(image.cfa) if c == "G"]))
+    means = {
+        c: float(np.mean(mosaic[i // 2 :: 2, i % 2 :: 2]))
+        for i, c in enumerate(image.cfa)
+        if c != "G"
+    }
+    green = float(
+        np.mean(
+            [mosaic[i // 2 :: 2, i % 2 :: 2].mean() for i, c in enumerate(image.cfa) if c == "G"]
+        )
+    )
     scale = [green / max(means[c], 1e-6) for c in "RB"]
     return [scale[0], 1.0, scale[1], 1.0]
 
 
-def render_linear(image: RawImage, mosaic: np.ndarray, white_balance: list[float] | None) -> np.ndarray:
+def render_linear(
+    image: RawImage, mosaic: np.ndarray, white_balance: list[float] | None
+) -> np.ndarray:
     """``mosaic`` (normalized, in ``image.cfa``) developed by LibRaw into linear sRGB, H x W x 3
     uint16 (65535 = white), oriented; ``white_balance`` multipliers (R, G, B, G), or None for
     the file's as-shot neutral."""
     import rawpy
+
     with rawpy.imread(io.BytesIO(dng_bytes(mosaic, image))) as raw:
         wb = {"use_camera_wb": True} if white_balance is None else {"user_wb": white_balance}
-        return raw.postprocess(gamma=(1, 1), no_auto_bright=True, output_bps=16,
-                               output_color=rawpy.ColorSpace.sRGB, **wb)
+        return raw.postprocess(
+            gamma=(1, 1),
+            no_auto_bright=True,
+            output_bps=16,
+            output_color=rawpy.ColorSpace.sRGB,
+            **wb,
+        )
 
 
 def _srgb_table(exposure: float) -> np.ndarray:
@@ -51,7 +68,7 @@ def preview_image(noisy: RawImage, denoised: np.ndarray) -> np.ndarray:
     a file whose orientation turns it by 90 degrees)."""
     balance = None if noisy.metadata.as_shot_neutral is not None else _gray_world(noisy, denoised)
     right = render_linear(noisy, denoised, balance)
-    sample = right[::4, ::4].reshape(-1)                     # the exposure from a subsample
+    sample = right[::4, ::4].reshape(-1)  # the exposure from a subsample
     table = _srgb_table(0.9 * 65535.0 / max(float(np.percentile(sample, 99)), 1.0))
     right = table[right]
     left = table[render_linear(noisy, np.clip(noisy.mosaic, 0, 1), balance)]
@@ -62,7 +79,10 @@ def write_preview(path: str | os.PathLike, noisy: RawImage, denoised: np.ndarray
     """Write :func:`preview_image` as a PNG (or another format imageio writes: .jpg, .tif),
     atomically. imageio comes with scikit-image."""
     import imageio.v3 as iio
+
     image = preview_image(noisy, denoised)
-    fast = {"compress_level": 1} if Path(path).suffix.lower() == ".png" else {}   # 12 MP: seconds, not tens
+    fast = (
+        {"compress_level": 1} if Path(path).suffix.lower() == ".png" else {}
+    )  # 12 MP: seconds, not tens
     with atomic_path(path) as tmp:
         iio.imwrite(tmp, image, **fast)

@@ -12,6 +12,7 @@ OUT/ablation.csv holds every seed's rows, OUT/ablation_summary.csv their mean ±
 differences (step 4 - control 4, ...) with a 95% t interval.
 Rerun with --resume to continue after a stop: finished stages of every seed are skipped.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,15 @@ from pathlib import Path
 
 from ..arch import resolve_arch
 from ..cli import CommandParser, UsageError, cli_main, multiple_of_8, positive_int, user_error
-from ..data import (check_channels, crop_size, default_source, describe_channels, training_sampler, unlabeled_blocks,
-                    validation_set)
+from ..data import (
+    check_channels,
+    crop_size,
+    default_source,
+    describe_channels,
+    training_sampler,
+    unlabeled_blocks,
+    validation_set,
+)
 from ..search.fitness import proxy_spec
 from ..train.loop import NonFiniteLoss
 from ..train.options import add_training_arguments, prepare
@@ -35,23 +43,52 @@ from .summary import format_summary
 
 user_error(TrainError, NonFiniteLoss)
 
-ORIGINAL = {1: "mwresnet", 3: "mwresnet_srgb"}   # the paper's original network, per kind of data
+ORIGINAL = {1: "mwresnet", 3: "mwresnet_srgb"}  # the paper's original network, per kind of data
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = CommandParser("python -m nas.distill", __doc__)
-    p.add_argument("--original", help="the original network (named, spec or model file; default: mwresnet, or "
-                                      "mwresnet_srgb for an sRGB Siamese network)")
-    p.add_argument("--siamese", required=True, help="the Siamese network: best.json, genome file or spec")
-    p.add_argument("--unlabeled", help="noisy inputs to pseudo-label: raws:DIR (your camera's raw files) or a validation source, e.g. "
-                                       "siddplus-val:DIR; default: fixed crops of the training inputs")
-    p.add_argument("--unlabeled-blocks", type=positive_int, default=64, help="crops drawn from the training inputs")
+    p.add_argument(
+        "--original",
+        help="the original network (named, spec or model file; default: mwresnet, or "
+        "mwresnet_srgb for an sRGB Siamese network)",
+    )
+    p.add_argument(
+        "--siamese", required=True, help="the Siamese network: best.json, genome file or spec"
+    )
+    p.add_argument(
+        "--unlabeled",
+        help="noisy inputs to pseudo-label: raws:DIR (your camera's raw files) or a validation source, e.g. "
+        "siddplus-val:DIR; default: fixed crops of the training inputs",
+    )
+    p.add_argument(
+        "--unlabeled-blocks",
+        type=positive_int,
+        default=64,
+        help="crops drawn from the training inputs",
+    )
     p.add_argument("--unlabeled-size", type=multiple_of_8, default=128, help="side of those crops")
-    p.add_argument("--finetune-steps", type=positive_int, help="steps of each fine-tuning stage (default: steps / 2)")
-    p.add_argument("--finetune-lr", type=float, help="learning rate of fine-tuning (default: lr / 4)")
-    p.add_argument("--width-multiplier", type=float, default=1.0, help="scale both networks' widths (quick runs)")
-    p.add_argument("--seeds", type=int, default=1, help="repeat the pipeline with N seeds (--seed, --seed + 1, ...) "
-                                                       "into OUT/seed_S/ and summarize across them")
+    p.add_argument(
+        "--finetune-steps",
+        type=positive_int,
+        help="steps of each fine-tuning stage (default: steps / 2)",
+    )
+    p.add_argument(
+        "--finetune-lr", type=float, help="learning rate of fine-tuning (default: lr / 4)"
+    )
+    p.add_argument(
+        "--width-multiplier",
+        type=float,
+        default=1.0,
+        help="scale both networks' widths (quick runs)",
+    )
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="repeat the pipeline with N seeds (--seed, --seed + 1, ...) "
+        "into OUT/seed_S/ and summarize across them",
+    )
     add_training_arguments(p)
     return p
 
@@ -64,37 +101,64 @@ def main(argv=None) -> None:
         raise UsageError(f"--width-multiplier must be in (0, 1], got {args.width_multiplier}")
     if args.seeds < 1:
         raise UsageError(f"--seeds must be at least 1, got {args.seeds}")
-    finetune = replace(train, steps=args.finetune_steps or max(1, args.steps // 2),
-                       lr=args.finetune_lr or train.lr / 4)
+    finetune = replace(
+        train,
+        steps=args.finetune_steps or max(1, args.steps // 2),
+        lr=args.finetune_lr or train.lr / 4,
+    )
     finetune.validate()
     siamese = proxy_spec(resolve_arch(args.siamese)[0], args.width_multiplier)
     channels = siamese.in_channels
-    original = proxy_spec(resolve_arch(args.original or ORIGINAL[channels])[0], args.width_multiplier)
+    original = proxy_spec(
+        resolve_arch(args.original or ORIGINAL[channels])[0], args.width_multiplier
+    )
     if original.in_channels != channels:
-        raise UsageError(f"--original takes {describe_channels(original.in_channels)} but --siamese "
-                         f"{describe_channels(channels)}; both networks must take the same data")
+        raise UsageError(
+            f"--original takes {describe_channels(original.in_channels)} but --siamese "
+            f"{describe_channels(channels)}; both networks must take the same data"
+        )
     data = args.data or default_source(channels)
     sampler = training_sampler(data, channels)
     sampler.check_patch(train.patch_size)
     needed = crop_size(train.patch_size, mosaic=channels == 1)
     if args.unlabeled_size < needed:
-        raise UsageError(f"--unlabeled-size {args.unlabeled_size}: steps 3 and 4 train on these crops in patches of "
-                         f"{train.patch_size}, so they must be at least {needed}")
+        raise UsageError(
+            f"--unlabeled-size {args.unlabeled_size}: steps 3 and 4 train on these crops in patches of "
+            f"{train.patch_size}, so they must be at least {needed}"
+        )
     val_source = args.val_data or data
     val = validation_set(val_source, args.val_blocks, args.val_block_size, channels)
     unlabeled_for = _unlabeled_inputs(args, sampler)
-    plan = DistillPlan(original, siamese, train, finetune, pseudo_labelled_validation=args.unlabeled == val_source)
+    plan = DistillPlan(
+        original, siamese, train, finetune, pseudo_labelled_validation=args.unlabeled == val_source
+    )
     out = Path(args.out or Path("runs") / f"distill-{dt.datetime.now():%Y%m%d-%H%M%S}")
     if plan.pseudo_labelled_validation:
-        print("note: the validation set was pseudo-labelled (--unlabeled names it): its PSNRs are optimistic")
+        print(
+            "note: the validation set was pseudo-labelled (--unlabeled names it): its PSNRs are optimistic"
+        )
     if args.seeds == 1:
-        print(format_table(run_distillation(plan, sampler, unlabeled_for(args.seed), val, out, resume=args.resume)))
-        print(f"ablation table {out / 'ablation.csv'}; deliverable {out / 'step4_siamese' / 'final.pt'}")
+        print(
+            format_table(
+                run_distillation(
+                    plan, sampler, unlabeled_for(args.seed), val, out, resume=args.resume
+                )
+            )
+        )
+        print(
+            f"ablation table {out / 'ablation.csv'}; deliverable {out / 'step4_siamese' / 'final.pt'}"
+        )
     else:
         seeds = range(args.seed, args.seed + args.seeds)
-        print(format_summary(run_seeds(plan, seeds, sampler, unlabeled_for, val, out, resume=args.resume)[1]))
-        print(f"per-seed rows {out / 'ablation.csv'}; summary {out / 'ablation_summary.csv'}; "
-              f"deliverables {out / 'seed_S' / 'step4_siamese' / 'final.pt'}")
+        print(
+            format_summary(
+                run_seeds(plan, seeds, sampler, unlabeled_for, val, out, resume=args.resume)[1]
+            )
+        )
+        print(
+            f"per-seed rows {out / 'ablation.csv'}; summary {out / 'ablation_summary.csv'}; "
+            f"deliverables {out / 'seed_S' / 'step4_siamese' / 'final.pt'}"
+        )
 
 
 def _unlabeled_inputs(args, sampler):
@@ -102,9 +166,15 @@ def _unlabeled_inputs(args, sampler):
     drawn with seed + 2."""
     if not args.unlabeled:
         sampler.check_patch(args.unlabeled_size)
-        return lambda seed: fixed_noisy_blocks(sampler, args.unlabeled_blocks, args.unlabeled_size, seed=seed + 2)
-    unlabeled = unlabeled_blocks(args.unlabeled, args.unlabeled_blocks, args.unlabeled_size, seed=args.seed + 2)
-    check_channels(sampler.channels, 1 if unlabeled.ndim == 3 else unlabeled.shape[1], args.unlabeled)
+        return lambda seed: fixed_noisy_blocks(
+            sampler, args.unlabeled_blocks, args.unlabeled_size, seed=seed + 2
+        )
+    unlabeled = unlabeled_blocks(
+        args.unlabeled, args.unlabeled_blocks, args.unlabeled_size, seed=args.seed + 2
+    )
+    check_channels(
+        sampler.channels, 1 if unlabeled.ndim == 3 else unlabeled.shape[1], args.unlabeled
+    )
     return lambda seed: unlabeled
 
 

@@ -4,6 +4,7 @@
 A difference is *distinguishable from zero* when its 95% interval excludes 0. With n seeds the
 interval is mean ± t(0.975, n − 1) · std / sqrt(n); one seed gives no interval.
 """
+
 from __future__ import annotations
 
 import math
@@ -17,11 +18,21 @@ __all__ = ["DIFFERENCES", "summarize_seeds", "format_summary"]
 METRICS = ("psnr", "psnr_x8")
 # (label, network, minuend (step, network), subtrahend (step, network)); the first is the headline.
 DIFFERENCES = [
-    ("step 4 - control 4", "siamese", ("step 4", "siamese (deliverable)"), ("control 4", "siamese")),
+    (
+        "step 4 - control 4",
+        "siamese",
+        ("step 4", "siamese (deliverable)"),
+        ("control 4", "siamese"),
+    ),
     ("step 3 - control 3", "siamese", ("step 3", "siamese"), ("control 3", "siamese")),
     ("step 3 - control 3", "original", ("step 3", "original"), ("control 3", "original")),
     ("step 4 - step 1", "siamese", ("step 4", "siamese (deliverable)"), ("step 1", "siamese")),
-    ("step 2 - step 1", "average - siamese", ("step 2", "average of both (step 1)"), ("step 1", "siamese")),
+    (
+        "step 2 - step 1",
+        "average - siamese",
+        ("step 2", "average of both (step 1)"),
+        ("step 1", "siamese"),
+    ),
 ]
 
 
@@ -32,12 +43,24 @@ def _interval(values: np.ndarray) -> tuple[float, float]:
     return values.mean() - half, values.mean() + half
 
 
-def _row(kind: str, step: str, network: str, metric: str, values: np.ndarray, interval: bool) -> dict:
+def _row(
+    kind: str, step: str, network: str, metric: str, values: np.ndarray, interval: bool
+) -> dict:
     low, high = _interval(values) if interval else (math.nan, math.nan)
-    return {"kind": kind, "step": step, "network": network, "metric": metric, "n": len(values),
-            "mean": values.mean(), "std": values.std(ddof=1) if len(values) > 1 else math.nan,
-            "ci95_low": low, "ci95_high": high,
-            "distinguishable_from_zero": bool(low > 0 or high < 0) if interval and not math.isnan(low) else pd.NA}
+    return {
+        "kind": kind,
+        "step": step,
+        "network": network,
+        "metric": metric,
+        "n": len(values),
+        "mean": values.mean(),
+        "std": values.std(ddof=1) if len(values) > 1 else math.nan,
+        "ci95_low": low,
+        "ci95_high": high,
+        "distinguishable_from_zero": bool(low > 0 or high < 0)
+        if interval and not math.isnan(low)
+        else pd.NA,
+    }
 
 
 def summarize_seeds(table: pd.DataFrame) -> pd.DataFrame:
@@ -46,13 +69,23 @@ def summarize_seeds(table: pd.DataFrame) -> pd.DataFrame:
     :data:`DIFFERENCES` and metric, over the seeds that have both rows."""
     out = []
     for (step, network), rows in table.groupby(["step", "network"], sort=False):
-        out += [_row("row", step, network, m, rows[m].to_numpy(float), interval=False) for m in METRICS]
+        out += [
+            _row("row", step, network, m, rows[m].to_numpy(float), interval=False) for m in METRICS
+        ]
     wide = {m: table.pivot(index="seed", columns=["step", "network"], values=m) for m in METRICS}
     for label, network, minuend, subtrahend in DIFFERENCES:
         if minuend in wide["psnr"] and subtrahend in wide["psnr"]:
-            out += [_row("paired difference", label, network, m,
-                         (wide[m][minuend] - wide[m][subtrahend]).dropna().to_numpy(float), interval=True)
-                    for m in METRICS]
+            out += [
+                _row(
+                    "paired difference",
+                    label,
+                    network,
+                    m,
+                    (wide[m][minuend] - wide[m][subtrahend]).dropna().to_numpy(float),
+                    interval=True,
+                )
+                for m in METRICS
+            ]
     return pd.DataFrame(out).astype({"distinguishable_from_zero": "boolean"})
 
 
@@ -64,11 +97,20 @@ def format_summary(summary: pd.DataFrame) -> str:
         cells = [f"{r.metric} {r.mean:.3f} ± {r.std:.3f}" for r in group.itertuples()]
         lines.append(f"{step:<10} {network:<26} " + "   ".join(cells))
     n = int(summary["n"].max()) if len(summary) else 0
-    lines.append(f"paired differences over {n} seeds (dB; 95% t interval; distinguishable from zero = "
-                 "the interval excludes 0):")
+    lines.append(
+        f"paired differences over {n} seeds (dB; 95% t interval; distinguishable from zero = "
+        "the interval excludes 0):"
+    )
     for r in summary[summary["kind"] == "paired difference"].itertuples():
-        verdict = ("no interval (one seed)" if pd.isna(r.distinguishable_from_zero) else
-                   "distinguishable from zero" if r.distinguishable_from_zero else "not distinguishable from zero")
-        lines.append(f"{r.step:<20} {r.network:<18} {r.metric:<8} {r.mean:+.3f} [{r.ci95_low:+.3f}, "
-                     f"{r.ci95_high:+.3f}]  {verdict}")
+        verdict = (
+            "no interval (one seed)"
+            if pd.isna(r.distinguishable_from_zero)
+            else "distinguishable from zero"
+            if r.distinguishable_from_zero
+            else "not distinguishable from zero"
+        )
+        lines.append(
+            f"{r.step:<20} {r.network:<18} {r.metric:<8} {r.mean:+.3f} [{r.ci95_low:+.3f}, "
+            f"{r.ci95_high:+.3f}]  {verdict}"
+        )
     return "\n".join(lines)

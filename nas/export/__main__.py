@@ -1,10 +1,11 @@
 """Export a search result as a full-width network: state dict + spec, TorchScript, ONNX.
 
-    python -m nas.export runs/NAME/best.json
-    python -m nas.export runs/NAME/best.json --pick 2              # member 2 of the Pareto set
-    python -m nas.export runs/NAME/best.json --max-gflops 100      # best PSNR under 100 GFLOPs
-    python -m nas.export search_spaces/mwrcanet_paper.json         # exactly the released network
+python -m nas.export runs/NAME/best.json
+python -m nas.export runs/NAME/best.json --pick 2              # member 2 of the Pareto set
+python -m nas.export runs/NAME/best.json --max-gflops 100      # best PSNR under 100 GFLOPs
+python -m nas.export search_spaces/mwrcanet_paper.json         # exactly the released network
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,11 +22,22 @@ user_error(ExportError, ResultError)
 
 def build_parser() -> argparse.ArgumentParser:
     p = CommandParser("python -m nas.export", __doc__)
-    p.add_argument("genome", help="a run's best.json, or a genome file such as search_spaces/mwrcanet_paper.json")
+    p.add_argument(
+        "genome",
+        help="a run's best.json, or a genome file such as search_spaces/mwrcanet_paper.json",
+    )
     p.add_argument("--out", help="output folder (default: export-<key> beside the genome file)")
-    p.add_argument("--format", nargs="+", choices=FORMATS, default=["pt", "torchscript"], help="formats to write (default: pt torchscript)")
+    p.add_argument(
+        "--format",
+        nargs="+",
+        choices=FORMATS,
+        default=["pt", "torchscript"],
+        help="formats to write (default: pt torchscript)",
+    )
     p.add_argument("--pick", type=int, help="export member N (0-based) of the Pareto set")
-    p.add_argument("--max-gflops", type=float, help="export the best-PSNR Pareto member under this many GFLOPs")
+    p.add_argument(
+        "--max-gflops", type=float, help="export the best-PSNR Pareto member under this many GFLOPs"
+    )
     p.add_argument("--weights", help="trained weights to export (default: freshly initialised)")
     return p
 
@@ -34,9 +46,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     result = read_result(args.genome, pick=args.pick, max_gflops=args.max_gflops)
-    out = Path(args.out) if args.out else Path(args.genome).resolve().parent / f"export-{result['key']}"
+    out = (
+        Path(args.out)
+        if args.out
+        else Path(args.genome).resolve().parent / f"export-{result['key']}"
+    )
     info = export_model(result, out, formats=args.format, weights=args.weights)
-    print(pd.DataFrame(compare_with_paper(info)).to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+    print(
+        pd.DataFrame(compare_with_paper(info)).to_string(
+            index=False, float_format=lambda v: f"{v:.1f}"
+        )
+    )
     for fmt, name in info["files"].items():
         print(f"{fmt:12s} {out / name}   max abs diff vs eager {info['max_abs_diff'][fmt]:.2e}")
     print(f"model.json   {out / 'model.json'}")

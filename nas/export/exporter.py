@@ -4,6 +4,7 @@ Formats: ``pt`` (one file: spec + state dict, loadable with ``weights_only=True`
 ``torchscript`` (``torch.jit.trace``) and ``onnx`` (needs the ``onnx`` extra). Each is checked
 against the eager model on a random input.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,14 @@ from pathlib import Path
 
 import torch
 
-from models import WaveletUNet, build_model, load_state_dict_strict, mwrcanet_paper_spec, read_state_dict, spec_cost
+from models import (
+    WaveletUNet,
+    build_model,
+    load_state_dict_strict,
+    mwrcanet_paper_spec,
+    read_state_dict,
+    spec_cost,
+)
 
 from ..arch import build_with_weights, read_weights, save_model_file
 from ..data.bayer import DEFAULT_PATTERN
@@ -34,11 +42,15 @@ class ExportError(ValueError):
 def _check(name: str, run, model: WaveletUNet, x: torch.Tensor, expected: torch.Tensor) -> float:
     diff = float((run(x) - expected).abs().max())
     if not diff <= MAX_ABS_DIFF:
-        raise ExportError(f"{name} export differs from the eager model by {diff:.3g} (> {MAX_ABS_DIFF:g})")
+        raise ExportError(
+            f"{name} export differs from the eager model by {diff:.3g} (> {MAX_ABS_DIFF:g})"
+        )
     return diff
 
 
-def export_model(result: dict, out_dir: Path, formats=("pt", "torchscript"), weights: str | None = None) -> dict:
+def export_model(
+    result: dict, out_dir: Path, formats=("pt", "torchscript"), weights: str | None = None
+) -> dict:
     """Build ``result['spec']`` at full width (with ``weights`` if given), write each format and
     ``model.json``; returns the model.json content (with each format's max abs difference). The
     trained CFA pattern (``cfa``) is the weights file's, RGGB when it records none (None for an
@@ -48,28 +60,47 @@ def export_model(result: dict, out_dir: Path, formats=("pt", "torchscript"), wei
     spec = result["spec"]
     torch.manual_seed(0)
     model = build_model(spec).eval()
-    pattern = DEFAULT_PATTERN if spec.in_channels == 1 else None   # sRGB networks have no CFA pattern
+    pattern = (
+        DEFAULT_PATTERN if spec.in_channels == 1 else None
+    )  # sRGB networks have no CFA pattern
     if weights:
         state, recorded = read_weights(weights)
         load_state_dict_strict(model, state, source=weights)
         pattern = (recorded or pattern) if pattern else None
-    x = torch.rand((1, spec.in_channels, *CHECK_SHAPE[-2:]), generator=torch.Generator().manual_seed(0))
+    x = torch.rand(
+        (1, spec.in_channels, *CHECK_SHAPE[-2:]), generator=torch.Generator().manual_seed(0)
+    )
     # every format is written and checked in a staging folder first: a failure replaces nothing
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".export-") as staging:
-        files, diffs = _write_and_check(model, spec, pattern, result["key"], formats, x, Path(staging))
+        files, diffs = _write_and_check(
+            model, spec, pattern, result["key"], formats, x, Path(staging)
+        )
         for name in files.values():
             os.replace(Path(staging) / name, out_dir / name)
     cost = spec_cost(spec)
-    info = {"spec": spec.to_dict(), "key": result["key"], "params": cost.params, "gflops_256": cost.gflops,
-            "state_values": cost.state_values, "genome": result["genome"], "space": result.get("space"),
-            "search_metrics": result["metrics"],
-            "source": result["source"], "run": result.get("run"), "weights": weights, "cfa": pattern, "files": files,
-            "max_abs_diff": diffs}
+    info = {
+        "spec": spec.to_dict(),
+        "key": result["key"],
+        "params": cost.params,
+        "gflops_256": cost.gflops,
+        "state_values": cost.state_values,
+        "genome": result["genome"],
+        "space": result.get("space"),
+        "search_metrics": result["metrics"],
+        "source": result["source"],
+        "run": result.get("run"),
+        "weights": weights,
+        "cfa": pattern,
+        "files": files,
+        "max_abs_diff": diffs,
+    }
     atomic_write_text(out_dir / "model.json", json.dumps(info, indent=2))
     return info
 
 
-def _write_and_check(model, spec, pattern, key: str, formats, x, staging: Path) -> tuple[dict, dict]:
+def _write_and_check(
+    model, spec, pattern, key: str, formats, x, staging: Path
+) -> tuple[dict, dict]:
     files, diffs = {}, {}
     with torch.no_grad():
         expected = model(x)
@@ -80,12 +111,17 @@ def _write_and_check(model, spec, pattern, key: str, formats, x, staging: Path) 
             files["pt"], diffs["pt"] = path.name, _check("pt", reloaded, model, x, expected)
         if "torchscript" in formats:
             path = staging / "model.torchscript.pt"
-            with warnings.catch_warnings():   # the shape guards become constants; export checks sizes below
+            with (
+                warnings.catch_warnings()
+            ):  # the shape guards become constants; export checks sizes below
                 warnings.simplefilter("ignore", torch.jit.TracerWarning)
                 traced = torch.jit.trace(model, x)
             traced.save(str(path))
             loaded = torch.jit.load(str(path))
-            files["torchscript"], diffs["torchscript"] = path.name, _check("torchscript", loaded, model, x, expected)
+            files["torchscript"], diffs["torchscript"] = (
+                path.name,
+                _check("torchscript", loaded, model, x, expected),
+            )
         if "onnx" in formats:
             files["onnx"], diffs["onnx"] = _export_onnx(model, x, expected, staging)
     return files, diffs
@@ -97,10 +133,17 @@ def _export_onnx(model, x, expected, out_dir: Path) -> tuple[str, float]:
     except ImportError:
         raise ExportError("ONNX export needs the onnx extra: pip install -e '.[onnx]'") from None
     path = out_dir / "model.onnx"
-    with warnings.catch_warnings():   # tracing turns the shape guards into constants; checked below
+    with warnings.catch_warnings():  # tracing turns the shape guards into constants; checked below
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        torch.onnx.export(model, (x,), str(path), input_names=["noisy"], output_names=["denoised"],
-                          dynamic_axes={"noisy": {0: "batch", 2: "height", 3: "width"}}, dynamo=False)
+        torch.onnx.export(
+            model,
+            (x,),
+            str(path),
+            input_names=["noisy"],
+            output_names=["denoised"],
+            dynamic_axes={"noisy": {0: "batch", 2: "height", 3: "width"}},
+            dynamo=False,
+        )
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     run = lambda t: torch.from_numpy(session.run(None, {"noisy": t.numpy()})[0])
     return path.name, _check("onnx", run, model, x, expected)
@@ -109,8 +152,19 @@ def _export_onnx(model, x, expected, out_dir: Path) -> tuple[str, float]:
 def compare_with_paper(info: dict) -> list[dict]:
     """Rows for the summary table: the exported network beside ``mwrcanet_paper``."""
     paper = spec_cost(mwrcanet_paper_spec(in_channels=info["spec"].get("in_channels", 1)))
-    return [{"network": info["key"], "params": info["params"], "gflops_256": info["gflops_256"],
-             "blocks": sum(g["num_blocks"] * g["num_groups"] for g in info["spec"]["groups"]),
-             "widths": "/".join(map(str, info["spec"]["widths"]))},
-            {"network": "mwrcanet_paper", "params": paper.params, "gflops_256": paper.gflops, "blocks": 100,
-             "widths": "96/128/128"}]
+    return [
+        {
+            "network": info["key"],
+            "params": info["params"],
+            "gflops_256": info["gflops_256"],
+            "blocks": sum(g["num_blocks"] * g["num_groups"] for g in info["spec"]["groups"]),
+            "widths": "/".join(map(str, info["spec"]["widths"])),
+        },
+        {
+            "network": "mwrcanet_paper",
+            "params": paper.params,
+            "gflops_256": paper.gflops,
+            "blocks": 100,
+            "widths": "96/128/128",
+        },
+    ]

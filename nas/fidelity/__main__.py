@@ -16,6 +16,7 @@ evaluation, cost relative to the default, agreement with the dearest) and scatte
 names the cheapest fidelity whose tau against the dearest reaches 0.75 (with --max-cost, among
 those at most that many times the default's cost, e.g. to keep a search's time).
 """
+
 from __future__ import annotations
 
 import json
@@ -27,17 +28,39 @@ import torch
 from models import build_model
 
 from ..atomic import atomic_write_text
-from ..cli import (CommandParser, UsageError, cli_main, nonnegative_float, positive_float, positive_int, seed_int,
-                   user_error)
+from ..cli import (
+    CommandParser,
+    UsageError,
+    cli_main,
+    nonnegative_float,
+    positive_float,
+    positive_int,
+    seed_int,
+    user_error,
+)
 from ..data import training_sampler
 from ..search.checkpoint import append_evaluation, read_journal
-from ..search.evaluators import RayEvaluator, ResourceError, check_resources, dashboard_help, start_ray
+from ..search.evaluators import (
+    RayEvaluator,
+    ResourceError,
+    check_resources,
+    dashboard_help,
+    start_ray,
+)
 from ..search.fitness import proxy_spec
 from ..search.genome import GenomeCodec
 from ..search.result import Evaluation
 from ..search.space import SpaceError, load_space, parse_space
-from .study import (FidelityError, agreement, candidates_at, cheapest_reliable, fidelity_summary, parse_fidelity,
-                    scatter_matrix_png, spread_sample)
+from .study import (
+    FidelityError,
+    agreement,
+    candidates_at,
+    cheapest_reliable,
+    fidelity_summary,
+    parse_fidelity,
+    scatter_matrix_png,
+    spread_sample,
+)
 from .zero_cost import ZERO_COST_PROXIES, zero_cost_scores
 
 user_error(FidelityError, SpaceError, ResourceError, ConnectionError)
@@ -46,10 +69,20 @@ STUDY = "study.json"
 
 def build_parser() -> CommandParser:
     p = CommandParser("python -m nas.fidelity", __doc__)
-    p.add_argument("--space", default="rcab_dense.yaml", help="search space (its budget is the default fidelity)")
-    p.add_argument("--count", type=int, default=24, help="architectures, spread over the cost range")
-    p.add_argument("--fidelity", action="append", default=[], help="FIELD=VALUE[,FIELD=VALUE...] of the budget; "
-                   "with --resume, added to the study")
+    p.add_argument(
+        "--space",
+        default="rcab_dense.yaml",
+        help="search space (its budget is the default fidelity)",
+    )
+    p.add_argument(
+        "--count", type=int, default=24, help="architectures, spread over the cost range"
+    )
+    p.add_argument(
+        "--fidelity",
+        action="append",
+        default=[],
+        help="FIELD=VALUE[,FIELD=VALUE...] of the budget; with --resume, added to the study",
+    )
     p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--out", help="study folder (default: runs/fidelity-<space name>)")
     p.add_argument("--resume", metavar="DIR", help="continue the study in DIR")
@@ -58,8 +91,12 @@ def build_parser() -> CommandParser:
     p.add_argument("--max-concurrent", type=positive_int)
     p.add_argument("--address", help="join an existing Ray cluster")
     p.add_argument("--no-zero-cost", action="store_true", help="skip the zero-cost proxies")
-    p.add_argument("--max-cost", type=float, help="choose only among fidelities at most this many times the default's "
-                   "seconds per evaluation (e.g. 1.5 to keep a search's time)")
+    p.add_argument(
+        "--max-cost",
+        type=float,
+        help="choose only among fidelities at most this many times the default's "
+        "seconds per evaluation (e.g. 1.5 to keep a search's time)",
+    )
     return p
 
 
@@ -77,8 +114,13 @@ def _study(args) -> tuple[Path, dict]:
         raise UsageError(f"{folder} already holds a study; continue it with --resume {folder}")
     fidelities = ["default", *args.fidelity]
     for text in fidelities:
-        parse_fidelity(text, space)                       # fail now, before anything is written
-    study = {"space": space.to_dict(), "count": args.count, "seed": args.seed, "fidelities": fidelities}
+        parse_fidelity(text, space)  # fail now, before anything is written
+    study = {
+        "space": space.to_dict(),
+        "count": args.count,
+        "seed": args.seed,
+        "fidelities": fidelities,
+    }
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_text(folder / STUDY, json.dumps(study, indent=1))
     return folder, study
@@ -92,9 +134,15 @@ def _read_study(folder: Path) -> dict:
         raise UsageError(f"cannot resume {folder}: {STUDY} is not JSON ({err})") from None
     if not isinstance(study, dict) or not {"space", "count", "seed", "fidelities"} <= set(study):
         raise UsageError(f"cannot resume {folder}: {STUDY} lacks space, count, seed or fidelities")
-    if not (isinstance(study["fidelities"], list) and all(isinstance(f, str) for f in study["fidelities"])
-            and isinstance(study["count"], int) and isinstance(study["seed"], int)):
-        raise UsageError(f"cannot resume {folder}: {STUDY} has a malformed count, seed or fidelity list")
+    if not (
+        isinstance(study["fidelities"], list)
+        and all(isinstance(f, str) for f in study["fidelities"])
+        and isinstance(study["count"], int)
+        and isinstance(study["seed"], int)
+    ):
+        raise UsageError(
+            f"cannot resume {folder}: {STUDY} has a malformed count, seed or fidelity list"
+        )
     return study
 
 
@@ -110,22 +158,39 @@ def _with_added_fidelities(folder: Path, study: dict, added: list[str]) -> dict:
     return study
 
 
-def _train_all(folder: Path, space, genomes, fidelities, seed: int, evaluator: RayEvaluator) -> list[Evaluation]:
+def _train_all(
+    folder: Path, space, genomes, fidelities, seed: int, evaluator: RayEvaluator
+) -> list[Evaluation]:
     done = {(e.extra.get("fidelity"), e.key): e for e in read_journal(folder, repair=True)}
     codec = GenomeCodec(space)
     for index, fidelity in enumerate(fidelities):
-        todo = [c for c in candidates_at(space, genomes, fidelity, seed) if (fidelity.name, c.key) not in done]
+        todo = [
+            c
+            for c in candidates_at(space, genomes, fidelity, seed)
+            if (fidelity.name, c.key) not in done
+        ]
         by_key = {c.key: c for c in todo}
 
         def record(key, result, fidelity=fidelity, index=index):
             c = by_key[key]
-            evaluation = Evaluation(index, key, tuple(codec.encode(c.spec)), c.spec, c.seed, result,
-                                    extra={"fidelity": fidelity.name})
+            evaluation = Evaluation(
+                index,
+                key,
+                tuple(codec.encode(c.spec)),
+                c.spec,
+                c.seed,
+                result,
+                extra={"fidelity": fidelity.name},
+            )
             if (fidelity.name, key) not in done:
                 done[(fidelity.name, key)] = evaluation
                 append_evaluation(folder, evaluation)
-                print(f"  {fidelity.name:32s} {key:36s} {result.status:7s} {result.psnr:7.3f} dB "
-                      f"{result.train_seconds:6.1f} s", flush=True)
+                print(
+                    f"  {fidelity.name:32s} {key:36s} {result.status:7s} {result.psnr:7.3f} dB "
+                    f"{result.train_seconds:6.1f} s",
+                    flush=True,
+                )
+
         if todo:
             print(f"fidelity {fidelity.name}: training {len(todo)} architectures", flush=True)
             results = evaluator.evaluate(todo, index, record)
@@ -140,7 +205,9 @@ def _zero_cost(folder: Path, space, genomes) -> pd.DataFrame:
         return pd.read_csv(path, index_col="key")
     codec, budget = GenomeCodec(space), space.budget
     sampler = training_sampler(budget.data, space.in_channels)
-    noisy, clean = sampler.sample(budget.batch_size, budget.patch_size, torch.Generator().manual_seed(0))
+    noisy, clean = sampler.sample(
+        budget.batch_size, budget.patch_size, torch.Generator().manual_seed(0)
+    )
     rows = {}
     for genome in genomes:
         torch.manual_seed(0)
@@ -155,13 +222,17 @@ def _zero_cost(folder: Path, space, genomes) -> pd.DataFrame:
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     if args.max_cost is not None and not 0 < args.max_cost < float("inf"):
-        raise UsageError(f"--max-cost {args.max_cost:g}: must be a positive multiple of the default's cost")
+        raise UsageError(
+            f"--max-cost {args.max_cost:g}: must be a positive multiple of the default's cost"
+        )
     folder, study = _study(args)
     space = parse_space(study["space"], source=f"{folder / STUDY}")
     fidelities = [parse_fidelity(text, space) for text in study["fidelities"]]
     genomes = spread_sample(space, study["count"], study["seed"])
     print(dashboard_help(start_ray(args.address)))
-    resources = space.resources.model_copy(update={"cpus": args.cpus_per_trial, "gpus": args.gpus_per_trial})
+    resources = space.resources.model_copy(
+        update={"cpus": args.cpus_per_trial, "gpus": args.gpus_per_trial}
+    )
     check_resources(resources)
     evaluator = RayEvaluator(folder, args.cpus_per_trial, args.gpus_per_trial, args.max_concurrent)
     evaluations = _train_all(folder, space, genomes, fidelities, study["seed"], evaluator)
@@ -183,11 +254,15 @@ def main(argv=None) -> None:
     print(f"\nagainst the dearest fidelity, {_fidelity_name(reference)}:")
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(_verdict(pairs, seconds, reference, args.max_cost))
-    print(f"wrote {folder / 'fidelity.csv'}, {folder / 'agreement.csv'}, {folder / 'summary.csv'}, "
-          f"{folder / 'scatter_matrix.png'}")
+    print(
+        f"wrote {folder / 'fidelity.csv'}, {folder / 'agreement.csv'}, {folder / 'summary.csv'}, "
+        f"{folder / 'scatter_matrix.png'}"
+    )
 
 
-def _verdict(pairs: pd.DataFrame, seconds: dict[str, float], reference: str, max_cost: float | None) -> str:
+def _verdict(
+    pairs: pd.DataFrame, seconds: dict[str, float], reference: str, max_cost: float | None
+) -> str:
     cheaper = {name: s for name, s in seconds.items() if name != reference}
     if not cheaper:
         return "one fidelity only: add a dearer one with --resume DIR --fidelity FIELD=VALUE"

@@ -1,5 +1,6 @@
 """A proxy-fidelity study: the same architectures scored at several budgets, and how their
 rankings agree (Kendall's tau and Spearman's rho with bootstrap intervals, top-5 overlap)."""
+
 from __future__ import annotations
 
 import itertools
@@ -20,8 +21,16 @@ from ..search.genome import GenomeCodec
 from ..search.result import Candidate
 from ..search.space import Budget, SearchSpace, SpaceError, format_validation_error, parse_space
 
-__all__ = ["FidelityError", "Fidelity", "parse_fidelity", "spread_sample", "candidates_at", "agreement",
-           "cheapest_reliable", "fidelity_summary"]
+__all__ = [
+    "FidelityError",
+    "Fidelity",
+    "parse_fidelity",
+    "spread_sample",
+    "candidates_at",
+    "agreement",
+    "cheapest_reliable",
+    "fidelity_summary",
+]
 
 
 class FidelityError(ValueError):
@@ -45,16 +54,20 @@ def parse_fidelity(text: str, space: SearchSpace) -> Fidelity:
     for part in text.split(","):
         field, sep, value = part.partition("=")
         if not sep or not field.strip():
-            raise FidelityError(f"--fidelity {text!r}: expected FIELD=VALUE[,FIELD=VALUE...], e.g. steps=1200")
+            raise FidelityError(
+                f"--fidelity {text!r}: expected FIELD=VALUE[,FIELD=VALUE...], e.g. steps=1200"
+            )
         try:
             changes[field.strip()] = yaml.safe_load(value)
         except yaml.YAMLError:
-            raise FidelityError(f"--fidelity {text!r}: {value!r} is not a value (a number, a word or a list)") from None
+            raise FidelityError(
+                f"--fidelity {text!r}: {value!r} is not a value (a number, a word or a list)"
+            ) from None
     try:
         budget = Budget.model_validate({**default.model_dump(), **changes})
     except ValidationError as err:
         raise FidelityError(format_validation_error(err, f"--fidelity {text!r}")) from None
-    try:   # what only the whole space can check, e.g. data of the space's kind (raw or sRGB)
+    try:  # what only the whole space can check, e.g. data of the space's kind (raw or sRGB)
         parse_space({**space.to_dict(), "budget": budget.model_dump(mode="json")}, source="space")
     except SpaceError as err:
         raise FidelityError(f"--fidelity {text!r}: {err}") from None
@@ -76,10 +89,16 @@ def spread_sample(space: SearchSpace, count: int, seed: int) -> list[list[int]]:
     return [ranked[i] for i in picks]
 
 
-def candidates_at(space: SearchSpace, genomes: list[list[int]], fidelity: Fidelity, seed: int) -> list[Candidate]:
+def candidates_at(
+    space: SearchSpace, genomes: list[list[int]], fidelity: Fidelity, seed: int
+) -> list[Candidate]:
     codec = GenomeCodec(space)
-    return [Candidate(codec.key(g), codec.decode(g), fidelity.budget, candidate_seed(seed, codec.key(g)))
-            for g in genomes]
+    return [
+        Candidate(
+            codec.key(g), codec.decode(g), fidelity.budget, candidate_seed(seed, codec.key(g))
+        )
+        for g in genomes
+    ]
 
 
 def _bootstrap(a: np.ndarray, b: np.ndarray, statistic, resamples: int, rng) -> tuple[float, float]:
@@ -92,7 +111,9 @@ def _bootstrap(a: np.ndarray, b: np.ndarray, statistic, resamples: int, rng) -> 
     return tuple(np.percentile(values, [2.5, 97.5])) if values else (np.nan, np.nan)
 
 
-def agreement(scores: pd.DataFrame, columns: list[str], resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+def agreement(
+    scores: pd.DataFrame, columns: list[str], resamples: int = 1000, seed: int = 0
+) -> pd.DataFrame:
     """For each pair of score columns: Kendall's tau and Spearman's rho with bootstrap 95%
     intervals, and the overlap of their top 5 (rows are architectures, higher is better)."""
     rng = np.random.default_rng(seed)
@@ -103,10 +124,21 @@ def agreement(scores: pd.DataFrame, columns: list[str], resamples: int = 1000, s
         both = scores[[first, second]].dropna()
         a, b = both[first].to_numpy(), both[second].to_numpy()
         top = min(5, len(both))
-        overlap = len(set(both[first].nlargest(top).index) & set(both[second].nlargest(top).index)) / max(top, 1)
-        rows.append({"a": first, "b": second, "n": len(both), "kendall_tau": tau(a, b),
-                     "tau_ci95": "%.2f..%.2f" % _bootstrap(a, b, tau, resamples, rng), "spearman_rho": rho(a, b),
-                     "rho_ci95": "%.2f..%.2f" % _bootstrap(a, b, rho, resamples, rng), "top5_overlap": overlap})
+        overlap = len(
+            set(both[first].nlargest(top).index) & set(both[second].nlargest(top).index)
+        ) / max(top, 1)
+        rows.append(
+            {
+                "a": first,
+                "b": second,
+                "n": len(both),
+                "kendall_tau": tau(a, b),
+                "tau_ci95": "%.2f..%.2f" % _bootstrap(a, b, tau, resamples, rng),
+                "spearman_rho": rho(a, b),
+                "rho_ci95": "%.2f..%.2f" % _bootstrap(a, b, rho, resamples, rng),
+                "top5_overlap": overlap,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -119,20 +151,30 @@ def _against(pairs: pd.DataFrame, reference: str) -> dict[str, pd.Series]:
     return rows
 
 
-def cheapest_reliable(pairs: pd.DataFrame, seconds: dict[str, float], reference: str, threshold: float = 0.75,
-                      max_seconds: float | None = None) -> tuple[str | None, bool]:
+def cheapest_reliable(
+    pairs: pd.DataFrame,
+    seconds: dict[str, float],
+    reference: str,
+    threshold: float = 0.75,
+    max_seconds: float | None = None,
+) -> tuple[str | None, bool]:
     """The cheapest fidelity whose tau against ``reference`` reaches ``threshold``; else the one
     with the highest tau. Fidelities dearer than ``max_seconds`` per evaluation are left out.
     Returns (name, whether it reached the threshold); (None, False) when none is left."""
-    taus = {name: row["kendall_tau"] for name, row in _against(pairs, reference).items()
-            if name in seconds and (max_seconds is None or seconds[name] <= max_seconds)}
+    taus = {
+        name: row["kendall_tau"]
+        for name, row in _against(pairs, reference).items()
+        if name in seconds and (max_seconds is None or seconds[name] <= max_seconds)
+    }
     reliable = [name for name, tau in taus.items() if tau >= threshold]
     if reliable:
         return min(reliable, key=seconds.get), True
     return (max(taus, key=taus.get) if taus else None), False
 
 
-def fidelity_summary(pairs: pd.DataFrame, seconds: dict[str, float], reference: str, baseline: str) -> pd.DataFrame:
+def fidelity_summary(
+    pairs: pd.DataFrame, seconds: dict[str, float], reference: str, baseline: str
+) -> pd.DataFrame:
     """One row per fidelity, cheapest first: seconds per evaluation, cost relative to
     ``baseline`` (the default budget), and its agreement with ``reference`` (tau with its
     interval, rho, top-5 overlap)."""
@@ -141,18 +183,26 @@ def fidelity_summary(pairs: pd.DataFrame, seconds: dict[str, float], reference: 
     for name, secs in sorted(seconds.items(), key=lambda item: item[1]):
         row = rows.get(name)
         same = name == reference
-        table.append({"fidelity": name, "seconds_per_eval": secs, "cost_vs_default": secs / seconds[baseline],
-                      "tau_vs_reference": 1.0 if same else row["kendall_tau"],
-                      "tau_ci95": "" if same else row["tau_ci95"],
-                      "rho_vs_reference": 1.0 if same else row["spearman_rho"],
-                      "top5_overlap": 1.0 if same else row["top5_overlap"]})
+        table.append(
+            {
+                "fidelity": name,
+                "seconds_per_eval": secs,
+                "cost_vs_default": secs / seconds[baseline],
+                "tau_vs_reference": 1.0 if same else row["kendall_tau"],
+                "tau_ci95": "" if same else row["tau_ci95"],
+                "rho_vs_reference": 1.0 if same else row["spearman_rho"],
+                "top5_overlap": 1.0 if same else row["top5_overlap"],
+            }
+        )
     return pd.DataFrame(table)
 
 
 def scatter_matrix_png(scores: pd.DataFrame, columns: list[str], path: Path) -> None:
     side = 2.6 * len(columns)
     _, canvas = new_figure(side, side)
-    with warnings.catch_warnings():   # pandas clears the canvas figure to lay out its grid, and says so
+    with (
+        warnings.catch_warnings()
+    ):  # pandas clears the canvas figure to lay out its grid, and says so
         warnings.simplefilter("ignore", UserWarning)
         axes = pd.plotting.scatter_matrix(scores[columns], ax=canvas, diagonal="hist", alpha=0.7)
     for ax in axes.ravel():

@@ -7,6 +7,7 @@
 * ``jacob_cov``: minus the log-eigenvalue spread of the correlation of the input Jacobians
   across the batch; networks that tell inputs apart score higher.
 """
+
 from __future__ import annotations
 
 import copy
@@ -47,8 +48,13 @@ def jacob_cov(model: torch.nn.Module, noisy: torch.Tensor) -> float:
     return float(-np.sum(np.log(np.abs(eigenvalues) + k) + 1.0 / (np.abs(eigenvalues) + k)))
 
 
-def zero_cost_scores(model: torch.nn.Module, noisy: torch.Tensor, clean: torch.Tensor) -> dict[str, float]:
+def zero_cost_scores(
+    model: torch.nn.Module, noisy: torch.Tensor, clean: torch.Tensor
+) -> dict[str, float]:
     """Every proxy of ``model`` (untrained, on the CPU) for one training batch."""
     model.train()
-    return {"grad_norm": grad_norm(model, noisy, clean), "synflow": synflow(model, noisy),
-            "jacob_cov": jacob_cov(model, noisy)}
+    return {
+        "grad_norm": grad_norm(model, noisy, clean),
+        "synflow": synflow(model, noisy),
+        "jacob_cov": jacob_cov(model, noisy),
+    }

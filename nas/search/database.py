@@ -10,6 +10,7 @@ A database is a run folder's journal (``evaluations.jsonl``) or a table exported
 Rows carry the spec as an :class:`~models.ArchSpec`, so features and costs come from the one
 codec and the one cost model.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,12 +24,26 @@ import yaml
 from models import ArchSpec
 
 from ..atomic import atomic_path, atomic_write_text
-from .checkpoint import CHECKPOINT, JOURNAL, RUN_INFO, CheckpointError, read_checkpoint, read_journal
+from .checkpoint import (
+    CHECKPOINT,
+    JOURNAL,
+    RUN_INFO,
+    CheckpointError,
+    read_checkpoint,
+    read_journal,
+)
 from .report import evaluations_table
 from .space import SearchSpace, parse_space
 
-__all__ = ["DatabaseError", "load_database", "split_diverged", "DIVERGED_DROP_DB", "export_database", "recorded_space",
-           "meta_path"]
+__all__ = [
+    "DatabaseError",
+    "load_database",
+    "split_diverged",
+    "DIVERGED_DROP_DB",
+    "export_database",
+    "recorded_space",
+    "meta_path",
+]
 
 
 class DatabaseError(ValueError):
@@ -46,7 +61,9 @@ def split_diverged(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows out. Without a recorded curve (``rungs: []``) no training counts as diverged."""
     if "curve" not in table:
         return table.reset_index(drop=True), table.iloc[0:0]
-    best_on_curve = table["curve"].map(lambda curve: max((psnr for _, psnr in curve), default=float("-inf")))
+    best_on_curve = table["curve"].map(
+        lambda curve: max((psnr for _, psnr in curve), default=float("-inf"))
+    )
     dropped = best_on_curve - table["psnr"] > DIVERGED_DROP_DB
     return table[~dropped].reset_index(drop=True), table[dropped].reset_index(drop=True)
 
@@ -62,7 +79,13 @@ def load_database(path: str | Path, ok_only: bool = True) -> pd.DataFrame:
     elif path.is_file():
         try:
             table = pd.read_csv(path)
-        except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, EOFError, OSError) as err:
+        except (
+            UnicodeDecodeError,
+            pd.errors.ParserError,
+            pd.errors.EmptyDataError,
+            EOFError,
+            OSError,
+        ) as err:
             raise DatabaseError(f"{path}: not a CSV evaluation table ({err})") from None
     else:
         raise DatabaseError(f"evaluation database not found: {path}")
@@ -81,13 +104,20 @@ def _parsed(table: pd.DataFrame, path: Path) -> pd.DataFrame:
         values = pd.to_numeric(table[column], errors="coerce")
         bad = values.isna() & (table["status"] == "ok")
         if bad.any():
-            raise DatabaseError(f"{path}: row of {table['key'][bad.idxmax()]}: {column} is not a number")
+            raise DatabaseError(
+                f"{path}: row of {table['key'][bad.idxmax()]}: {column} is not a number"
+            )
         table[column] = values
     try:
         table["arch"] = [ArchSpec.from_json(text) for text in table["spec"]]
-        table["genome"] = [json.loads(text) if isinstance(text, str) else text for text in table["genome"]]
+        table["genome"] = [
+            json.loads(text) if isinstance(text, str) else text for text in table["genome"]
+        ]
         if "curve" in table:
-            table["curve"] = [[tuple(p) for p in json.loads(c)] if isinstance(c, str) else [] for c in table["curve"]]
+            table["curve"] = [
+                [tuple(p) for p in json.loads(c)] if isinstance(c, str) else []
+                for c in table["curve"]
+            ]
     except (ValueError, TypeError) as err:
         raise DatabaseError(f"{path}: a malformed spec, genome or curve cell ({err})") from None
     return table
@@ -108,7 +138,9 @@ def recorded_space(path: str | Path) -> SearchSpace | None:
         try:
             return parse_space(read_checkpoint(path)["space"], source=f"{path / CHECKPOINT}")
         except (CheckpointError, KeyError) as err:
-            raise DatabaseError(f"{path}: its {CHECKPOINT} records no readable space ({err})") from None
+            raise DatabaseError(
+                f"{path}: its {CHECKPOINT} records no readable space ({err})"
+            ) from None
     meta = meta_path(path)
     if not meta.is_file():
         return None
@@ -140,12 +172,23 @@ def export_database(run_dir: Path, out: Path, command: str) -> pd.DataFrame:
         table.to_csv(tmp, index=False, compression="gzip")
     import numpy
     import torch
+
     info = Path(run_dir) / RUN_INFO
     made_by = json.loads(info.read_text()).get("command") if info.is_file() else None
-    meta = {"made_by": made_by, "exported_by": command, "rows": len(table), "ok": int((table["status"] == "ok").sum()),
-            "space": yaml.safe_dump(space.to_dict(), sort_keys=False) if space else None,
-            "environment": {"python": sys.version.split()[0], "torch": torch.__version__, "numpy": numpy.__version__,
-                            "platform": platform.platform(), "processor": platform.processor(),
-                            "torch_threads": torch.get_num_threads()}}
+    meta = {
+        "made_by": made_by,
+        "exported_by": command,
+        "rows": len(table),
+        "ok": int((table["status"] == "ok").sum()),
+        "space": yaml.safe_dump(space.to_dict(), sort_keys=False) if space else None,
+        "environment": {
+            "python": sys.version.split()[0],
+            "torch": torch.__version__,
+            "numpy": numpy.__version__,
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+            "torch_threads": torch.get_num_threads(),
+        },
+    }
     atomic_write_text(meta_path(out), json.dumps(meta, indent=2))
     return table

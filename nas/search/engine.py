@@ -10,6 +10,7 @@ A resumed run restores the checkpoint (scheme, RNG, logbook) and the journal (ev
 evaluation), so it re-proposes the same offspring and trains only what had not finished. On CPU
 it ends with the same ``best.json`` as an uninterrupted run.
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,7 +23,14 @@ from typing import Callable
 
 from deap import base, creator, tools
 
-from .checkpoint import JOURNAL, CheckpointError, append_evaluation, read_checkpoint, read_journal, write_checkpoint
+from .checkpoint import (
+    JOURNAL,
+    CheckpointError,
+    append_evaluation,
+    read_checkpoint,
+    read_journal,
+    write_checkpoint,
+)
 from .fitness import candidate_seed
 from .genome import GenomeCodec, GenomeError
 from .result import FAILED_PSNR, Candidate, CandidateResult, Evaluation
@@ -56,12 +64,23 @@ class Evolution:
         self.Individual = _deap_classes(self.objectives)
         self.scheme = make_scheme(space.evolution)
         self.toolbox = base.Toolbox()
-        self.toolbox.register("individual", lambda: self.Individual(self.codec.random_genome(random)))
+        self.toolbox.register(
+            "individual", lambda: self.Individual(self.codec.random_genome(random))
+        )
         self.toolbox.register("mate", self._mate)
         self.toolbox.register("mutate", self._mutate)
         self.cache: dict[str, Evaluation] = {}
         self.logbook = tools.Logbook()
-        self.logbook.header = ["gen", "evals", "cached", "failed", "stopped", "best", "median", "elapsed"]
+        self.logbook.header = [
+            "gen",
+            "evals",
+            "cached",
+            "failed",
+            "stopped",
+            "best",
+            "median",
+            "elapsed",
+        ]
         self.generation, self.elapsed_before = 0, 0.0
         self.rng_state = random.Random(seed).getstate()
 
@@ -83,15 +102,25 @@ class Evolution:
         return ind
 
     # ---- evaluation ----------------------------------------------------------------------------
-    def _record(self, generation: int, genomes: dict, candidates: dict, key: str, result: CandidateResult) -> None:
+    def _record(
+        self, generation: int, genomes: dict, candidates: dict, key: str, result: CandidateResult
+    ) -> None:
         if key in self.cache:
             return
         candidate = candidates[key]
-        evaluation = Evaluation(generation, key, genomes[key], candidate.spec, candidate.seed, result)
+        evaluation = Evaluation(
+            generation, key, genomes[key], candidate.spec, candidate.seed, result
+        )
         self.cache[key] = evaluation
         append_evaluation(self.run_dir, evaluation)
-        log.info("  %-40s %-7s %7.3f dB  %5.1f s  (%d trained in this run folder)", key, result.status, result.psnr,
-                 result.train_seconds, len(self.cache))
+        log.info(
+            "  %-40s %-7s %7.3f dB  %5.1f s  (%d trained in this run folder)",
+            key,
+            result.status,
+            result.psnr,
+            result.train_seconds,
+            len(self.cache),
+        )
 
     def _evaluate(self, individuals: list, generation: int) -> None:
         """Score ``individuals``: cached keys are reused, the rest go to the evaluator once each."""
@@ -100,12 +129,13 @@ class Evolution:
             key = self.codec.key(ind)
             if key not in self.cache and key not in candidates:
                 genomes[key] = tuple(ind)
-                candidates[key] = Candidate(key, self.codec.decode(ind), self.space.budget,
-                                            candidate_seed(self.seed, key))
+                candidates[key] = Candidate(
+                    key, self.codec.decode(ind), self.space.budget, candidate_seed(self.seed, key)
+                )
         if candidates:
             record = lambda key, result: self._record(generation, genomes, candidates, key, result)
             results = self.evaluator.evaluate(list(candidates.values()), generation, record)
-            for key in candidates:   # anything the evaluator did not report as it went
+            for key in candidates:  # anything the evaluator did not report as it went
                 record(key, results.get(key) or CandidateResult.failed("no result reported"))
         for ind in individuals:
             ind.fitness.values = self.cache[self.codec.key(ind)].result.fitness(self.objectives)
@@ -119,11 +149,15 @@ class Evolution:
         total = self.space.evolution.generations
         if self.generation == 0:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            self.save(self.elapsed_before)   # a run killed in generation 0 can be resumed too
+            self.save(self.elapsed_before)  # a run killed in generation 0 can be resumed too
         while self.generation <= total:
             gen = self.generation
             with self._evolution_rng():
-                offspring = self.scheme.initial(self.toolbox) if gen == 0 else self.scheme.propose(self.toolbox)
+                offspring = (
+                    self.scheme.initial(self.toolbox)
+                    if gen == 0
+                    else self.scheme.propose(self.toolbox)
+                )
             self._evaluate(offspring, gen)
             if gen == 0:
                 self.scheme.start(offspring)
@@ -135,7 +169,11 @@ class Evolution:
             self.save(elapsed)
             if progress:
                 progress(self.logbook[-1], eta=elapsed / (gen + 1) * (total - gen))
-            if time_budget_s is not None and time.perf_counter() - started >= time_budget_s and gen < total:
+            if (
+                time_budget_s is not None
+                and time.perf_counter() - started >= time_budget_s
+                and gen < total
+            ):
                 return False
         return True
 
@@ -143,12 +181,21 @@ class Evolution:
         results = [self.cache[self.codec.key(ind)].result for ind in offspring]
         ok = [r.psnr for r in results if r.ok]
         trained = sum(1 for e in self.cache.values() if e.generation == gen)
-        seen = [e.result.psnr if e.result.ok else FAILED_PSNR for e in self.cache.values() if e.generation <= gen]
-        self.logbook.record(gen=gen, evals=trained, cached=len(offspring) - trained,
-                            failed=sum(r.status == "failed" for r in results),
-                            stopped=sum(r.status == "stopped" for r in results),
-                            best=max(seen), median=statistics.median(ok) if ok else FAILED_PSNR,
-                            elapsed=round(elapsed, 1))
+        seen = [
+            e.result.psnr if e.result.ok else FAILED_PSNR
+            for e in self.cache.values()
+            if e.generation <= gen
+        ]
+        self.logbook.record(
+            gen=gen,
+            evals=trained,
+            cached=len(offspring) - trained,
+            failed=sum(r.status == "failed" for r in results),
+            stopped=sum(r.status == "stopped" for r in results),
+            best=max(seen),
+            median=statistics.median(ok) if ok else FAILED_PSNR,
+            elapsed=round(elapsed, 1),
+        )
 
     @contextmanager
     def _evolution_rng(self):
@@ -170,38 +217,62 @@ class Evolution:
         everything = sorted(self.cache.values(), key=lambda e: e.key)
         ok = [e for e in everything if e.result.ok] or everything
         top = max(ok, key=lambda e: e.result.psnr)
-        best = {"key": top.key, "genome": list(top.genome), "spec": top.spec.to_dict(), "metrics": top.result.metrics()}
+        best = {
+            "key": top.key,
+            "genome": list(top.genome),
+            "spec": top.spec.to_dict(),
+            "metrics": top.result.metrics(),
+        }
         if len(self.objectives) > 1:
             front = tools.ParetoFront(similar=lambda a, b: self.codec.key(a) == self.codec.key(b))
             front.update([self.individual(e.genome) for e in ok if e.result.ok])
-            best["pareto"] = [{"key": self.codec.key(ind), "genome": list(ind),
-                               "metrics": self.cache[self.codec.key(ind)].result.metrics()} for ind in front]
+            best["pareto"] = [
+                {
+                    "key": self.codec.key(ind),
+                    "genome": list(ind),
+                    "metrics": self.cache[self.codec.key(ind)].result.metrics(),
+                }
+                for ind in front
+            ]
         return best
 
     # ---- checkpoint (one pair: state_dict / load_state_dict) -------------------------------------
     def state_dict(self, elapsed: float) -> dict:
-        return {"seed": self.seed, "space": self.space.to_dict(), "generation": self.generation,
-                "elapsed_seconds": elapsed, "scheme": self.scheme.state_dict(),
-                "random_state": _dump_random(self.rng_state), "logbook": [dict(entry) for entry in self.logbook]}
+        return {
+            "seed": self.seed,
+            "space": self.space.to_dict(),
+            "generation": self.generation,
+            "elapsed_seconds": elapsed,
+            "scheme": self.scheme.state_dict(),
+            "random_state": _dump_random(self.rng_state),
+            "logbook": [dict(entry) for entry in self.logbook],
+        }
 
     def load_state_dict(self, state: dict, evaluations: list[Evaluation]) -> None:
-        for e in evaluations:       # a journal of another space, or edited by hand, is refused here
+        for e in evaluations:  # a journal of another space, or edited by hand, is refused here
             if not self._fits(e):
-                raise CheckpointError(f"cannot resume {self.run_dir}: {JOURNAL} entry {e.key!r} does not fit the "
-                                      "run's space (another run's, or edited)")
+                raise CheckpointError(
+                    f"cannot resume {self.run_dir}: {JOURNAL} entry {e.key!r} does not fit the "
+                    "run's space (another run's, or edited)"
+                )
         self.cache = {e.key: e for e in evaluations}
         self.scheme.load_state_dict(state["scheme"], self.individual)
         for entry in state["logbook"]:
             if not isinstance(entry, dict) or not isinstance(entry.get("gen"), int):
                 raise ValueError(f"logbook entry without its generation: {entry!r}")
             self.logbook.record(**entry)
-        self.generation, self.elapsed_before = int(state["generation"]), float(state["elapsed_seconds"])
+        self.generation, self.elapsed_before = (
+            int(state["generation"]),
+            float(state["elapsed_seconds"]),
+        )
         self.rng_state = _load_random(state["random_state"])
 
     def _fits(self, evaluation: Evaluation) -> bool:
         try:
-            return self.codec.key(self.codec.validate(list(evaluation.genome))) == evaluation.key \
+            return (
+                self.codec.key(self.codec.validate(list(evaluation.genome))) == evaluation.key
                 and evaluation.generation >= 0
+            )
         except GenomeError:
             return False
 
@@ -215,15 +286,21 @@ class Evolution:
         state = read_checkpoint(run_dir)
         evaluations = read_journal(run_dir, repair=repair)
         try:
-            run = cls(parse_space(state["space"], source=f"{run_dir}: checkpoint"), Path(run_dir), evaluator,
-                      int(state["seed"]))
+            run = cls(
+                parse_space(state["space"], source=f"{run_dir}: checkpoint"),
+                Path(run_dir),
+                evaluator,
+                int(state["seed"]),
+            )
             run.load_state_dict(state, evaluations)
         except CheckpointError:
             raise
         except (KeyError, TypeError, ValueError, IndexError) as err:
             if isinstance(err, SpaceError):
                 raise CheckpointError(f"cannot resume {run_dir}: {err}") from None
-            raise CheckpointError(f"cannot resume {run_dir}: checkpoint is damaged ({type(err).__name__}: {err})") from None
+            raise CheckpointError(
+                f"cannot resume {run_dir}: checkpoint is damaged ({type(err).__name__}: {err})"
+            ) from None
         return run
 
 
@@ -234,5 +311,5 @@ def _dump_random(state) -> list:
 
 def _load_random(data) -> tuple:
     state = data[0], tuple(data[1]), data[2]
-    random.Random().setstate(state)   # a damaged state fails here, as a damaged checkpoint
+    random.Random().setstate(state)  # a damaged state fails here, as a damaged checkpoint
     return state

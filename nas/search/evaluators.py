@@ -17,6 +17,7 @@ Workers get a typed :class:`Candidate` (spec, budget, seed), never DEAP objects:
 rung of the budget (``budget.rungs``), so the dashboard and Tune see each learning curve, and
 every finished trial reaches ``on_result`` (the run's journal) the moment it ends.
 """
+
 from __future__ import annotations
 
 import logging
@@ -32,8 +33,15 @@ from .result import Candidate, CandidateResult
 
 OnResult = Callable[[str, CandidateResult], None]
 
-__all__ = ["RayEvaluator", "InProcessEvaluator", "start_ray", "check_resources", "ResourceError", "dashboard_help",
-           "OnResult"]
+__all__ = [
+    "RayEvaluator",
+    "InProcessEvaluator",
+    "start_ray",
+    "check_resources",
+    "ResourceError",
+    "dashboard_help",
+    "OnResult",
+]
 
 log = logging.getLogger(__name__)
 # Tune's console tables would interleave with our one line per generation; the run folder keeps the details.
@@ -53,18 +61,27 @@ def start_ray(address: str | None = None) -> str | None:
         # Keep authentication on by default.
         os.environ.setdefault("RAY_AUTH_MODE", "token")
     import ray
+
     # Ray's "token authentication is enabled" warning would break our one-line output; the
     # dashboard line we print says the same, with where the token is.
-    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(
+        logging.ERROR
+    )
     if ray.is_initialized():
-        return ray.get_runtime_context().get_dashboard_url() if hasattr(ray.get_runtime_context(), "get_dashboard_url") else None
+        return (
+            ray.get_runtime_context().get_dashboard_url()
+            if hasattr(ray.get_runtime_context(), "get_dashboard_url")
+            else None
+        )
     kwargs = dict(logging_level=logging.WARNING, log_to_driver=False, configure_logging=True)
     if address:
         context = ray.init(address=address, **kwargs)
     else:
         # "local" always starts a new instance; without it Ray joins whatever cluster
         # /tmp/ray/ray_current_cluster names, even a dead one left by a killed process.
-        context = ray.init(address="local", include_dashboard=True, dashboard_host="127.0.0.1", **kwargs)
+        context = ray.init(
+            address="local", include_dashboard=True, dashboard_host="127.0.0.1", **kwargs
+        )
     return context.dashboard_url or None
 
 
@@ -75,19 +92,24 @@ class ResourceError(ValueError):
 def check_resources(resources) -> None:
     """Refuse a trial that no node of the running Ray cluster could ever place (it would wait forever)."""
     import ray
+
     have = ray.cluster_resources()
     for name, label in (("cpus", "CPU"), ("gpus", "GPU")):
         wanted = getattr(resources, name)
         if wanted > have.get(label, 0):
-            raise ResourceError(f"a trial needs {wanted:g} {label} but the Ray cluster has {have.get(label, 0):g}; "
-                                f"lower --{name}-per-trial (resources.{name})")
+            raise ResourceError(
+                f"a trial needs {wanted:g} {label} but the Ray cluster has {have.get(label, 0):g}; "
+                f"lower --{name}-per-trial (resources.{name})"
+            )
 
 
 def dashboard_help(url: str | None) -> str:
     if not url:
         return "Ray dashboard: not available"
-    return (f"Ray dashboard: http://{url}  (token authentication: the token is in {AUTH_TOKEN_PATH}; the REST API "
-            f"wants the header 'Authorization: Bearer <token>')")
+    return (
+        f"Ray dashboard: http://{url}  (token authentication: the token is in {AUTH_TOKEN_PATH}; the REST API "
+        f"wants the header 'Authorization: Bearer <token>')"
+    )
 
 
 def _fitness_trainable():
@@ -110,17 +132,26 @@ def _fitness_trainable():
         def _start(self, config: dict) -> None:
             candidate: Candidate = self.candidates[config["index"]]
             print(f"trial {self.trial_name}: training {candidate.key}", flush=True)
-            self.training = ProxyTraining(candidate, threads=config["threads"], device=config["device"],
-                                          tensorboard_dir=str(Path(config["tensorboard_root"]) / candidate.key))
+            self.training = ProxyTraining(
+                candidate,
+                threads=config["threads"],
+                device=config["device"],
+                tensorboard_dir=str(Path(config["tensorboard_root"]) / candidate.key),
+            )
             self.rungs = iter(self.training.rungs)
 
         def step(self) -> dict:
             result = self.training.advance(next(self.rungs))
-            done = result.status != "stopped"   # trained in full, or failed
+            done = result.status != "stopped"  # trained in full, or failed
             if done:
                 self.training.close()
-            return {"psnr": result.psnr, "steps": result.steps, "status": result.status,
-                    "candidate_result": result.to_json(), "done": done}
+            return {
+                "psnr": result.psnr,
+                "steps": result.steps,
+                "status": result.status,
+                "candidate_result": result.to_json(),
+                "done": done,
+            }
 
         def cleanup(self) -> None:
             self.training.close()
@@ -154,7 +185,9 @@ def _journal_callback(keys: list[str], on_result: OnResult):
 class RayEvaluator:
     """Evaluates candidates as Ray Tune trials, one Tuner per generation."""
 
-    def __init__(self, run_dir: Path, cpus: float, gpus: float, max_concurrent: int | None = None) -> None:
+    def __init__(
+        self, run_dir: Path, cpus: float, gpus: float, max_concurrent: int | None = None
+    ) -> None:
         self.run_dir = Path(run_dir).resolve()
         self.resources = {"cpu": cpus, "gpu": gpus}
         self.threads = max(1, int(cpus))
@@ -165,9 +198,11 @@ class RayEvaluator:
         """The evaluator for a space's ``resources`` section."""
         return cls(run_dir, resources.cpus, resources.gpus, resources.max_concurrent)
 
-    def evaluate(self, candidates: list[Candidate], generation: int,
-                 on_result: OnResult | None = None) -> dict[str, CandidateResult]:
+    def evaluate(
+        self, candidates: list[Candidate], generation: int, on_result: OnResult | None = None
+    ) -> dict[str, CandidateResult]:
         from ray import tune
+
         # Longest first: trials start in grid order, so this shortens the generation's makespan
         # when candidates of very different cost share few slots.
         by_cost = sorted(candidates, key=lambda c: -_relative_cost(c))
@@ -177,15 +212,30 @@ class RayEvaluator:
         trainable = tune.with_parameters(_fitness_trainable(), candidates=by_cost)
         tuner = tune.Tuner(
             tune.with_resources(trainable, self.resources),
-            param_space={"index": tune.grid_search(list(range(len(by_cost)))), "threads": self.threads,
-                         "device": "cuda" if self.resources["gpu"] > 0 else "cpu",   # Ray's GPU for this trial
-                         "tensorboard_root": str(self.run_dir / "tensorboard")},
-            tune_config=tune.TuneConfig(trial_name_creator=name, trial_dirname_creator=name, reuse_actors=True,
-                                        max_concurrent_trials=self.max_concurrent,
-                                        scheduler=_scheduler(by_cost[0].budget)),
-            run_config=tune.RunConfig(name=f"generation_{generation:03d}", storage_path=str(self.run_dir / "tune"),
-                                      failure_config=tune.FailureConfig(max_failures=1), verbose=0,
-                                      callbacks=[_journal_callback([c.key for c in by_cost], on_result)] if on_result else None),
+            param_space={
+                "index": tune.grid_search(list(range(len(by_cost)))),
+                "threads": self.threads,
+                "device": "cuda"
+                if self.resources["gpu"] > 0
+                else "cpu",  # Ray's GPU for this trial
+                "tensorboard_root": str(self.run_dir / "tensorboard"),
+            },
+            tune_config=tune.TuneConfig(
+                trial_name_creator=name,
+                trial_dirname_creator=name,
+                reuse_actors=True,
+                max_concurrent_trials=self.max_concurrent,
+                scheduler=_scheduler(by_cost[0].budget),
+            ),
+            run_config=tune.RunConfig(
+                name=f"generation_{generation:03d}",
+                storage_path=str(self.run_dir / "tune"),
+                failure_config=tune.FailureConfig(max_failures=1),
+                verbose=0,
+                callbacks=[_journal_callback([c.key for c in by_cost], on_result)]
+                if on_result
+                else None,
+            ),
         )
         results = {}
         for result in tuner.fit():
@@ -195,10 +245,17 @@ class RayEvaluator:
             if result.error is None and payload:
                 results[key] = CandidateResult.from_json(payload)
             else:
-                error = str(result.error).strip().splitlines()[-1] if result.error else "no result reported"
+                error = (
+                    str(result.error).strip().splitlines()[-1]
+                    if result.error
+                    else "no result reported"
+                )
                 results[key] = CandidateResult.failed(f"worker crashed: {error}")
-        return {c.key: results.get(c.key) or CandidateResult.failed("worker crashed: no result reported")
-                for c in candidates}
+        return {
+            c.key: results.get(c.key)
+            or CandidateResult.failed("worker crashed: no result reported")
+            for c in candidates
+        }
 
 
 def _scheduler(budget):
@@ -206,15 +263,24 @@ def _scheduler(budget):
     if budget.scheduler != "asha":
         return None
     from ray.tune.schedulers import ASHAScheduler
-    return ASHAScheduler(time_attr="steps", metric="psnr", mode="max", max_t=budget.steps,
-                         grace_period=budget.grace(), reduction_factor=budget.reduction_factor)
+
+    return ASHAScheduler(
+        time_attr="steps",
+        metric="psnr",
+        mode="max",
+        max_t=budget.steps,
+        grace_period=budget.grace(),
+        reduction_factor=budget.reduction_factor,
+    )
 
 
 def _relative_cost(candidate: Candidate) -> float:
     """Closed-form training cost for ordering only: blocks x width^2 / 4^level, summed."""
     widths = candidate.spec.widths
-    return sum(g.num_blocks * g.num_groups * widths[GROUP_LEVEL[name]] ** 2 / 4 ** GROUP_LEVEL[name]
-               for name, g in zip(GROUP_NAMES, candidate.spec.groups))
+    return sum(
+        g.num_blocks * g.num_groups * widths[GROUP_LEVEL[name]] ** 2 / 4 ** GROUP_LEVEL[name]
+        for name, g in zip(GROUP_NAMES, candidate.spec.groups)
+    )
 
 
 class InProcessEvaluator:
@@ -223,11 +289,14 @@ class InProcessEvaluator:
     def __init__(self, threads: int | None = None, device: str = "auto") -> None:
         self.threads, self.device = threads or os.cpu_count(), device
 
-    def evaluate(self, candidates: list[Candidate], generation: int,
-                 on_result: OnResult | None = None) -> dict[str, CandidateResult]:
+    def evaluate(
+        self, candidates: list[Candidate], generation: int, on_result: OnResult | None = None
+    ) -> dict[str, CandidateResult]:
         results = {}
         for candidate in candidates:
-            results[candidate.key] = evaluate_candidate(candidate, threads=self.threads, device=self.device)
+            results[candidate.key] = evaluate_candidate(
+                candidate, threads=self.threads, device=self.device
+            )
             if on_result:
                 on_result(candidate.key, results[candidate.key])
         return results

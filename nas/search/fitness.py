@@ -5,6 +5,7 @@ scores the fixed validation blocks, so a Ray Tune trial can report a learning cu
 scheduler can stop it. :func:`evaluate_candidate` runs every rung in one call. Both take a typed
 :class:`Candidate` and return a :class:`CandidateResult`; they never raise for a bad candidate.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,8 +37,13 @@ def candidate_seed(run_seed: int, key: str) -> int:
 def proxy_spec(spec: ArchSpec, width_multiplier: float) -> ArchSpec:
     """The spec trained during search: widths scaled and rounded to multiples of 4 (at least 4)."""
     widths = tuple(max(4, int(round(w * width_multiplier / 4)) * 4) for w in spec.widths)
-    return ArchSpec(widths=widths, groups=spec.groups, in_channels=spec.in_channels, activation=spec.activation,
-                    name=spec.name)
+    return ArchSpec(
+        widths=widths,
+        groups=spec.groups,
+        in_channels=spec.in_channels,
+        activation=spec.activation,
+        name=spec.name,
+    )
 
 
 class ProxyTraining:
@@ -47,9 +53,19 @@ class ProxyTraining:
     failed training stays failed. ``close()`` releases the TensorBoard writer and the model.
     """
 
-    def __init__(self, candidate: Candidate, threads: int | None = None, tensorboard_dir: str | None = None,
-                 device: str | torch.device = "auto") -> None:
-        self.candidate, self.threads, self.tensorboard_dir, self.device = candidate, threads, tensorboard_dir, device
+    def __init__(
+        self,
+        candidate: Candidate,
+        threads: int | None = None,
+        tensorboard_dir: str | None = None,
+        device: str | torch.device = "auto",
+    ) -> None:
+        self.candidate, self.threads, self.tensorboard_dir, self.device = (
+            candidate,
+            threads,
+            tensorboard_dir,
+            device,
+        )
         self.step, self.curve, self.final_loss = 0, [], None
         self.params, self.gflops, self.seconds = 0, 0.0, 0.0
         self.model = self.writer = None
@@ -63,21 +79,30 @@ class ProxyTraining:
         budget, seed = self.candidate.budget, self.candidate.seed
         if self.threads:
             torch.set_num_threads(max(1, int(self.threads)))
-        cost = composed_cost(self.candidate.spec)   # equals spec_cost; its pieces stay cached in a reused worker
+        cost = composed_cost(
+            self.candidate.spec
+        )  # equals spec_cost; its pieces stay cached in a reused worker
         self.params, self.gflops = cost.params, cost.gflops
         self.device = resolve_device(self.device)
         self.precision = Precision.for_device(self.device, budget.amp)
-        self.memory_format = torch.channels_last if budget.channels_last else torch.contiguous_format
+        self.memory_format = (
+            torch.channels_last if budget.channels_last else torch.contiguous_format
+        )
         torch.manual_seed(seed)
         model = build_model(proxy_spec(self.candidate.spec, budget.width_multiplier))
         self.model = model.to(self.device, memory_format=self.memory_format)
-        self.optimizer, self.schedule = make_optimizer(self.model, budget.lr, budget.steps, budget.warmup_steps)
+        self.optimizer, self.schedule = make_optimizer(
+            self.model, budget.lr, budget.steps, budget.warmup_steps
+        )
         self.generator = torch.Generator().manual_seed(seed)
         channels = self.candidate.spec.in_channels
         self.sampler = training_sampler(budget.data, channels)
-        self.blocks = validation_set(budget.val_data or budget.data, budget.val_blocks, budget.val_block_size, channels)
+        self.blocks = validation_set(
+            budget.val_data or budget.data, budget.val_blocks, budget.val_block_size, channels
+        )
         if self.tensorboard_dir:
             from torch.utils.tensorboard import SummaryWriter
+
             self.writer = SummaryWriter(self.tensorboard_dir)
 
     def advance(self, to_step: int) -> CandidateResult:
@@ -91,10 +116,18 @@ class ProxyTraining:
             budget = self.candidate.budget
             self.model.train()
             while self.step < min(to_step, budget.steps):
-                noisy, clean = self.sampler.sample(budget.batch_size, budget.patch_size, self.generator)
+                noisy, clean = self.sampler.sample(
+                    budget.batch_size, budget.patch_size, self.generator
+                )
                 noisy = to_device(noisy, self.device).contiguous(memory_format=self.memory_format)
-                self.final_loss = train_step(self.model, self.optimizer, self.schedule, noisy,
-                                             to_device(clean, self.device), self.precision)
+                self.final_loss = train_step(
+                    self.model,
+                    self.optimizer,
+                    self.schedule,
+                    noisy,
+                    to_device(clean, self.device),
+                    self.precision,
+                )
                 self.step += 1
                 if self.writer:
                     self.writer.add_scalar("train/l1", self.final_loss, self.step)
@@ -105,14 +138,23 @@ class ProxyTraining:
             if self.writer:
                 self.writer.add_scalar("val/psnr", summary["psnr"], self.step)
             self.seconds += time.perf_counter() - started
-            return CandidateResult(status="ok" if self.step >= budget.steps else "stopped", psnr=summary["psnr"],
-                                   ssim=summary["ssim"], params=self.params, gflops=self.gflops, steps=self.step,
-                                   final_loss=self.final_loss, train_seconds=self.seconds, curve=tuple(self.curve))
-        except Exception as err:   # noqa: BLE001 - any failure of a candidate is a result, not a crash
+            return CandidateResult(
+                status="ok" if self.step >= budget.steps else "stopped",
+                psnr=summary["psnr"],
+                ssim=summary["ssim"],
+                params=self.params,
+                gflops=self.gflops,
+                steps=self.step,
+                final_loss=self.final_loss,
+                train_seconds=self.seconds,
+                curve=tuple(self.curve),
+            )
+        except Exception as err:  # noqa: BLE001 - any failure of a candidate is a result, not a crash
             self.seconds += time.perf_counter() - started
             log.debug("candidate %s failed:\n%s", self.candidate.key, traceback.format_exc())
-            self.failure = CandidateResult.failed(f"{type(err).__name__}: {err}", self.params, self.gflops,
-                                                  self.seconds, self.step)
+            self.failure = CandidateResult.failed(
+                f"{type(err).__name__}: {err}", self.params, self.gflops, self.seconds, self.step
+            )
             self.close()
             return self.failure
 
@@ -126,8 +168,12 @@ class ProxyTraining:
             torch.cuda.empty_cache()
 
 
-def evaluate_candidate(candidate: Candidate, threads: int | None = None, tensorboard_dir: str | None = None,
-                       device: str | torch.device = "auto") -> CandidateResult:
+def evaluate_candidate(
+    candidate: Candidate,
+    threads: int | None = None,
+    tensorboard_dir: str | None = None,
+    device: str | torch.device = "auto",
+) -> CandidateResult:
     """Train and score one candidate through all its rungs on ``device``. Never raises for a bad candidate."""
     training = ProxyTraining(candidate, threads, tensorboard_dir, device)
     try:

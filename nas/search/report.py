@@ -1,4 +1,5 @@
 """A run folder's tables, best.json and plots, rewritten after every generation."""
+
 from __future__ import annotations
 
 import json
@@ -39,6 +40,7 @@ def write_reports(run) -> dict:
 
 def _plot_fitness(table: pd.DataFrame, logbook: pd.DataFrame, path: Path) -> None:
     from matplotlib.ticker import MaxNLocator
+
     fig, ax = new_figure()
     ok = table[table["status"] == "ok"]
     ax.scatter(ok["generation"], ok["psnr"], s=12, alpha=0.5, label="evaluations")
@@ -54,7 +56,9 @@ def _plot_pareto(table: pd.DataFrame, pareto: list[dict], cost: str, path: Path)
     fig, ax = new_figure()
     ok = table[table["status"] == "ok"]
     ax.scatter(ok[cost], ok["psnr"], s=12, alpha=0.4, label="evaluations")
-    front = sorted((p["metrics"][cost], p["metrics"]["psnr"]) for p in pareto if p["metrics"]["status"] == "ok")
+    front = sorted(
+        (p["metrics"][cost], p["metrics"]["psnr"]) for p in pareto if p["metrics"]["status"] == "ok"
+    )
     if front:
         ax.plot(*zip(*front), "r-o", label="Pareto front")
     ax.set(xlabel=cost, ylabel="validation PSNR (dB)", title="Pareto front")

@@ -7,6 +7,7 @@
 Every record round-trips through strict JSON (no NaN, no unknown or missing fields), so the
 checkpoint, the journal and the tables all read and write the same schema.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,7 @@ from .space import Budget
 
 __all__ = ["FAILED_PSNR", "RecordError", "Candidate", "CandidateResult", "Evaluation", "WORST"]
 
-FAILED_PSNR = -1.0   # below any real score: outputs are clipped to [0, 1], so real PSNR >= 0 dB
+FAILED_PSNR = -1.0  # below any real score: outputs are clipped to [0, 1], so real PSNR >= 0 dB
 # The fitness a failed candidate gets, per objective: never better than any real one.
 WORST = {"psnr": FAILED_PSNR, "gflops": 1e12, "params": 1e15}
 Status = Literal["ok", "failed", "stopped"]
@@ -42,10 +43,14 @@ def _strict_fields(cls, data: object, where: str) -> dict:
     if not isinstance(data, dict):
         raise RecordError(f"{where}: expected an object, got {type(data).__name__}")
     names = {f.name for f in fields(cls)}
-    required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
+    required = {
+        f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING
+    }
     unknown, missing = set(data) - names, required - set(data)
     if unknown or missing:
-        raise RecordError(f"{where}: unknown fields {sorted(unknown)}, missing fields {sorted(missing)}")
+        raise RecordError(
+            f"{where}: unknown fields {sorted(unknown)}, missing fields {sorted(missing)}"
+        )
     return data
 
 
@@ -92,11 +97,15 @@ class CandidateResult(_JsonRecord):
 
     def __post_init__(self) -> None:
         if self.status not in get_args(Status):
-            raise ValueError(f"status: expected one of {', '.join(get_args(Status))}, got {self.status!r}")
+            raise ValueError(
+                f"status: expected one of {', '.join(get_args(Status))}, got {self.status!r}"
+            )
         for name in ("psnr", "ssim", "gflops", "train_seconds"):
             object.__setattr__(self, name, _number(name, getattr(self, name), numbers.Real, float))
         for name in ("params", "steps"):
-            object.__setattr__(self, name, _number(name, getattr(self, name), numbers.Integral, int))
+            object.__setattr__(
+                self, name, _number(name, getattr(self, name), numbers.Integral, int)
+            )
         if not isinstance(self.error, str):
             raise ValueError(f"error: expected a string, got {self.error!r}")
         object.__setattr__(self, "curve", tuple((int(s), float(p)) for s, p in self.curve))
@@ -104,12 +113,26 @@ class CandidateResult(_JsonRecord):
             object.__setattr__(self, "final_loss", None)
 
     @classmethod
-    def failed(cls, error: str, params: int = 0, gflops: float = 0.0, train_seconds: float = 0.0,
-               steps: int = 0) -> "CandidateResult":
+    def failed(
+        cls,
+        error: str,
+        params: int = 0,
+        gflops: float = 0.0,
+        train_seconds: float = 0.0,
+        steps: int = 0,
+    ) -> "CandidateResult":
         """A failure: worst PSNR, the error's first line (at most 300 characters)."""
         first_line = (str(error).strip().splitlines() or ["unknown error"])[0][:300]
-        return cls(status="failed", psnr=FAILED_PSNR, ssim=0.0, params=params, gflops=gflops, steps=steps,
-                   train_seconds=train_seconds, error=first_line)
+        return cls(
+            status="failed",
+            psnr=FAILED_PSNR,
+            ssim=0.0,
+            params=params,
+            gflops=gflops,
+            steps=steps,
+            train_seconds=train_seconds,
+            error=first_line,
+        )
 
     @property
     def ok(self) -> bool:
@@ -117,8 +140,14 @@ class CandidateResult(_JsonRecord):
 
     def metrics(self) -> dict:
         """The headline numbers: psnr, ssim, params, gflops, status, steps."""
-        return {"psnr": self.psnr, "ssim": self.ssim, "params": self.params, "gflops": self.gflops,
-                "status": self.status, "steps": self.steps}
+        return {
+            "psnr": self.psnr,
+            "ssim": self.ssim,
+            "params": self.params,
+            "gflops": self.gflops,
+            "status": self.status,
+            "steps": self.steps,
+        }
 
     def fitness(self, objectives: list[str]) -> tuple[float, ...]:
         """Objective values for DEAP; anything not fully trained gets the worst value of each."""
@@ -150,22 +179,35 @@ class Evaluation(_JsonRecord):
     spec: ArchSpec
     seed: int
     result: CandidateResult
-    extra: dict = field(default_factory=dict)   # scheme-specific bookkeeping; kept as plain JSON
+    extra: dict = field(default_factory=dict)  # scheme-specific bookkeeping; kept as plain JSON
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "genome", tuple(self.genome))
 
     def to_dict(self) -> dict:
-        return {"generation": self.generation, "key": self.key, "genome": list(self.genome),
-                "spec": self.spec.to_dict(), "seed": self.seed, "result": self.result.to_dict(), "extra": self.extra}
+        return {
+            "generation": self.generation,
+            "key": self.key,
+            "genome": list(self.genome),
+            "spec": self.spec.to_dict(),
+            "seed": self.seed,
+            "result": self.result.to_dict(),
+            "extra": self.extra,
+        }
 
     @classmethod
     def from_dict(cls, data: object) -> "Evaluation":
         data = _strict_fields(cls, data, "evaluation")
         try:
-            return cls(generation=int(data["generation"]), key=str(data["key"]), genome=tuple(data["genome"]),
-                       spec=ArchSpec.from_dict(data["spec"]), seed=int(data["seed"]),
-                       result=CandidateResult.from_dict(data["result"]), extra=dict(data.get("extra", {})))
+            return cls(
+                generation=int(data["generation"]),
+                key=str(data["key"]),
+                genome=tuple(data["genome"]),
+                spec=ArchSpec.from_dict(data["spec"]),
+                seed=int(data["seed"]),
+                result=CandidateResult.from_dict(data["result"]),
+                extra=dict(data.get("extra", {})),
+            )
         except (TypeError, ValueError) as err:
             raise RecordError(f"evaluation {data.get('key')}: {err}") from None
 
@@ -173,8 +215,14 @@ class Evaluation(_JsonRecord):
         """One flat row of evaluations.csv: identity, every result field, genome and spec as JSON."""
         result = self.result.to_dict()
         result["curve"] = json.dumps(result["curve"])
-        return {"generation": self.generation, "key": self.key, **result, "seed": self.seed,
-                "genome": json.dumps(list(self.genome)), "spec": self.spec.to_json()}
+        return {
+            "generation": self.generation,
+            "key": self.key,
+            **result,
+            "seed": self.seed,
+            "genome": json.dumps(list(self.genome)),
+            "spec": self.spec.to_json(),
+        }
 
 
 def _loads(text: str) -> object:

@@ -16,6 +16,7 @@ nsga2         NSGA-II (Deb et al. 2002): dominance-and-crowding           two or
               tournament, non-dominated sorting for survival
 ============  ==========================================================  ==============
 """
+
 from __future__ import annotations
 
 import random
@@ -93,8 +94,12 @@ class Tournament(Scheme):
         elite = tools.selBest(self.population, s.elitism)
         chosen = tools.selBest(offspring, min(s.population - len(elite), len(offspring)))
         # With fewer offspring than places, the next best of the old population keep theirs.
-        rest = [ind for ind in tools.selBest(self.population, s.population) if not any(ind is e for e in elite)]
-        self.population = elite + chosen + rest[:s.population - len(elite) - len(chosen)]
+        rest = [
+            ind
+            for ind in tools.selBest(self.population, s.population)
+            if not any(ind is e for e in elite)
+        ]
+        self.population = elite + chosen + rest[: s.population - len(elite) - len(chosen)]
 
 
 class Aging(Scheme):
@@ -107,12 +112,14 @@ class Aging(Scheme):
     def propose(self, toolbox) -> list:
         s = self.settings
         size = min(s.tournament_size, len(self.population))
-        parents = [max(random.sample(self.population, size), key=lambda ind: ind.fitness)
-                   for _ in range(s.children())]
+        parents = [
+            max(random.sample(self.population, size), key=lambda ind: ind.fitness)
+            for _ in range(s.children())
+        ]
         return [toolbox.mutate(toolbox.clone(p))[0] for p in parents]
 
     def replace(self, offspring: list) -> None:
-        self.population = (self.population + offspring)[len(offspring):]
+        self.population = (self.population + offspring)[len(offspring) :]
 
 
 class NSGA2(Scheme):
@@ -123,7 +130,9 @@ class NSGA2(Scheme):
 
     def propose(self, toolbox) -> list:
         s = self.settings
-        self.population = tools.selNSGA2(self.population, len(self.population))   # assigns crowding distances
+        self.population = tools.selNSGA2(
+            self.population, len(self.population)
+        )  # assigns crowding distances
         return _vary(toolbox, _dcd_parents(self.population, s.children()), s.crossover_rate)
 
     def replace(self, offspring: list) -> None:
@@ -152,7 +161,9 @@ def _vary(toolbox, parents: list, crossover_rate: float) -> list:
     return [toolbox.mutate(ind)[0] for ind in offspring]
 
 
-SCHEMES: dict[str, type[Scheme]] = {cls.name: cls for cls in (RandomSampling, Tournament, Aging, NSGA2)}
+SCHEMES: dict[str, type[Scheme]] = {
+    cls.name: cls for cls in (RandomSampling, Tournament, Aging, NSGA2)
+}
 
 
 def make_scheme(settings: EvolutionSettings) -> Scheme:

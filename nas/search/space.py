@@ -1,4 +1,5 @@
 """Search spaces: a YAML schema, validated on load with errors that name the field path."""
+
 from __future__ import annotations
 
 from importlib import resources
@@ -12,8 +13,16 @@ from models import BLOCKS
 
 from ..data import DataError, describe_channels, source_channels
 
-__all__ = ["SpaceError", "SearchSpace", "Budget", "EvolutionSettings", "load_space", "parse_space", "bundled_space",
-           "format_validation_error"]
+__all__ = [
+    "SpaceError",
+    "SearchSpace",
+    "Budget",
+    "EvolutionSettings",
+    "load_space",
+    "parse_space",
+    "bundled_space",
+    "format_validation_error",
+]
 
 SCHEMES = ("tournament", "aging", "nsga2", "random")
 BlockName = Literal[tuple(BLOCKS)]
@@ -55,30 +64,46 @@ class Widths(_Strict):
 
 
 class Constraints(_Strict):
-    max_params: Optional[float] = Field(default=None, gt=0, description="trainable parameters, full width")
-    max_gflops: Optional[float] = Field(default=None, gt=0, description="GFLOPs at 256 x 256, full width")
+    max_params: Optional[float] = Field(
+        default=None, gt=0, description="trainable parameters, full width"
+    )
+    max_gflops: Optional[float] = Field(
+        default=None, gt=0, description="GFLOPs at 256 x 256, full width"
+    )
 
 
 class EvolutionSettings(_Strict):
     population: int = Field(default=8, ge=2)
-    generations: int = Field(default=4, ge=0, description="generations (aging: cycles) after the initial population")
+    generations: int = Field(
+        default=4, ge=0, description="generations (aging: cycles) after the initial population"
+    )
     selection: Literal[SCHEMES] = "tournament"
     # the bundled spaces' values, tuned on the evaluation database (see rcab_dense.yaml)
     tournament_size: int = Field(default=4, ge=2)
-    mutation_rate: float = Field(default=0.25, ge=0, le=1, description="per-gene mutation probability")
+    mutation_rate: float = Field(
+        default=0.25, ge=0, le=1, description="per-gene mutation probability"
+    )
     crossover_rate: float = Field(default=0.5, ge=0, le=1)
     elitism: int = Field(default=1, ge=0)
-    offspring: Optional[int] = Field(default=None, ge=1, description="children per generation; default: the "
-                                     "population, and a quarter of it for aging")
+    offspring: Optional[int] = Field(
+        default=None,
+        ge=1,
+        description="children per generation; default: the "
+        "population, and a quarter of it for aging",
+    )
 
     @model_validator(mode="after")
     def _bounded(self):
         if self.elitism >= self.population:
-            raise ValueError(f"elitism: must be below the population ({self.population}), or no offspring survives")
+            raise ValueError(
+                f"elitism: must be below the population ({self.population}), or no offspring survives"
+            )
         if self.offspring is not None and self.offspring > self.population:
             raise ValueError(f"offspring: at most the population ({self.population})")
         if self.selection == "aging" and self.offspring == self.population:
-            raise ValueError("offspring: aging with offspring = population replaces everyone; nothing ages")
+            raise ValueError(
+                "offspring: aging with offspring = population replaces everyone; nothing ages"
+            )
         return self
 
     def children(self) -> int:
@@ -94,22 +119,41 @@ class Budget(_Strict):
     batch_size: int = Field(default=8, ge=1)
     steps: int = Field(default=300, ge=1)
     lr: float = Field(default=2e-3, gt=0)
-    warmup_steps: int = Field(default=0, ge=0, description="steps of linear learning-rate warm-up before the cosine; "
-                              "deep candidates can diverge without it at width_multiplier 0.25+ and lr 2e-3")
+    warmup_steps: int = Field(
+        default=0,
+        ge=0,
+        description="steps of linear learning-rate warm-up before the cosine; "
+        "deep candidates can diverge without it at width_multiplier 0.25+ and lr 2e-3",
+    )
     val_blocks: int = Field(default=16, ge=1)
     val_block_size: int = Field(default=64, ge=8, multiple_of=8)
     data: str = "synthetic"
     val_data: Optional[str] = None
-    amp: Literal["off", "auto", "bf16", "fp16"] = Field(default="off", description="mixed precision of the trials "
-                                                        "on GPU (auto: bf16 where supported, else fp16)")
-    channels_last: bool = Field(default=False, description="train in the channels_last memory format")
-    rungs: list[float] = Field(default=[], description="fractions of steps at which the validation PSNR is also "
-                               "recorded (the learning curve); the full budget is always scored")
-    scheduler: Literal["none", "asha"] = Field(default="none", description="early stopping within a generation "
-                                               "(Ray Tune's ASHA); stopped candidates never compete with trained ones")
-    grace_steps: Optional[int] = Field(default=None, ge=1, description="ASHA: steps before a first stop (default: "
-                                       "steps / reduction_factor^2)")
-    reduction_factor: int = Field(default=3, ge=2, description="ASHA: 1/reduction_factor of the trials go on at each rung")
+    amp: Literal["off", "auto", "bf16", "fp16"] = Field(
+        default="off",
+        description="mixed precision of the trials on GPU (auto: bf16 where supported, else fp16)",
+    )
+    channels_last: bool = Field(
+        default=False, description="train in the channels_last memory format"
+    )
+    rungs: list[float] = Field(
+        default=[],
+        description="fractions of steps at which the validation PSNR is also "
+        "recorded (the learning curve); the full budget is always scored",
+    )
+    scheduler: Literal["none", "asha"] = Field(
+        default="none",
+        description="early stopping within a generation "
+        "(Ray Tune's ASHA); stopped candidates never compete with trained ones",
+    )
+    grace_steps: Optional[int] = Field(
+        default=None,
+        ge=1,
+        description="ASHA: steps before a first stop (default: steps / reduction_factor^2)",
+    )
+    reduction_factor: int = Field(
+        default=3, ge=2, description="ASHA: 1/reduction_factor of the trials go on at each rung"
+    )
 
     @model_validator(mode="after")
     def _rungs(self):
@@ -118,12 +162,14 @@ class Budget(_Strict):
         if self.warmup_steps >= self.steps:
             raise ValueError(f"warmup_steps: must be below steps ({self.steps})")
         if self.scheduler == "asha" and self.grace() >= self.steps:
-            raise ValueError(f"grace_steps: must be below steps ({self.steps}) for ASHA to stop anything")
+            raise ValueError(
+                f"grace_steps: must be below steps ({self.steps}) for ASHA to stop anything"
+            )
         return self
 
     def grace(self) -> int:
         """ASHA's first rung, in steps."""
-        return self.grace_steps or max(1, -(-self.steps // self.reduction_factor ** 2))
+        return self.grace_steps or max(1, -(-self.steps // self.reduction_factor**2))
 
     def asha_milestones(self) -> list[int]:
         """ASHA's rungs below the full budget: grace, grace x eta, grace x eta^2, ..."""
@@ -144,8 +190,11 @@ class Budget(_Strict):
 class Resources(_Strict):
     cpus: float = Field(default=1, gt=0)
     gpus: float = Field(default=0, ge=0)
-    max_concurrent: Optional[int] = Field(default=None, ge=1, description="trials at once (default: as many "
-                                          "as the cluster's resources allow)")
+    max_concurrent: Optional[int] = Field(
+        default=None,
+        ge=1,
+        description="trials at once (default: as many as the cluster's resources allow)",
+    )
 
 
 class SearchSpace(_Strict):
@@ -156,20 +205,26 @@ class SearchSpace(_Strict):
     blocks_per_group: CountRange
     widths: Widths
     activation: str = "prelu"
-    in_channels: Literal[1, 3] = Field(default=1, description="1: raw mosaics (the raw track); 3: sRGB images")
+    in_channels: Literal[1, 3] = Field(
+        default=1, description="1: raw mosaics (the raw track); 3: sRGB images"
+    )
     objectives: list[Literal["psnr", "gflops", "params"]] = Field(default=["psnr"], min_length=1)
     constraints: Constraints = Constraints()
     evolution: EvolutionSettings = EvolutionSettings()
     budget: Budget = Budget()
     resources: Resources = Resources()
-    seed: int = 0      # the command line takes 0..2**32-1; older runs may hold others and must resume
+    seed: int = 0  # the command line takes 0..2**32-1; older runs may hold others and must resume
 
     @model_validator(mode="before")
     @classmethod
     def _srgb_default_data(cls, data):
         """The sRGB track's embedded default: ``synthetic-srgb`` when in_channels is 3 and no data is named."""
         budget = data.get("budget") if isinstance(data, dict) else None
-        if isinstance(data, dict) and data.get("in_channels") == 3 and (budget is None or isinstance(budget, dict)):
+        if (
+            isinstance(data, dict)
+            and data.get("in_channels") == 3
+            and (budget is None or isinstance(budget, dict))
+        ):
             if "data" not in (budget or {}):
                 data = {**data, "budget": {**(budget or {}), "data": "synthetic-srgb"}}
         return data
@@ -182,10 +237,14 @@ class SearchSpace(_Strict):
             raise ValueError("objectives: must start with psnr and name each objective once")
         selection = self.evolution.selection
         if selection == "nsga2" and len(self.objectives) < 2:
-            raise ValueError("evolution.selection: nsga2 needs two objectives (e.g. [psnr, gflops])")
+            raise ValueError(
+                "evolution.selection: nsga2 needs two objectives (e.g. [psnr, gflops])"
+            )
         if selection in ("tournament", "aging") and len(self.objectives) > 1:
-            raise ValueError(f"evolution.selection: {selection} optimises one objective (psnr); with "
-                             f"{self.objectives} use nsga2 (or random)")
+            raise ValueError(
+                f"evolution.selection: {selection} optimises one objective (psnr); with "
+                f"{self.objectives} use nsga2 (or random)"
+            )
         for field in ("data", "val_data"):
             text = getattr(self.budget, field)
             try:
@@ -193,8 +252,10 @@ class SearchSpace(_Strict):
             except DataError as err:
                 raise ValueError(f"budget.{field}: {err}") from None
             if channels is not None and channels != self.in_channels:
-                raise ValueError(f"budget.{field}: {text} holds {describe_channels(channels)} but in_channels is "
-                                 f"{self.in_channels} ({describe_channels(self.in_channels)})")
+                raise ValueError(
+                    f"budget.{field}: {text} holds {describe_channels(channels)} but in_channels is "
+                    f"{self.in_channels} ({describe_channels(self.in_channels)})"
+                )
         return self
 
     def to_dict(self) -> dict:
@@ -221,7 +282,9 @@ def format_validation_error(err: ValidationError, source: str) -> str:
 
 def parse_space(data: object, source: str = "space") -> SearchSpace:
     if not isinstance(data, dict):
-        raise SpaceError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+        raise SpaceError(
+            f"{source}: expected a mapping at the top level, got {type(data).__name__}"
+        )
     try:
         space = SearchSpace.model_validate(data)
     except ValidationError as err:
@@ -236,13 +299,18 @@ def _check_feasible(space: SearchSpace, source: str) -> None:
     if limits.max_params is None and limits.max_gflops is None:
         return
     from .genome import GenomeCodec
+
     smallest = GenomeCodec(space).smallest_cost()
     if limits.max_params is not None and smallest.params > limits.max_params:
-        raise SpaceError(f"{source}: constraints.max_params: no genome can meet {limits.max_params:g} "
-                         f"(the smallest architecture has {smallest.params})")
+        raise SpaceError(
+            f"{source}: constraints.max_params: no genome can meet {limits.max_params:g} "
+            f"(the smallest architecture has {smallest.params})"
+        )
     if limits.max_gflops is not None and smallest.gflops > limits.max_gflops:
-        raise SpaceError(f"{source}: constraints.max_gflops: no genome can meet {limits.max_gflops:g} "
-                         f"(the smallest architecture needs {smallest.gflops:.3f})")
+        raise SpaceError(
+            f"{source}: constraints.max_gflops: no genome can meet {limits.max_gflops:g} "
+            f"(the smallest architecture needs {smallest.gflops:.3f})"
+        )
 
 
 def bundled_space(name: str):
@@ -258,11 +326,17 @@ def resolve_space_path(name: str | Path):
     bundled = bundled_space(path.name)
     if path.name == str(name) and bundled.is_file():
         return bundled
-    raise SpaceError(f"search space not found: {name} (bundled spaces: {', '.join(bundled_names())})")
+    raise SpaceError(
+        f"search space not found: {name} (bundled spaces: {', '.join(bundled_names())})"
+    )
 
 
 def bundled_names() -> list[str]:
-    return sorted(f.name for f in resources.files("search_spaces").iterdir() if f.name.endswith((".yaml", ".yml")))
+    return sorted(
+        f.name
+        for f in resources.files("search_spaces").iterdir()
+        if f.name.endswith((".yaml", ".yml"))
+    )
 
 
 def load_space(name: str | Path) -> SearchSpace:

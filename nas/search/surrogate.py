@@ -8,6 +8,7 @@ K-fold cross-validation (Kendall's tau and mean absolute error).
 :class:`SurrogateEvaluator` answers the engine's evaluator interface with the surrogate's
 prediction, so the real engine and schemes run a whole search in seconds (``bench/bench_search.py``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,7 +27,13 @@ def feature_names(blocks: list[str]) -> list[str]:
     names = []
     for group in GROUP_NAMES:
         names += [f"{group}.count"] + [f"{group}.{block}" for block in blocks]
-    return names + ["level1.log2_width", "level2.log2_width", "level3.log2_width", "log_params", "log_gflops"]
+    return names + [
+        "level1.log2_width",
+        "level2.log2_width",
+        "level3.log2_width",
+        "log_params",
+        "log_gflops",
+    ]
 
 
 def spec_features(spec: ArchSpec, blocks: list[str]) -> list[float]:
@@ -36,7 +43,11 @@ def spec_features(spec: ArchSpec, blocks: list[str]) -> list[float]:
         count = group.num_blocks * group.num_groups
         row += [count] + [float(count > 0 and group.block == block) for block in blocks]
     cost = composed_cost(spec)
-    return row + [float(np.log2(w)) for w in spec.widths] + [float(np.log(cost.params)), float(np.log(cost.gflops))]
+    return (
+        row
+        + [float(np.log2(w)) for w in spec.widths]
+        + [float(np.log(cost.params)), float(np.log(cost.gflops))]
+    )
 
 
 @dataclass(frozen=True)
@@ -56,8 +67,15 @@ class Surrogate:
 
     def _regressor(self):
         from sklearn.ensemble import GradientBoostingRegressor
-        return GradientBoostingRegressor(n_estimators=400, max_depth=3, learning_rate=0.03, subsample=0.8,
-                                         min_samples_leaf=3, random_state=self.seed)
+
+        return GradientBoostingRegressor(
+            n_estimators=400,
+            max_depth=3,
+            learning_rate=0.03,
+            subsample=0.8,
+            min_samples_leaf=3,
+            random_state=self.seed,
+        )
 
     def features(self, specs: list[ArchSpec]) -> np.ndarray:
         return np.array([spec_features(s, self.blocks) for s in specs], dtype=np.float64)
@@ -65,26 +83,41 @@ class Surrogate:
     def fit(self, specs: list[ArchSpec], psnr_db: np.ndarray) -> "Surrogate":
         if len(specs) < 10:
             raise ValueError(f"a surrogate needs at least 10 evaluations, got {len(specs)}")
-        self.model = self._regressor().fit(self.features(specs), np.asarray(psnr_db, dtype=np.float64))
+        self.model = self._regressor().fit(
+            self.features(specs), np.asarray(psnr_db, dtype=np.float64)
+        )
         return self
 
     def predict(self, specs: list[ArchSpec]) -> np.ndarray:
         return self.model.predict(self.features(specs))
 
-    def cross_validate(self, specs: list[ArchSpec], psnr_db: np.ndarray, folds: int = 5) -> CrossValidation:
+    def cross_validate(
+        self, specs: list[ArchSpec], psnr_db: np.ndarray, folds: int = 5
+    ) -> CrossValidation:
         """Pooled out-of-fold predictions: Kendall's tau against the truth and the MAE."""
         from sklearn.model_selection import KFold
+
         x, y = self.features(specs), np.asarray(psnr_db, dtype=np.float64)
         predicted = np.empty_like(y)
         for train, test in KFold(folds, shuffle=True, random_state=self.seed).split(x):
             predicted[test] = self._regressor().fit(x[train], y[train]).predict(x[test])
-        return CrossValidation(float(kendalltau(predicted, y).statistic), float(np.abs(predicted - y).mean()), folds)
+        return CrossValidation(
+            float(kendalltau(predicted, y).statistic), float(np.abs(predicted - y).mean()), folds
+        )
 
-    def importance(self, specs: list[ArchSpec], psnr_db: np.ndarray, repeats: int = 10) -> dict[str, float]:
+    def importance(
+        self, specs: list[ArchSpec], psnr_db: np.ndarray, repeats: int = 10
+    ) -> dict[str, float]:
         """Permutation importance of each feature (drop in R^2 when it is shuffled)."""
         from sklearn.inspection import permutation_importance
-        result = permutation_importance(self.model, self.features(specs), np.asarray(psnr_db), n_repeats=repeats,
-                                        random_state=self.seed)
+
+        result = permutation_importance(
+            self.model,
+            self.features(specs),
+            np.asarray(psnr_db),
+            n_repeats=repeats,
+            random_state=self.seed,
+        )
         return dict(zip(feature_names(self.blocks), result.importances_mean))
 
 
@@ -95,13 +128,16 @@ class SurrogateEvaluator:
         self.surrogate = surrogate
         self.evaluations = 0
 
-    def evaluate(self, candidates: list[Candidate], generation: int, on_result=None) -> dict[str, CandidateResult]:
+    def evaluate(
+        self, candidates: list[Candidate], generation: int, on_result=None
+    ) -> dict[str, CandidateResult]:
         predicted = self.surrogate.predict([c.spec for c in candidates])
         results = {}
         for candidate, psnr in zip(candidates, predicted):
             cost = composed_cost(candidate.spec)
-            results[candidate.key] = CandidateResult("ok", float(psnr), 0.0, cost.params, cost.gflops,
-                                                     steps=candidate.budget.steps)
+            results[candidate.key] = CandidateResult(
+                "ok", float(psnr), 0.0, cost.params, cost.gflops, steps=candidate.budget.steps
+            )
             if on_result:
                 on_result(candidate.key, results[candidate.key])
         self.evaluations += len(candidates)

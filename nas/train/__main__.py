@@ -5,6 +5,7 @@ resumable checkpoints, best and last weights, metrics as CSV and TensorBoard, AM
     python -m nas.train --arch mwresnet --data sidd-medium:DIR --val-data sidd-val:DIR --steps 200000
     python -m nas.train --arch mwresnet --data synthetic --steps 20000 --out runs/train-x --resume
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,7 +27,11 @@ user_error(TrainError, NonFiniteLoss)
 
 def build_parser() -> argparse.ArgumentParser:
     p = CommandParser("python -m nas.train", __doc__)
-    p.add_argument("--arch", required=True, help="named architecture, genome/spec/best.json/model.json, or model file")
+    p.add_argument(
+        "--arch",
+        required=True,
+        help="named architecture, genome/spec/best.json/model.json, or model file",
+    )
     p.add_argument("--weights", help="initial weights (fine-tuning); default: from scratch")
     add_training_arguments(p)
     return p
@@ -40,12 +45,25 @@ def main(argv=None) -> None:
     data = args.data or default_source(spec.in_channels)
     sampler = training_sampler(data, spec.in_channels)
     sampler.check_patch(config.patch_size)
-    val = validation_set(args.val_data or data, args.val_blocks, args.val_block_size, spec.in_channels)
-    out = Path(args.out or Path("runs") / f"train-{spec_key(spec)}-{dt.datetime.now():%Y%m%d-%H%M%S}")
-    summary = train_network(spec, sampler, val, out, config, resume=args.resume,
-                            init_state=read_state_dict(args.weights) if args.weights else None)
+    val = validation_set(
+        args.val_data or data, args.val_blocks, args.val_block_size, spec.in_channels
+    )
+    out = Path(
+        args.out or Path("runs") / f"train-{spec_key(spec)}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    )
+    summary = train_network(
+        spec,
+        sampler,
+        val,
+        out,
+        config,
+        resume=args.resume,
+        init_state=read_state_dict(args.weights) if args.weights else None,
+    )
     print(f"best validation PSNR {summary['best_psnr']:.3f} dB after {summary['steps']} steps")
-    print(f"best weights {summary['best']}   last weights {summary['final']}   metrics {out / 'metrics.csv'}")
+    print(
+        f"best weights {summary['best']}   last weights {summary['final']}   metrics {out / 'metrics.csv'}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """The one training step, shared by fitness evaluation and full training: L1 loss, Adam, cosine schedule."""
+
 from __future__ import annotations
 
 import math
@@ -21,19 +22,33 @@ def make_optimizer(model: torch.nn.Module, lr: float, total_steps: int, warmup_s
     off (BENCHMARKS.md, "Learning-rate warm-up")."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     if warmup_steps <= 0:
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1), eta_min=lr / 100)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=max(total_steps, 1), eta_min=lr / 100
+        )
         return optimizer, schedule
     decay_steps = max(total_steps - warmup_steps, 1)
 
     def factor(step: int) -> float:
         if step < warmup_steps:
             return (step + 1) / warmup_steps
-        return 0.01 + 0.99 * (1 + math.cos(math.pi * min(step - warmup_steps, decay_steps) / decay_steps)) / 2
+        return (
+            0.01
+            + 0.99
+            * (1 + math.cos(math.pi * min(step - warmup_steps, decay_steps) / decay_steps))
+            / 2
+        )
+
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def train_step(model, optimizer, schedule, noisy: torch.Tensor, targets: torch.Tensor,
-               precision: Precision | None = None) -> float:
+def train_step(
+    model,
+    optimizer,
+    schedule,
+    noisy: torch.Tensor,
+    targets: torch.Tensor,
+    precision: Precision | None = None,
+) -> float:
     """One step of L1 to each of K targets, averaged (K = 1: plain L1; K = 2: distillation's step
     four). ``targets`` holds K x C channels, K images of the network's C channels one after
     another. Runs on the device of the batch, in ``precision`` (default float32). Raises

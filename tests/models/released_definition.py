@@ -4,13 +4,21 @@ Written from the reference facts (../shared/reference/README.md) in the released
 conv / transposed conv Haar transforms with the filter bank as a frozen parameter, and the
 forward spelled out by hand. Widths and block counts are arguments so tests can shrink it.
 """
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 
 def _bank():
-    f = torch.tensor([[[.5, .5], [.5, .5]], [[-.5, -.5], [.5, .5]], [[-.5, .5], [-.5, .5]], [[.5, -.5], [-.5, .5]]])
+    f = torch.tensor(
+        [
+            [[0.5, 0.5], [0.5, 0.5]],
+            [[-0.5, -0.5], [0.5, 0.5]],
+            [[-0.5, 0.5], [-0.5, 0.5]],
+            [[0.5, -0.5], [-0.5, 0.5]],
+        ]
+    )
     return nn.Parameter(f.flip(-1).flip(-2).unsqueeze(1), requires_grad=False)
 
 
@@ -34,7 +42,9 @@ class CALayer(nn.Module):
     def __init__(self, ch):
         super().__init__()
         self.avg_pool = nn.AdaptiveAvgPool2d(1)
-        self.conv_du = nn.Sequential(nn.Conv2d(ch, ch // 16, 1), nn.ReLU(True), nn.Conv2d(ch // 16, ch, 1), nn.Sigmoid())
+        self.conv_du = nn.Sequential(
+            nn.Conv2d(ch, ch // 16, 1), nn.ReLU(True), nn.Conv2d(ch // 16, ch, 1), nn.Sigmoid()
+        )
 
     def forward(self, x):
         return x * self.conv_du(self.avg_pool(x))

@@ -4,8 +4,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from models import (ArchSpec, GroupSpec, SpecError, build_model, mwrcanet_paper_spec, mwresnet_spec, named_spec,
-                    spec_cost)
+from models import (
+    ArchSpec,
+    GroupSpec,
+    SpecError,
+    build_model,
+    mwrcanet_paper_spec,
+    mwresnet_spec,
+    named_spec,
+    spec_cost,
+)
 from models.spec import GROUP_NAMES
 
 from .released_definition import ReleasedMWRCANet
@@ -15,7 +23,9 @@ REFERENCE = Path(__file__).resolve().parents[1] / "data" / "mwrcanet_official_st
 
 
 def tiny_spec(block="rcab", n=1, **kw):
-    return ArchSpec(widths=(8, 12, 16), groups=tuple(GroupSpec(block, n) for _ in GROUP_NAMES), **kw)
+    return ArchSpec(
+        widths=(8, 12, 16), groups=tuple(GroupSpec(block, n) for _ in GROUP_NAMES), **kw
+    )
 
 
 def reference_rows():
@@ -53,10 +63,12 @@ def test_cost_scales_with_area_and_counts_params():
 @pytest.mark.parametrize("sizes", [dict(c1=16, c2=32, c3=48, n=2), dict()])
 def test_forward_identical_to_released_definition(sizes):
     released = ReleasedMWRCANet(**sizes)
-    for p in released.parameters():   # perturb PReLU slopes and the like away from their inits
+    for p in released.parameters():  # perturb PReLU slopes and the like away from their inits
         p.data.add_(0.01 * torch.randn_like(p)) if p.requires_grad else None
     c = (sizes.get("c1", 96), sizes.get("c2", 128), sizes.get("c3", 128))
-    spec = ArchSpec(widths=c, groups=tuple(GroupSpec("rcab", sizes.get("n", 20)) for _ in GROUP_NAMES))
+    spec = ArchSpec(
+        widths=c, groups=tuple(GroupSpec("rcab", sizes.get("n", 20)) for _ in GROUP_NAMES)
+    )
     ours = build_model(spec)
     ours.load_state_dict(released.state_dict(), strict=True)
     x = torch.rand(1, 1, 16, 24)
@@ -93,28 +105,33 @@ def test_forward_rejects_sizes_not_multiple_of_8():
         build_model(tiny_spec())(torch.rand(1, 1, 12, 16))
 
 
-@pytest.mark.parametrize("spec", [tiny_spec("dense", 3, in_channels=3), mwrcanet_paper_spec(), mwresnet_spec()])
+@pytest.mark.parametrize(
+    "spec", [tiny_spec("dense", 3, in_channels=3), mwrcanet_paper_spec(), mwresnet_spec()]
+)
 def test_spec_json_round_trip(spec):
     text = spec.to_json()
     assert ArchSpec.from_json(text) == spec
     assert json.loads(text)["groups"][2]["name"] == "middle"
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda d: d.update(widths=[8, 8]), "widths"),
-    (lambda d: d.update(widths=[8, 0, 8]), "widths"),
-    (lambda d: d["groups"][1].update(block="transformer"), "groups.enc2.block"),
-    (lambda d: d["groups"][3].update(num_blocks=-1), "groups.dec2.num_blocks"),
-    (lambda d: d["groups"][0].update(num_groups=0), "groups.enc1.num_groups"),
-    (lambda d: d["groups"].pop(), "groups"),
-    (lambda d: d.update(activation="swish"), "activation"),
-    (lambda d: d.update(depth=3), "unknown field"),
-    (lambda d: d["groups"][0].update(name="middle"), "out of order"),
-    (lambda d: d.update(in_channels=True), "in_channels"),
-    (lambda d: d["groups"][1].update(block=["rcab"]), "groups.enc2.block"),
-    (lambda d: d.update(activation={"prelu": 1}), "activation"),
-    (lambda d: d.update(name=["x"]), "name"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d.update(widths=[8, 8]), "widths"),
+        (lambda d: d.update(widths=[8, 0, 8]), "widths"),
+        (lambda d: d["groups"][1].update(block="transformer"), "groups.enc2.block"),
+        (lambda d: d["groups"][3].update(num_blocks=-1), "groups.dec2.num_blocks"),
+        (lambda d: d["groups"][0].update(num_groups=0), "groups.enc1.num_groups"),
+        (lambda d: d["groups"].pop(), "groups"),
+        (lambda d: d.update(activation="swish"), "activation"),
+        (lambda d: d.update(depth=3), "unknown field"),
+        (lambda d: d["groups"][0].update(name="middle"), "out of order"),
+        (lambda d: d.update(in_channels=True), "in_channels"),
+        (lambda d: d["groups"][1].update(block=["rcab"]), "groups.enc2.block"),
+        (lambda d: d.update(activation={"prelu": 1}), "activation"),
+        (lambda d: d.update(name=["x"]), "name"),
+    ],
+)
 def test_spec_validation_names_the_field(mutate, message):
     data = tiny_spec().to_dict()
     mutate(data)
@@ -136,11 +153,16 @@ def test_named_spec_lists_known_names():
 def test_composed_cost_equals_measured_cost():
     from models import composed_cost
     import random
+
     rng = random.Random(0)
     specs = [mwrcanet_paper_spec(), mwresnet_spec(widths=(16, 24, 32))]
     for _ in range(4):
-        groups = tuple(GroupSpec(rng.choice(["residual", "dense", "rcab"]), rng.randint(0, 5), rng.randint(1, 2))
-                       for _ in GROUP_NAMES)
+        groups = tuple(
+            GroupSpec(
+                rng.choice(["residual", "dense", "rcab"]), rng.randint(0, 5), rng.randint(1, 2)
+            )
+            for _ in GROUP_NAMES
+        )
         specs.append(ArchSpec(widths=(16, 32, 48), groups=groups, in_channels=rng.choice([1, 3])))
     for spec in specs:
         assert composed_cost(spec, 64, 64) == spec_cost(spec, 64, 64)

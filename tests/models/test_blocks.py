@@ -20,9 +20,9 @@ def test_block_keeps_shape_and_passes_gradients(block, width):
 def test_rcab_matches_paper_structure():
     rcab = BLOCKS["rcab"](96, ACTIVATIONS["prelu"])
     shapes = {k: tuple(v.shape) for k, v in rcab.state_dict().items()}
-    assert shapes["cuca.conv_du.0.weight"] == (6, 96, 1, 1)      # reduction 16
+    assert shapes["cuca.conv_du.0.weight"] == (6, 96, 1, 1)  # reduction 16
     assert shapes["cuca.conv_du.2.weight"] == (96, 6, 1, 1)
-    assert shapes["act.weight"] == (1,)                          # one shared PReLU slope
+    assert shapes["act.weight"] == (1,)  # one shared PReLU slope
 
 
 def test_residual_group_is_blocks_conv_and_skip():
@@ -31,7 +31,7 @@ def test_residual_group_is_blocks_conv_and_skip():
     torch.nn.init.zeros_(group.tail.weight)
     torch.nn.init.zeros_(group.tail.bias)
     x = torch.randn(1, 8, 6, 6)
-    torch.testing.assert_close(group(x), x)   # zero tail conv: the group is its skip
+    torch.testing.assert_close(group(x), x)  # zero tail conv: the group is its skip
 
 
 def test_dense_block_concatenates_growth():

@@ -21,9 +21,9 @@ def test_dwt_equals_released_grouped_conv_and_band_order():
     # Channel-major: channel c's four bands are LL, LH, HL, HH at 4c .. 4c+3.
     cell = torch.tensor([[1.0, 2.0], [3.0, 4.0]]).view(1, 1, 2, 2)
     ll, lh, hl, hh = DWT()(cell).flatten().tolist()
-    assert ll == pytest.approx(5.0)            # 0.5 * (1 + 2 + 3 + 4)
-    assert lh == pytest.approx(-2.0)           # bottom row minus top row
-    assert hl == pytest.approx(-1.0)           # right column minus left column
+    assert ll == pytest.approx(5.0)  # 0.5 * (1 + 2 + 3 + 4)
+    assert lh == pytest.approx(-2.0)  # bottom row minus top row
+    assert hl == pytest.approx(-1.0)  # right column minus left column
     assert hh == pytest.approx(0.0)
 
 

@@ -1,11 +1,21 @@
 """Small real search spaces for tests (tiny proxy budgets, not mocks)."""
+
 import pytest
 import yaml
 
 from nas.search.space import load_space, parse_space
 
-TINY_BUDGET = {"width_multiplier": 0.05, "patch_size": 16, "batch_size": 2, "steps": 2, "lr": 0.002,
-               "val_blocks": 2, "val_block_size": 16, "data": "synthetic", "val_data": None}
+TINY_BUDGET = {
+    "width_multiplier": 0.05,
+    "patch_size": 16,
+    "batch_size": 2,
+    "steps": 2,
+    "lr": 0.002,
+    "val_blocks": 2,
+    "val_block_size": 16,
+    "data": "synthetic",
+    "val_data": None,
+}
 
 
 def tiny_space(**changes):

@@ -1,4 +1,5 @@
 """Real GPU runs: skipped on machines without CUDA (CI has none)."""
+
 import json
 import subprocess
 import sys
@@ -20,12 +21,20 @@ SPEC = ArchSpec(widths=(32, 32, 32), groups=tuple(GroupSpec("rcab", 2) for _ in 
 
 
 def test_train_and_validate_on_cuda(tmp_path):
-    config = TrainConfig(steps=4, batch_size=2, patch_size=32, val_every=2, device="cuda", amp="auto")
+    config = TrainConfig(
+        steps=4, batch_size=2, patch_size=32, val_every=2, device="cuda", amp="auto"
+    )
     torch.cuda.reset_peak_memory_stats()
-    summary = train_network(SPEC, training_sampler("synthetic"), validation_set("synthetic", 2, 32), tmp_path,
-                            config, progress=False)
+    summary = train_network(
+        SPEC,
+        training_sampler("synthetic"),
+        validation_set("synthetic", 2, 32),
+        tmp_path,
+        config,
+        progress=False,
+    )
     assert summary["steps"] == 4 and summary["best_psnr"] > 0
-    assert torch.cuda.max_memory_allocated() > 1024 ** 2          # the model and its batches lived on the GPU
+    assert torch.cuda.max_memory_allocated() > 1024**2  # the model and its batches lived on the GPU
 
 
 def test_out_of_memory_fails_the_candidate_and_frees_its_memory():
@@ -33,16 +42,22 @@ def test_out_of_memory_fails_the_candidate_and_frees_its_memory():
     # Cap this process at 512 MiB more than it holds, so the OOM is certain on any GPU (a batch
     # size alone is not: 1024 x 256^2 at width 32 trained on an 80 GB H100). This batch needs GiBs.
     total = torch.cuda.get_device_properties(0).total_memory
-    huge = Candidate("huge", SPEC, tiny_space(budget={"batch_size": 64, "patch_size": 256,
-                                                      "width_multiplier": 1.0}).budget, 0)
-    torch.cuda.set_per_process_memory_fraction(min(1.0, (before + 512 * 2 ** 20) / total))
+    huge = Candidate(
+        "huge",
+        SPEC,
+        tiny_space(budget={"batch_size": 64, "patch_size": 256, "width_multiplier": 1.0}).budget,
+        0,
+    )
+    torch.cuda.set_per_process_memory_fraction(min(1.0, (before + 512 * 2**20) / total))
     try:
         result = evaluate_candidate(huge, device="cuda")
     finally:
         torch.cuda.set_per_process_memory_fraction(1.0)
     assert result.status == "failed" and "CUDA out of memory" in result.error
-    assert torch.cuda.memory_allocated() <= before + 1024 ** 2
-    ok = evaluate_candidate(Candidate("ok", SPEC, tiny_space().budget, candidate_seed(0, "ok")), device="cuda")
+    assert torch.cuda.memory_allocated() <= before + 1024**2
+    ok = evaluate_candidate(
+        Candidate("ok", SPEC, tiny_space().budget, candidate_seed(0, "ok")), device="cuda"
+    )
     assert ok.ok
 
 
@@ -53,10 +68,19 @@ def test_fitness_uses_the_gpu():
 
 
 def test_one_generation_with_half_a_gpu_per_trial(tmp_path):
-    space = write_space(tmp_path / "tiny.yaml", tiny_space(evolution={"population": 2, "generations": 0},
-                                                           resources={"gpus": 0.5}))
-    proc = subprocess.run([sys.executable, "-m", "nas.search", "--space", str(space), "--out", str(tmp_path / "run")],
-                          capture_output=True, text=True, timeout=600)
+    space = write_space(
+        tmp_path / "tiny.yaml",
+        tiny_space(evolution={"population": 2, "generations": 0}, resources={"gpus": 0.5}),
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "nas.search", "--space", str(space), "--out", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    rows = [json.loads(line) for line in (tmp_path / "run" / "evaluations.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(line)
+        for line in (tmp_path / "run" / "evaluations.jsonl").read_text().splitlines()
+    ]
     assert len(rows) == 2 and all(r["result"]["status"] == "ok" for r in rows)

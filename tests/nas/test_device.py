@@ -5,6 +5,7 @@ data) while the data starts on the CPU. Code that moves every batch to the model
 as far as reading a number back (which meta tensors cannot do); code that forgets a ``.to``
 fails earlier with "is not on the expected device" — the bug a GPU run would hit.
 """
+
 import pytest
 import torch
 
@@ -66,7 +67,13 @@ def test_denoising_moves_tiles_to_the_models_device(tile):
     import numpy as np
 
     from nas.inference import denoise_array
+
     model = build_model(SPEC).to("meta")
     with pytest.raises((RuntimeError, NotImplementedError)) as err:
-        denoise_array(model, np.random.default_rng(0).random((40, 48), dtype=np.float32), ensemble=True, tile=tile)
+        denoise_array(
+            model,
+            np.random.default_rng(0).random((40, 48), dtype=np.float32),
+            ensemble=True,
+            tile=tile,
+        )
     assert any(text in str(err.value) for text in META_READBACK), err.value

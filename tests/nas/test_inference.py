@@ -10,7 +10,9 @@ from nas.metrics import psnr_db, ssim
 
 def tiny_model(block="rcab", num_blocks=1):
     torch.manual_seed(0)
-    spec = ArchSpec(widths=(8, 8, 8), groups=tuple(GroupSpec(block, num_blocks) for _ in GROUP_NAMES))
+    spec = ArchSpec(
+        widths=(8, 8, 8), groups=tuple(GroupSpec(block, num_blocks) for _ in GROUP_NAMES)
+    )
     return build_model(spec).eval()
 
 
@@ -19,8 +21,12 @@ def test_batched_ensemble_equals_per_view_loop(shape):
     model = tiny_model()
     x = torch.rand(shape)
     with torch.no_grad():
-        torch.testing.assert_close(self_ensemble(model, x, batched=True), self_ensemble(model, x, batched=False),
-                                   rtol=0, atol=1e-6)
+        torch.testing.assert_close(
+            self_ensemble(model, x, batched=True),
+            self_ensemble(model, x, batched=False),
+            rtol=0,
+            atol=1e-6,
+        )
 
 
 def test_ensemble_inverts_each_view():
@@ -73,7 +79,13 @@ def test_psnr_and_ssim_known_values():
     assert psnr_db(target, target) == pytest.approx(120.0)
     image = np.random.default_rng(0).random((32, 32)).astype(np.float32)
     assert ssim(image, image) == pytest.approx(1.0)
-    assert ssim(image, np.clip(image + 0.2 * np.random.default_rng(1).standard_normal(image.shape), 0, 1)) < 0.9
+    assert (
+        ssim(
+            image,
+            np.clip(image + 0.2 * np.random.default_rng(1).standard_normal(image.shape), 0, 1),
+        )
+        < 0.9
+    )
 
 
 def test_predict_clips_output():
@@ -90,6 +102,7 @@ def site_weights(pattern):
     def net(t):
         h, w = t.shape[-2:]
         return t * cell.repeat((h + 1) // 2, (w + 1) // 2)[:h, :w]
+
     return net
 
 
@@ -102,8 +115,12 @@ def test_ensemble_shows_the_network_only_its_own_pattern(pattern, shape):
     net = site_weights(pattern)
     x = torch.rand(shape)
     for batched in (True, False):
-        torch.testing.assert_close(self_ensemble(net, x, batched=batched, pattern=pattern), net(x).clamp(0, 1),
-                                   rtol=0, atol=1e-6)
+        torch.testing.assert_close(
+            self_ensemble(net, x, batched=batched, pattern=pattern),
+            net(x).clamp(0, 1),
+            rtol=0,
+            atol=1e-6,
+        )
 
 
 @pytest.mark.parametrize("ensemble", [False, True])
@@ -112,8 +129,8 @@ def test_rggb_network_on_bggr_mosaic_equals_equivalent_rggb_crop(ensemble):
     # training. The BGGR mosaic is the RGGB one without its border; unified (reflect-padded by one
     # pixel), it is exactly the RGGB mosaic again, so the outputs agree on the shared pixels.
     model = tiny_model()
-    inner = np.random.default_rng(0).random((38, 46)).astype(np.float32)          # BGGR
-    rggb = np.pad(inner, 1, mode="reflect")                                       # 40 x 48, RGGB
+    inner = np.random.default_rng(0).random((38, 46)).astype(np.float32)  # BGGR
+    rggb = np.pad(inner, 1, mode="reflect")  # 40 x 48, RGGB
     out_bggr = denoise_array(model, inner, ensemble=ensemble, pattern="BGGR", model_pattern="RGGB")
     out_rggb = denoise_array(model, rggb, ensemble=ensemble, pattern="RGGB", model_pattern="RGGB")
     assert out_bggr.shape == inner.shape
@@ -124,15 +141,18 @@ def test_rggb_network_on_bggr_mosaic_equals_equivalent_rggb_crop(ensemble):
 
 def test_pattern_aligned_model_runs_other_patterns():
     from nas.inference import PatternAligned
+
     net = site_weights("RGGB")
     x = torch.rand(1, 1, 16, 16)
-    aligned = PatternAligned(net, "GRBG", "RGGB")     # x's sites are GRBG: weights follow them
+    aligned = PatternAligned(net, "GRBG", "RGGB")  # x's sites are GRBG: weights follow them
     torch.testing.assert_close(aligned(x), site_weights("GRBG")(x))
 
 
 def tiny_srgb_model():
     torch.manual_seed(0)
-    spec = ArchSpec(widths=(8, 8, 8), groups=tuple(GroupSpec("residual", 0) for _ in GROUP_NAMES), in_channels=3)
+    spec = ArchSpec(
+        widths=(8, 8, 8), groups=tuple(GroupSpec("residual", 0) for _ in GROUP_NAMES), in_channels=3
+    )
     return build_model(spec).eval()
 
 
@@ -144,8 +164,12 @@ def test_srgb_ensemble_uses_every_view_as_it_is():
     torch.testing.assert_close(self_ensemble(lambda t: t * gains, x, pattern=None), x * gains)
     model = tiny_srgb_model()
     with torch.no_grad():
-        torch.testing.assert_close(self_ensemble(model, x, batched=True, pattern=None),
-                                   self_ensemble(model, x, batched=False, pattern=None), rtol=0, atol=1e-6)
+        torch.testing.assert_close(
+            self_ensemble(model, x, batched=True, pattern=None),
+            self_ensemble(model, x, batched=False, pattern=None),
+            rtol=0,
+            atol=1e-6,
+        )
 
 
 def test_srgb_image_of_any_size_keeps_its_size_and_tiles_seamlessly():
@@ -154,6 +178,6 @@ def test_srgb_image_of_any_size_keeps_its_size_and_tiles_seamlessly():
     whole = denoise_array(model, image)
     assert whole.shape == image.shape
     tiled_out = denoise_array(model, image, tile=64, overlap=32)
-    assert psnr_db(tiled_out, whole) > 65                        # a local network: tiles agree with the whole
+    assert psnr_db(tiled_out, whole) > 65  # a local network: tiles agree with the whole
     ensembled = denoise_array(model, image, ensemble=True, tile=64, overlap=32)
     assert ensembled.shape == image.shape and not np.allclose(ensembled, tiled_out)

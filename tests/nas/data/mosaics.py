@@ -1,4 +1,5 @@
 """Small labelled mosaics for the Bayer tests: each pixel's integer part names its colour."""
+
 import numpy as np
 
 CODES = {"R": 0, "G": 1, "B": 2}
@@ -9,7 +10,9 @@ def colour_mosaic(pattern: str, height: int, width: int, seed: int = 0) -> np.nd
     unique fraction below 0.5, so both colour and position can be read back."""
     cell = np.array([CODES[c] for c in pattern], np.float32).reshape(2, 2)
     codes = np.tile(cell, ((height + 1) // 2, (width + 1) // 2))[:height, :width]
-    unique = np.random.default_rng(seed).permutation(height * width).reshape(height, width) / (2.0 * height * width)
+    unique = np.random.default_rng(seed).permutation(height * width).reshape(height, width) / (
+        2.0 * height * width
+    )
     return (codes + unique).astype(np.float32)
 
 

@@ -2,8 +2,17 @@ import numpy as np
 import pytest
 import torch
 
-from nas.data.bayer import (PATTERNS, PatternError, parse_pattern, pattern_after, pattern_offset, restore,
-                            shifted_pattern, unify_crop, unify_pad)
+from nas.data.bayer import (
+    PATTERNS,
+    PatternError,
+    parse_pattern,
+    pattern_after,
+    pattern_offset,
+    restore,
+    shifted_pattern,
+    unify_crop,
+    unify_pad,
+)
 
 from .mosaics import colour_mosaic, pattern_of
 
@@ -21,12 +30,14 @@ def test_offset_shifts_every_pattern_into_every_other(source, target):
 @pytest.mark.parametrize("shape", [(6, 10), (16, 24), (7, 9)])
 @pytest.mark.parametrize("multiple", [2, 8])
 @pytest.mark.parametrize("as_tensor", [False, True])
-def test_unify_pad_reaches_the_target_and_round_trips_exactly(source, target, shape, multiple, as_tensor):
+def test_unify_pad_reaches_the_target_and_round_trips_exactly(
+    source, target, shape, multiple, as_tensor
+):
     mosaic = colour_mosaic(source, *shape)
     x = torch.from_numpy(mosaic)[None, None] if as_tensor else mosaic
     unified, window = unify_pad(x, source, target, multiple=multiple)
     assert all(side % multiple == 0 for side in unified.shape[-2:])
-    assert pattern_of(unified) == target            # every padded pixel too sits on its colour
+    assert pattern_of(unified) == target  # every padded pixel too sits on its colour
     back = restore(unified, window)
     np.testing.assert_array_equal(np.asarray(back).reshape(shape), mosaic)
 

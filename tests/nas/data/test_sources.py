@@ -36,9 +36,9 @@ def test_unprocess_and_mosaic_give_rggb_plane_in_unit_range():
     assert linear.shape == rgb.shape and linear.min() >= 0 and linear.max() <= 1
     plane = mosaic(linear)
     assert plane.shape == (2, 1, 16, 16)
-    assert torch.equal(plane[0, 0, 0::2, 0::2], linear[0, 0, 0::2, 0::2])   # red at (0, 0)
-    assert torch.equal(plane[0, 0, 1::2, 1::2], linear[0, 2, 1::2, 1::2])   # blue at (1, 1)
-    assert torch.equal(plane[0, 0, 0::2, 1::2], linear[0, 1, 0::2, 1::2])   # green
+    assert torch.equal(plane[0, 0, 0::2, 0::2], linear[0, 0, 0::2, 0::2])  # red at (0, 0)
+    assert torch.equal(plane[0, 0, 1::2, 1::2], linear[0, 2, 1::2, 1::2])  # blue at (1, 1)
+    assert torch.equal(plane[0, 0, 0::2, 1::2], linear[0, 1, 0::2, 1::2])  # green
 
 
 def test_synthetic_validation_is_deterministic_and_held_out():
@@ -101,23 +101,26 @@ def test_siddplus_val_v73_layout_loads(tmp_path):
     clean = np.random.default_rng(1).random((5, 16, 24)).astype(np.float32)
     for stem, array in (("siddplus_valid_noisy_raw", clean), ("siddplus_valid_gt_raw", clean)):
         with h5py.File(tmp_path / f"{stem}.mat", "w", userblock_size=512) as f:
-            f[stem] = array.T          # MATLAB v7.3 stores column-major
+            f[stem] = array.T  # MATLAB v7.3 stores column-major
     blocks = validation_set(f"siddplus-val:{tmp_path}")
     assert len(blocks) == 5
     np.testing.assert_array_equal(blocks.noisy[2], clean[2])
 
 
-@pytest.mark.parametrize("array, message", [
-    (np.zeros((0, 16, 16), np.float32), "is empty"),
-    (np.full((8, 8), np.nan, np.float32), "NaN or infinite"),
-    (np.full((8, 8), 1023.0, np.float32), "ranges from 1023 to 1023; expected values in"),
-])
+@pytest.mark.parametrize(
+    "array, message",
+    [
+        (np.zeros((0, 16, 16), np.float32), "is empty"),
+        (np.full((8, 8), np.nan, np.float32), "NaN or infinite"),
+        (np.full((8, 8), 1023.0, np.float32), "ranges from 1023 to 1023; expected values in"),
+    ],
+)
 def test_arrays_that_are_not_images_in_0_1_are_data_errors(tmp_path, array, message):
     np.save(tmp_path / "a.npy", array)
     with pytest.raises(DataError, match=message):
         read_array(tmp_path / "a.npy")
     noisy = np.clip(np.random.default_rng(0).normal(0.5, 0.4, (8, 8)), -1.0, 2.0).astype(np.float32)
-    np.save(tmp_path / "b.npy", noisy)               # heavy unclipped noise strays well outside [0, 1]
+    np.save(tmp_path / "b.npy", noisy)  # heavy unclipped noise strays well outside [0, 1]
     np.testing.assert_array_equal(read_array(tmp_path / "b.npy"), noisy)
 
 
@@ -128,25 +131,30 @@ def test_a_damaged_v73_mat_is_a_data_error(tmp_path):
         f.create_group("folder")
     assert read_array(path, "x").shape == (8, 8)
     with pytest.raises(DataError, match="no array 'folder'"):
-        read_array(path, "folder")                      # a group, not an array
+        read_array(path, "folder")  # a group, not an array
     data = bytearray(path.read_bytes())
-    data[520:] = b"\x00" * (len(data) - 520)           # the HDF5 signature stays, the body is gone
+    data[520:] = b"\x00" * (len(data) - 520)  # the HDF5 signature stays, the body is gone
     path.write_bytes(bytes(data))
     with pytest.raises(DataError, match="not a readable MATLAB v7.3 file"):
         read_array(path, "x")
 
 
-@pytest.mark.parametrize("phone, pattern", [("GP", "BGGR"), ("IP", "RGGB"), ("S6", "GRBG"), ("N6", "BGGR"),
-                                            ("G4", "BGGR")])
+@pytest.mark.parametrize(
+    "phone, pattern",
+    [("GP", "BGGR"), ("IP", "RGGB"), ("S6", "GRBG"), ("N6", "BGGR"), ("G4", "BGGR")],
+)
 def test_sidd_medium_unifies_each_phone_to_rggb(tmp_path, phone, pattern):
     from tests.nas.data.mosaics import colour_mosaic, pattern_of
+
     scene = tmp_path / "Data" / f"0001_001_{phone}_00100_00060_3200_L"
     scene.mkdir(parents=True)
     mosaic_ = colour_mosaic(pattern, 48, 64)
     for name in ("0001_NOISY_RAW_010.MAT", "0001_GT_RAW_010.MAT"):
         with h5py.File(scene / name, "w", userblock_size=512) as f:
             f["x"] = mosaic_.T
-    noisy, clean = training_sampler(f"sidd-medium:{tmp_path}").sample(32, 16, torch.Generator().manual_seed(0))
+    noisy, clean = training_sampler(f"sidd-medium:{tmp_path}").sample(
+        32, 16, torch.Generator().manual_seed(0)
+    )
     assert noisy.shape == (32, 1, 16, 16) and torch.equal(noisy, clean)
     assert pattern_of(noisy.numpy()) == "RGGB"
 
@@ -166,13 +174,14 @@ def test_bayer_crop_sampler_unifies_and_augments_every_pattern(pattern):
     # Flips and transposes of a GRBG/GBRG mosaic swap its R and B sites unless re-aligned; every
     # patch must come out RGGB with its colours on the right sites, and be really augmented.
     from tests.nas.data.mosaics import colour_mosaic, pattern_of
+
     image = colour_mosaic(pattern, 40, 50)
     sampler = CropSampler([(array_reader(image), array_reader(image), image.shape, pattern)])
     noisy, clean = sampler.sample(64, 16, torch.Generator().manual_seed(0))
     assert pattern_of(noisy.numpy()) == "RGGB" and torch.equal(noisy, clean)
     where = {float(v): divmod(i, image.shape[1]) for i, v in enumerate(image.reshape(-1))}
     steps = {tuple(np.subtract(where[float(p[0, 0, 1])], where[float(p[0, 0, 0])])) for p in noisy}
-    assert steps == {(0, 1), (0, -1), (1, 0), (-1, 0)}   # left-right flips and transposes all occur
+    assert steps == {(0, 1), (0, -1), (1, 0), (-1, 0)}  # left-right flips and transposes all occur
 
 
 def test_pairs_folder_trains_and_validates(tmp_path):
@@ -208,16 +217,19 @@ def test_a_patch_larger_than_the_smallest_image_is_refused_before_training(tmp_p
     sampler = training_sampler(f"pairs:{tmp_path}")
     sampler.check_patch(8)
     with pytest.raises(DataError, match="smallest is 16 x 16"):
-        sampler.check_patch(16)         # a raw crop takes 2 pixels more for Bayer alignment
+        sampler.check_patch(16)  # a raw crop takes 2 pixels more for Bayer alignment
     with pytest.raises(DataError, match="larger than a training photo"):
         training_sampler("synthetic").check_patch(100000)
 
 
-@pytest.mark.parametrize("source, message", [
-    ("imagenet", "unknown data source"),
-    ("sidd-val", "needs a folder"),
-    ("sidd-val:/nonexistent/dir", "folder not found"),
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("imagenet", "unknown data source"),
+        ("sidd-val", "needs a folder"),
+        ("sidd-val:/nonexistent/dir", "folder not found"),
+    ],
+)
 def test_bad_source_strings(source, message):
     with pytest.raises(DataError, match=message):
         validation_set(source)
@@ -231,7 +243,9 @@ def test_source_roles_are_enforced(tmp_path):
 
 
 def test_wrong_key_shape_and_dtype_are_named(tmp_path):
-    scipy.io.savemat(tmp_path / "ValidationNoisyBlocksRaw.mat", {"wrong": np.zeros((2, 2), np.float32)})
+    scipy.io.savemat(
+        tmp_path / "ValidationNoisyBlocksRaw.mat", {"wrong": np.zeros((2, 2), np.float32)}
+    )
     with pytest.raises(DataError, match="no array 'ValidationNoisyBlocksRaw' \\(found: wrong\\)"):
         validation_set(f"sidd-val:{tmp_path}")
     write_sidd_val(tmp_path, np.zeros((4, 32, 32), np.float32), np.zeros((4, 32, 32), np.float32))

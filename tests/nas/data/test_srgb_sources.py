@@ -1,4 +1,5 @@
 """The sRGB sources: each loads files in its documented layout, written here."""
+
 import numpy as np
 import png
 import pytest
@@ -19,15 +20,17 @@ def pixels(seed, h=40, w=48, dtype=np.uint8):
 
 
 def test_synthetic_srgb_is_8bit_rgb_with_signal_dependent_correlated_noise():
-    noisy, clean = training_sampler("synthetic-srgb").sample(64, 32, torch.Generator().manual_seed(0))
+    noisy, clean = training_sampler("synthetic-srgb").sample(
+        64, 32, torch.Generator().manual_seed(0)
+    )
     assert noisy.shape == clean.shape == (64, 3, 32, 32)
     assert torch.equal(noisy, (noisy * 255).round() / 255) and noisy.min() >= 0 and noisy.max() <= 1
     residual = noisy - clean
     inner = residual[..., 1:-1, 1:-1]
     neighbour = (inner[..., 1:] * inner[..., :-1]).mean() / (inner * inner).mean()
-    assert neighbour > 0.2                                      # demosaicing correlates neighbours
+    assert neighbour > 0.2  # demosaicing correlates neighbours
     channels = residual.transpose(0, 1).reshape(3, -1)
-    assert torch.corrcoef(channels)[0, 2] < 0.95                # not the same noise in every channel
+    assert torch.corrcoef(channels)[0, 2] < 0.95  # not the same noise in every channel
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -35,9 +38,11 @@ def test_synthetic_srgb_noise_grows_with_the_signal(seed):
     # flat grey inputs at two levels, with the same camera and noise draws (same generator seed)
     variance = []
     for level in (0.15, 0.6):
-        noisy, clean = srgb_pairs_from_rgb(torch.full((64, 3, 32, 32), level), torch.Generator().manual_seed(seed))
+        noisy, clean = srgb_pairs_from_rgb(
+            torch.full((64, 3, 32, 32), level), torch.Generator().manual_seed(seed)
+        )
         variance.append(float((noisy - clean)[..., 2:-2, 2:-2].var()))
-    assert variance[1] > 1.3 * variance[0]                      # shot noise: brighter is noisier (1.5-1.6x)
+    assert variance[1] > 1.3 * variance[0]  # shot noise: brighter is noisier (1.5-1.6x)
 
 
 def test_synthetic_srgb_validation_is_fixed_and_3_channel():
@@ -49,9 +54,13 @@ def test_synthetic_srgb_validation_is_fixed_and_3_channel():
 
 def test_sidd_srgb_val_layout_loads(tmp_path):
     rng = np.random.default_rng(0)
-    clean = rng.integers(0, 256, (2, 3, 16, 16, 3), dtype=np.uint8)   # 40 x 32 x 256 x 256 x 3 in SIDD
+    clean = rng.integers(
+        0, 256, (2, 3, 16, 16, 3), dtype=np.uint8
+    )  # 40 x 32 x 256 x 256 x 3 in SIDD
     noisy = (255 - clean).astype(np.uint8)
-    scipy.io.savemat(tmp_path / "ValidationNoisyBlocksSrgb.mat", {"ValidationNoisyBlocksSrgb": noisy})
+    scipy.io.savemat(
+        tmp_path / "ValidationNoisyBlocksSrgb.mat", {"ValidationNoisyBlocksSrgb": noisy}
+    )
     scipy.io.savemat(tmp_path / "ValidationGtBlocksSrgb.mat", {"ValidationGtBlocksSrgb": clean})
     blocks = validation_set(f"sidd-srgb-val:{tmp_path}")
     assert len(blocks) == 6 and blocks.channels == 3
@@ -74,13 +83,16 @@ def test_sidd_medium_srgb_pairs_crop_in_register(tmp_path, monkeypatch):
     iio.imwrite(scene / "0001_GT_SRGB_010.PNG", clean)
     iio.imwrite(scene / "0001_NOISY_SRGB_010.PNG", 255 - clean)
     noisy_batch, clean_batch = training_sampler(f"sidd-medium-srgb:{tmp_path}").sample(
-        16, 16, torch.Generator().manual_seed(0))
+        16, 16, torch.Generator().manual_seed(0)
+    )
     assert noisy_batch.shape == (16, 3, 16, 16)
     torch.testing.assert_close(noisy_batch, 1 - clean_batch, atol=1e-6, rtol=0)
     # Each PNG was decoded once into the cache; a new sampler crops the cached copies, identically.
     assert len(list((tmp_path / "cache").rglob("*.npy"))) == 2
-    (scene / "0001_GT_SRGB_010.PNG").touch()                           # a changed file is decoded again
-    again, _ = training_sampler(f"sidd-medium-srgb:{tmp_path}").sample(16, 16, torch.Generator().manual_seed(0))
+    (scene / "0001_GT_SRGB_010.PNG").touch()  # a changed file is decoded again
+    again, _ = training_sampler(f"sidd-medium-srgb:{tmp_path}").sample(
+        16, 16, torch.Generator().manual_seed(0)
+    )
     torch.testing.assert_close(again, noisy_batch, atol=0, rtol=0)
     assert len(list((tmp_path / "cache").rglob("*.npy"))) == 3
 
@@ -113,15 +125,25 @@ def png16(path, image):
     png.from_array(image.reshape(image.shape[0], -1), mode="RGB;16").save(str(path))
 
 
-@pytest.mark.parametrize("name, dtype, write", [("a.png", np.uint8, iio.imwrite), ("a.tif", np.uint16, tifffile.imwrite),
-                                                ("a.png", np.uint16, png16)])
+@pytest.mark.parametrize(
+    "name, dtype, write",
+    [
+        ("a.png", np.uint8, iio.imwrite),
+        ("a.tif", np.uint16, tifffile.imwrite),
+        ("a.png", np.uint16, png16),
+    ],
+)
 def test_rgb_pairs_train_and_validate(tmp_path, name, dtype, write):
     clean = pixels(2, 40, 48, dtype)
     write_pair(tmp_path, name, clean // 2, clean, write)
     blocks = validation_set(f"pairs:{tmp_path}")
     assert blocks.channels == 3 and blocks.clean[0].shape == (3, 40, 48)
-    np.testing.assert_allclose(blocks.clean[0], np.moveaxis(clean, -1, 0) / np.iinfo(dtype).max, atol=1e-6)
-    noisy, target = training_sampler(f"pairs:{tmp_path}").sample(8, 16, torch.Generator().manual_seed(0))
+    np.testing.assert_allclose(
+        blocks.clean[0], np.moveaxis(clean, -1, 0) / np.iinfo(dtype).max, atol=1e-6
+    )
+    noisy, target = training_sampler(f"pairs:{tmp_path}").sample(
+        8, 16, torch.Generator().manual_seed(0)
+    )
     assert noisy.shape == target.shape == (8, 3, 16, 16)
     top = np.iinfo(dtype).max
     torch.testing.assert_close(noisy, torch.floor(target * top / 2) / top, atol=1e-6, rtol=0)
@@ -134,13 +156,20 @@ def test_jpeg_pairs_load(tmp_path):
 
 def test_pairs_mixing_raw_and_rgb_is_an_error(tmp_path):
     write_pair(tmp_path, "a.png", pixels(4), pixels(4), iio.imwrite)
-    write_pair(tmp_path, "b.npy", np.zeros((16, 16), np.float32), np.zeros((16, 16), np.float32), np.save)
+    write_pair(
+        tmp_path, "b.npy", np.zeros((16, 16), np.float32), np.zeros((16, 16), np.float32), np.save
+    )
     with pytest.raises(DataError, match="mixes raw mosaics and RGB"):
         validation_set(f"pairs:{tmp_path}")
 
 
-@pytest.mark.parametrize("call", [lambda: training_sampler("synthetic", channels=3),
-                                  lambda: validation_set("synthetic-srgb", 2, 16, channels=1)])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: training_sampler("synthetic", channels=3),
+        lambda: validation_set("synthetic-srgb", 2, 16, channels=1),
+    ],
+)
 def test_channel_mismatch_names_both_sides(call):
     with pytest.raises(DataError, match=r"the network takes .* but synthetic.* holds"):
         call()
@@ -148,7 +177,9 @@ def test_channel_mismatch_names_both_sides(call):
 
 def test_rgb_pairs_for_a_raw_network_are_refused(tmp_path):
     write_pair(tmp_path, "a.png", pixels(5), pixels(5), iio.imwrite)
-    with pytest.raises(DataError, match=r"raw mosaics \(1 channel\) but pairs:.* holds sRGB images"):
+    with pytest.raises(
+        DataError, match=r"raw mosaics \(1 channel\) but pairs:.* holds sRGB images"
+    ):
         training_sampler(f"pairs:{tmp_path}", channels=1)
 
 

@@ -12,16 +12,42 @@ from nas.train.trainer import TrainConfig, train_network
 from ..data.test_camera_raw import write_camera_dng
 from ..train.test_train import COMMON, tiny_spec_file
 
-STAGES = ("step1_original", "step1_siamese", "step3_original", "step3_siamese", "step4_siamese",
-          "control3_original", "control3_siamese", "control4_siamese")
+STAGES = (
+    "step1_original",
+    "step1_siamese",
+    "step3_original",
+    "step3_siamese",
+    "step4_siamese",
+    "control3_original",
+    "control3_siamese",
+    "control4_siamese",
+)
 
 
 def tiny_argv(tmp_path, out, *extra):
     """A tiny distillation: 2 training steps, fine-tuning stages of 3 steps."""
     original = tiny_spec_file(tmp_path / "original.json", "residual")
     siamese = tiny_spec_file(tmp_path / "siamese.json", "rcab")
-    return ["--original", str(original), "--siamese", str(siamese), "--steps", "2", "--finetune-steps", "3",
-            "--val-every", "2", "--unlabeled-blocks", "4", "--unlabeled-size", "32", "--out", str(out), *COMMON, *extra]
+    return [
+        "--original",
+        str(original),
+        "--siamese",
+        str(siamese),
+        "--steps",
+        "2",
+        "--finetune-steps",
+        "3",
+        "--val-every",
+        "2",
+        "--unlabeled-blocks",
+        "4",
+        "--unlabeled-size",
+        "32",
+        "--out",
+        str(out),
+        *COMMON,
+        *extra,
+    ]
 
 
 def test_tiny_distillation_runs_all_four_stages_and_the_controls(tmp_path, capsys):
@@ -31,15 +57,29 @@ def test_tiny_distillation_runs_all_four_stages_and_the_controls(tmp_path, capsy
     for stage in STAGES:
         assert (out / stage / "final.pt").is_file(), stage
     table = pd.read_csv(out / "ablation.csv")
-    assert list(table["step"]) == ["step 1", "step 1", "step 2", "step 3", "step 3", "step 4",
-                                   "control 3", "control 3", "control 4"]
+    assert list(table["step"]) == [
+        "step 1",
+        "step 1",
+        "step 2",
+        "step 3",
+        "step 3",
+        "step 4",
+        "control 3",
+        "control 3",
+        "control 4",
+    ]
     assert table["psnr"].notna().all() and table["psnr_x8"].notna().all()
     assert not table["validation_pseudo_labelled"].any()
     gains = table.set_index("stage")
-    for distilled, control in (("step3_original", "control3_original"), ("step3_siamese", "control3_siamese"),
-                               ("step4_siamese", "control4_siamese")):
-        assert np.isclose(gains.loc[distilled, "gain_over_control"],
-                          gains.loc[distilled, "psnr"] - gains.loc[control, "psnr"])
+    for distilled, control in (
+        ("step3_original", "control3_original"),
+        ("step3_siamese", "control3_siamese"),
+        ("step4_siamese", "control4_siamese"),
+    ):
+        assert np.isclose(
+            gains.loc[distilled, "gain_over_control"],
+            gains.loc[distilled, "psnr"] - gains.loc[control, "psnr"],
+        )
     assert gains["gain_over_control"].notna().sum() == 3
     printed = capsys.readouterr().out
     assert "step 4" in printed and "control 4" in printed and "ablation.csv" in printed
@@ -68,24 +108,49 @@ def test_controls_take_as_many_optimizer_steps_as_the_distilled_networks(tmp_pat
     original = steps["step1_original"] + steps["step3_original"]
     assert original == steps["step1_original"] + steps["control3_original"] == 2 + 3
     # ... with the same fine-tuning schedule (steps, learning rate, seed) as the stage they match
-    config = {stage: torch.load(out / stage / "last.pt", weights_only=True)["config"] for stage in STAGES}
+    config = {
+        stage: torch.load(out / stage / "last.pt", weights_only=True)["config"] for stage in STAGES
+    }
     assert config["control3_siamese"] == config["step3_siamese"] == config["control3_original"]
     assert config["control4_siamese"] == config["step4_siamese"] != config["step3_siamese"]
     assert config["control3_siamese"]["lr"] < config["step1_siamese"]["lr"]
     # ... and the table reports those counts.
     table = pd.read_csv(out / "ablation.csv").set_index("stage")
-    assert table.loc["step4_siamese", "optimizer_steps"] == table.loc["control4_siamese", "optimizer_steps"] == 8
-    assert table.loc["step3_original", "optimizer_steps"] == table.loc["control3_original", "optimizer_steps"] == 5
+    assert (
+        table.loc["step4_siamese", "optimizer_steps"]
+        == table.loc["control4_siamese", "optimizer_steps"]
+        == 8
+    )
+    assert (
+        table.loc["step3_original", "optimizer_steps"]
+        == table.loc["control3_original", "optimizer_steps"]
+        == 5
+    )
 
 
 def test_pseudo_labels_follow_their_inputs(tmp_path):
     original = tiny_spec_file(tmp_path / "original.json", "residual")
     siamese = tiny_spec_file(tmp_path / "siamese.json", "rcab")
     out = tmp_path / "distill"
-    argv = ["--original", str(original), "--siamese", str(siamese), "--steps", "2", "--finetune-steps", "2",
-            "--val-every", "2", "--unlabeled-size", "32", "--out", str(out), *COMMON]
+    argv = [
+        "--original",
+        str(original),
+        "--siamese",
+        str(siamese),
+        "--steps",
+        "2",
+        "--finetune-steps",
+        "2",
+        "--val-every",
+        "2",
+        "--unlabeled-size",
+        "32",
+        "--out",
+        str(out),
+        *COMMON,
+    ]
     distill.main([*argv, "--unlabeled-blocks", "4"])
-    distill.main([*argv, "--unlabeled-blocks", "2", "--resume"])     # other inputs: labels made anew
+    distill.main([*argv, "--unlabeled-blocks", "2", "--resume"])  # other inputs: labels made anew
     for name in ("step2_pseudo_labels.npz", "step4_targets.npz"):
         with np.load(out / name, allow_pickle=False) as labels:
             assert len(labels["noisy"]) == 2, name
@@ -112,9 +177,29 @@ def test_distillation_pseudo_labels_a_folder_of_camera_raws(tmp_path):
     original = tiny_spec_file(tmp_path / "original.json", "residual")
     siamese = tiny_spec_file(tmp_path / "siamese.json", "rcab")
     out = tmp_path / "distill"
-    distill.main(["--original", str(original), "--siamese", str(siamese), "--steps", "2", "--finetune-steps", "2",
-                  "--val-every", "2", "--unlabeled", f"raws:{raws}", "--unlabeled-blocks", "3",
-                  "--unlabeled-size", "32", "--out", str(out), *COMMON])
+    distill.main(
+        [
+            "--original",
+            str(original),
+            "--siamese",
+            str(siamese),
+            "--steps",
+            "2",
+            "--finetune-steps",
+            "2",
+            "--val-every",
+            "2",
+            "--unlabeled",
+            f"raws:{raws}",
+            "--unlabeled-blocks",
+            "3",
+            "--unlabeled-size",
+            "32",
+            "--out",
+            str(out),
+            *COMMON,
+        ]
+    )
     with np.load(out / "step2_pseudo_labels.npz", allow_pickle=False) as labels:
         assert labels["noisy"].shape == (3, 32, 32) and labels["average"].shape == (3, 32, 32)
 
@@ -122,16 +207,28 @@ def test_distillation_pseudo_labels_a_folder_of_camera_raws(tmp_path):
 def test_pseudo_labels_are_computed_on_the_networks_device(tmp_path):
     spec = ArchSpec.from_json(tiny_spec_file(tmp_path / "spec.json").read_text())
     config = TrainConfig(steps=1, batch_size=2, patch_size=16, val_every=1, device="cpu")
-    train_network(spec, training_sampler("synthetic"), validation_set("synthetic", 2, 16), tmp_path / "run", config,
-                  progress=False)
+    train_network(
+        spec,
+        training_sampler("synthetic"),
+        validation_set("synthetic", 2, 16),
+        tmp_path / "run",
+        config,
+        progress=False,
+    )
     noisy = np.random.default_rng(0).random((2, 16, 16), dtype=np.float32)
-    assert network_outputs(tmp_path / "run" / "final.pt", spec, noisy, torch.device("cpu")).shape == (2, 16, 16)
-    with pytest.raises(NotImplementedError, match="Cannot copy out of meta tensor"):   # it got to the read-back
+    assert network_outputs(
+        tmp_path / "run" / "final.pt", spec, noisy, torch.device("cpu")
+    ).shape == (2, 16, 16)
+    with pytest.raises(
+        NotImplementedError, match="Cannot copy out of meta tensor"
+    ):  # it got to the read-back
         network_outputs(tmp_path / "run" / "final.pt", spec, noisy, torch.device("meta"))
 
 
 def srgb_spec_file(path, block):
-    spec = ArchSpec.from_dict({**ArchSpec.from_json(tiny_spec_file(path, block).read_text()).to_dict(), "in_channels": 3})
+    spec = ArchSpec.from_dict(
+        {**ArchSpec.from_json(tiny_spec_file(path, block).read_text()).to_dict(), "in_channels": 3}
+    )
     path.write_text(spec.to_json())
     return path
 
@@ -139,15 +236,44 @@ def srgb_spec_file(path, block):
 def test_tiny_srgb_distillation_runs_every_stage_on_3_channels(tmp_path, capsys):
     out = tmp_path / "distill"
     siamese = srgb_spec_file(tmp_path / "siamese.json", "rcab")
-    argv = ["--siamese", str(siamese), "--steps", "2", "--finetune-steps", "3", "--val-every", "2",
-            "--unlabeled-blocks", "4", "--unlabeled-size", "32", "--out", str(out), "--batch-size", "2",
-            "--patch-size", "16", "--val-blocks", "2", "--val-block-size", "16", "--threads", "1",
-            "--width-multiplier", "0.125"]
-    distill.main(argv)   # the original network defaults to mwresnet_srgb, the data to synthetic-srgb
+    argv = [
+        "--siamese",
+        str(siamese),
+        "--steps",
+        "2",
+        "--finetune-steps",
+        "3",
+        "--val-every",
+        "2",
+        "--unlabeled-blocks",
+        "4",
+        "--unlabeled-size",
+        "32",
+        "--out",
+        str(out),
+        "--batch-size",
+        "2",
+        "--patch-size",
+        "16",
+        "--val-blocks",
+        "2",
+        "--val-block-size",
+        "16",
+        "--threads",
+        "1",
+        "--width-multiplier",
+        "0.125",
+    ]
+    distill.main(argv)  # the original network defaults to mwresnet_srgb, the data to synthetic-srgb
     for stage in STAGES:
         assert (out / stage / "final.pt").is_file(), stage
     with np.load(out / "step4_targets.npz", allow_pickle=False) as targets:
-        assert targets["noisy"].shape == (4, 3, 32, 32) and targets["siamese"].shape == (4, 3, 32, 32)
+        assert targets["noisy"].shape == (4, 3, 32, 32) and targets["siamese"].shape == (
+            4,
+            3,
+            32,
+            32,
+        )
     table = pd.read_csv(out / "ablation.csv")
     assert table["psnr"].notna().all() and table["psnr_x8"].notna().all()
 
@@ -157,16 +283,21 @@ def test_raw_original_with_srgb_siamese_is_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         distill.main(["--original", "mwresnet", "--siamese", str(siamese), "--steps", "2"])
     err = capsys.readouterr().err.strip().splitlines()
-    assert info.value.code == 2 and len(err) == 1 and "both networks must take the same data" in err[0]
+    assert (
+        info.value.code == 2 and len(err) == 1 and "both networks must take the same data" in err[0]
+    )
 
 
-@pytest.mark.parametrize("option, value, message", [
-    ("--finetune-steps", "0", "at least 1"),
-    ("--unlabeled-blocks", "0", "at least 1"),
-    ("--unlabeled-size", "7", "multiple of 8"),
-    ("--unlabeled-size", "100000", "larger than a training photo"),
-    ("--unlabeled-size", "16", "must be at least 18"),
-])
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--finetune-steps", "0", "at least 1"),
+        ("--unlabeled-blocks", "0", "at least 1"),
+        ("--unlabeled-size", "7", "multiple of 8"),
+        ("--unlabeled-size", "100000", "larger than a training photo"),
+        ("--unlabeled-size", "16", "must be at least 18"),
+    ],
+)
 def test_bad_sizes_are_one_line_before_any_training(tmp_path, capsys, option, value, message):
     out = tmp_path / "distill"
     with pytest.raises(SystemExit) as exit_info:

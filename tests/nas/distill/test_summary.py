@@ -9,16 +9,30 @@ def per_seed_table(step4_minus_control):
     """Per-seed ablation rows where step 4 beats control 4 by the given amounts (dB)."""
     rows = []
     for seed, gain in enumerate(step4_minus_control):
-        control = 40.0 + seed                      # seeds differ a lot; the pairing removes it
-        for step, network, psnr in (("step 1", "siamese", control - 0.5), ("control 4", "siamese", control),
-                                    ("step 4", "siamese (deliverable)", control + gain)):
-            rows.append({"seed": seed, "step": step, "network": network, "psnr": psnr, "psnr_x8": psnr + 0.1})
+        control = 40.0 + seed  # seeds differ a lot; the pairing removes it
+        for step, network, psnr in (
+            ("step 1", "siamese", control - 0.5),
+            ("control 4", "siamese", control),
+            ("step 4", "siamese (deliverable)", control + gain),
+        ):
+            rows.append(
+                {
+                    "seed": seed,
+                    "step": step,
+                    "network": network,
+                    "psnr": psnr,
+                    "psnr_x8": psnr + 0.1,
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def headline(summary, metric="psnr"):
-    rows = summary[(summary["kind"] == "paired difference") & (summary["step"] == "step 4 - control 4")
-                   & (summary["metric"] == metric)]
+    rows = summary[
+        (summary["kind"] == "paired difference")
+        & (summary["step"] == "step 4 - control 4")
+        & (summary["metric"] == metric)
+    ]
     assert len(rows) == 1
     return rows.iloc[0]
 

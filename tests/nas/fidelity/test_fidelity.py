@@ -6,8 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nas.fidelity.study import (FidelityError, agreement, cheapest_reliable, fidelity_summary, parse_fidelity,
-                                spread_sample)
+from nas.fidelity.study import (
+    FidelityError,
+    agreement,
+    cheapest_reliable,
+    fidelity_summary,
+    parse_fidelity,
+    spread_sample,
+)
 
 from ..helpers import tiny_space, write_space
 
@@ -17,11 +23,19 @@ def test_agreement_of_identical_and_reversed_rankings():
     pairs = agreement(scores, ["a", "b", "c"], resamples=200).set_index(["a", "b"])
     assert pairs.loc[("a", "b"), "kendall_tau"] == pytest.approx(1.0)
     assert pairs.loc[("a", "b"), "top5_overlap"] == 1.0
-    assert pairs.loc[("a", "c"), "spearman_rho"] == pytest.approx(-1.0) and pairs.loc[("a", "c"), "top5_overlap"] == 0
+    assert (
+        pairs.loc[("a", "c"), "spearman_rho"] == pytest.approx(-1.0)
+        and pairs.loc[("a", "c"), "top5_overlap"] == 0
+    )
 
 
 def test_cheapest_reliable_fidelity():
-    pairs = pd.DataFrame([{"a": "cheap", "b": "dear", "kendall_tau": 0.8}, {"a": "mid", "b": "dear", "kendall_tau": 0.9}])
+    pairs = pd.DataFrame(
+        [
+            {"a": "cheap", "b": "dear", "kendall_tau": 0.8},
+            {"a": "mid", "b": "dear", "kendall_tau": 0.9},
+        ]
+    )
     assert cheapest_reliable(pairs, {"cheap": 1.0, "mid": 5.0}, "dear") == ("cheap", True)
     pairs.loc[0, "kendall_tau"] = 0.5
     assert cheapest_reliable(pairs, {"cheap": 1.0, "mid": 5.0}, "dear") == ("mid", True)
@@ -30,29 +44,58 @@ def test_cheapest_reliable_fidelity():
 
 
 def test_a_cost_cap_leaves_out_dearer_fidelities():
-    pairs = pd.DataFrame([{"a": "cheap", "b": "dear", "kendall_tau": 0.5}, {"a": "mid", "b": "dear", "kendall_tau": 0.9}])
-    assert cheapest_reliable(pairs, {"cheap": 1.0, "mid": 5.0}, "dear", max_seconds=6) == ("mid", True)
-    assert cheapest_reliable(pairs, {"cheap": 1.0, "mid": 5.0}, "dear", max_seconds=4) == ("cheap", False)
-    assert cheapest_reliable(pairs, {"cheap": 1.0, "mid": 5.0}, "dear", max_seconds=0.5) == (None, False)
+    pairs = pd.DataFrame(
+        [
+            {"a": "cheap", "b": "dear", "kendall_tau": 0.5},
+            {"a": "mid", "b": "dear", "kendall_tau": 0.9},
+        ]
+    )
+    assert cheapest_reliable(pairs, {"cheap": 1.0, "mid": 5.0}, "dear", max_seconds=6) == (
+        "mid",
+        True,
+    )
+    assert cheapest_reliable(pairs, {"cheap": 1.0, "mid": 5.0}, "dear", max_seconds=4) == (
+        "cheap",
+        False,
+    )
+    assert cheapest_reliable(pairs, {"cheap": 1.0, "mid": 5.0}, "dear", max_seconds=0.5) == (
+        None,
+        False,
+    )
 
 
 def test_summary_puts_each_fidelity_against_the_reference_with_its_relative_cost():
-    scores = pd.DataFrame({"default": [1.0, 2, 3, 4, 5, 6], "wide": [1.0, 3, 2, 4, 5, 6], "dear": [1.0, 2, 3, 4, 6, 5]})
+    scores = pd.DataFrame(
+        {
+            "default": [1.0, 2, 3, 4, 5, 6],
+            "wide": [1.0, 3, 2, 4, 5, 6],
+            "dear": [1.0, 2, 3, 4, 6, 5],
+        }
+    )
     pairs = agreement(scores, list(scores), resamples=50)
-    summary = fidelity_summary(pairs, {"default": 2.0, "wide": 3.0, "dear": 10.0}, "dear", "default").set_index(
-        "fidelity")
-    assert list(summary.index) == ["default", "wide", "dear"]                 # cheapest first
+    summary = fidelity_summary(
+        pairs, {"default": 2.0, "wide": 3.0, "dear": 10.0}, "dear", "default"
+    ).set_index("fidelity")
+    assert list(summary.index) == ["default", "wide", "dear"]  # cheapest first
     assert summary.loc["wide", "cost_vs_default"] == pytest.approx(1.5)
     assert summary.loc["default", "tau_vs_reference"] == pytest.approx(pairs.iloc[1]["kendall_tau"])
     assert summary.loc["dear", "tau_vs_reference"] == 1.0
 
 
-@pytest.mark.parametrize("text, message", [("steps", "FIELD=VALUE"), ("steps=-3", "steps"),
-                                           ("colour=red", "colour: unknown key"),
-                                           ("steps=[", "not a value"),
-                                           ("steps=!!python/name:os.system", "not a value"),
-                                           ("steps=20,warmup_steps=30",
-                                            r"^--fidelity 'steps=20,warmup_steps=30': warmup_steps: must be below steps \(20\)$")])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("steps", "FIELD=VALUE"),
+        ("steps=-3", "steps"),
+        ("colour=red", "colour: unknown key"),
+        ("steps=[", "not a value"),
+        ("steps=!!python/name:os.system", "not a value"),
+        (
+            "steps=20,warmup_steps=30",
+            r"^--fidelity 'steps=20,warmup_steps=30': warmup_steps: must be below steps \(20\)$",
+        ),
+    ],
+)
 def test_bad_fidelities_are_named(text, message):
     with pytest.raises(FidelityError, match=message):
         parse_fidelity(text, tiny_space())
@@ -60,42 +103,75 @@ def test_bad_fidelities_are_named(text, message):
 
 def test_fidelity_data_of_the_other_kind_is_refused():
     srgb = tiny_space(in_channels=3, budget={"data": "synthetic-srgb"})
-    with pytest.raises(FidelityError, match=r"data=synthetic.*holds raw mosaics \(1 channel\) but in_channels is 3"):
+    with pytest.raises(
+        FidelityError, match=r"data=synthetic.*holds raw mosaics \(1 channel\) but in_channels is 3"
+    ):
         parse_fidelity("data=synthetic", srgb)
     assert parse_fidelity("steps=4", srgb).budget.data == "synthetic-srgb"
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "inf", "nan"])
 def test_a_bad_cost_cap_is_one_line(tmp_path, value):
-    proc = subprocess.run([sys.executable, "-m", "nas.fidelity", "--max-cost", value, "--out", str(tmp_path / "s")],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "error: --max-cost" in proc.stderr, proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "nas.fidelity", "--max-cost", value, "--out", str(tmp_path / "s")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (
+        proc.returncode == 2 and proc.stderr.count("\n") == 1 and "error: --max-cost" in proc.stderr
+    ), proc.stderr
     assert not (tmp_path / "s").exists()
 
 
-@pytest.mark.parametrize("content", [b"\x00\xff binary", b"{not json", b"[1, 2]", b'{"space": {}, "count": 3}',
-                                     b'{"space": {}, "count": 3, "seed": 0, "fidelities": "default"}'])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\x00\xff binary",
+        b"{not json",
+        b"[1, 2]",
+        b'{"space": {}, "count": 3}',
+        b'{"space": {}, "count": 3, "seed": 0, "fidelities": "default"}',
+    ],
+)
 def test_resuming_a_damaged_study_is_one_line_and_keeps_it(tmp_path, content):
     (tmp_path / "s").mkdir()
     (tmp_path / "s" / "study.json").write_bytes(content)
-    proc = subprocess.run([sys.executable, "-m", "nas.fidelity", "--resume", str(tmp_path / "s")],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "error: cannot resume" in proc.stderr, proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "nas.fidelity", "--resume", str(tmp_path / "s")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (
+        proc.returncode == 2
+        and proc.stderr.count("\n") == 1
+        and "error: cannot resume" in proc.stderr
+    ), proc.stderr
     assert (tmp_path / "s" / "study.json").read_bytes() == content
 
 
-@pytest.mark.parametrize("option, value", [("--cpus-per-trial", "-1"), ("--gpus-per-trial", "-1"),
-                                           ("--max-concurrent", "0")])
+@pytest.mark.parametrize(
+    "option, value",
+    [("--cpus-per-trial", "-1"), ("--gpus-per-trial", "-1"), ("--max-concurrent", "0")],
+)
 def test_impossible_trial_resources_are_one_line(tmp_path, option, value):
-    proc = subprocess.run([sys.executable, "-m", "nas.fidelity", option, value, "--out", str(tmp_path / "s")],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and option in proc.stderr, proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "nas.fidelity", option, value, "--out", str(tmp_path / "s")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and option in proc.stderr, (
+        proc.stderr
+    )
     assert not (tmp_path / "s").exists()
 
 
 def test_sample_spreads_over_cost():
     import random
     from nas.search.genome import GenomeCodec
+
     space = tiny_space()
     codec = GenomeCodec(space)
     genomes = spread_sample(space, 6, seed=0)
@@ -103,37 +179,94 @@ def test_sample_spreads_over_cost():
     picked = [codec.cost(g).gflops for g in genomes]
     rng = random.Random(1)
     drawn = [codec.cost(codec.random_genome(rng)).gflops for _ in range(500)]
-    assert picked == sorted(picked)                              # cheapest to dearest
-    assert picked[0] <= np.percentile(drawn, 2) and picked[-1] >= np.percentile(drawn, 98)   # the whole range
-    assert np.all(np.diff(picked) > 0)                           # spread, not bunched at one cost
+    assert picked == sorted(picked)  # cheapest to dearest
+    assert picked[0] <= np.percentile(drawn, 2) and picked[-1] >= np.percentile(
+        drawn, 98
+    )  # the whole range
+    assert np.all(np.diff(picked) > 0)  # spread, not bunched at one cost
 
 
 def test_study_on_ray_writes_tables_and_resumes_without_training(tmp_path):
     space = write_space(tmp_path / "tiny.yaml", tiny_space())
     out = tmp_path / "study"
-    cmd = [sys.executable, "-m", "nas.fidelity", "--space", str(space), "--count", "4", "--fidelity", "steps=4",
-           "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "nas.fidelity",
+        "--space",
+        str(space),
+        "--count",
+        "4",
+        "--fidelity",
+        "steps=4",
+        "--out",
+        str(out),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     table = pd.read_csv(out / "fidelity.csv")
-    assert len(table) == 4 and {"psnr default", "psnr steps=4", "synflow", "grad_norm", "jacob_cov"} <= set(table)
+    assert len(table) == 4 and {
+        "psnr default",
+        "psnr steps=4",
+        "synflow",
+        "grad_norm",
+        "jacob_cov",
+    } <= set(table)
     pairs = pd.read_csv(out / "agreement.csv")
-    assert len(pairs) == 10 and {"kendall_tau", "tau_ci95", "spearman_rho", "top5_overlap"} <= set(pairs)
+    assert len(pairs) == 10 and {"kendall_tau", "tau_ci95", "spearman_rho", "top5_overlap"} <= set(
+        pairs
+    )
     assert (out / "scatter_matrix.png").stat().st_size > 10_000
     journal = (out / "evaluations.jsonl").read_text().splitlines()
-    assert len(journal) == 8 and {json.loads(l)["extra"]["fidelity"] for l in journal} == {"default", "steps=4"}
-    resumed = subprocess.run([sys.executable, "-m", "nas.fidelity", "--resume", str(out)], capture_output=True,
-                             text=True, timeout=600)
-    assert resumed.returncode == 0 and "training" not in resumed.stdout, resumed.stdout + resumed.stderr
+    assert len(journal) == 8 and {json.loads(l)["extra"]["fidelity"] for l in journal} == {
+        "default",
+        "steps=4",
+    }
+    resumed = subprocess.run(
+        [sys.executable, "-m", "nas.fidelity", "--resume", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert resumed.returncode == 0 and "training" not in resumed.stdout, (
+        resumed.stdout + resumed.stderr
+    )
     assert len((out / "evaluations.jsonl").read_text().splitlines()) == 8
     # A fidelity added on resume trains only its own architectures and joins the tables.
-    added = subprocess.run([sys.executable, "-m", "nas.fidelity", "--resume", str(out), "--fidelity", "steps=4",
-                            "--fidelity", "steps=6", "--no-zero-cost", "--max-cost", "0.01"], capture_output=True, text=True, timeout=600)
+    added = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nas.fidelity",
+            "--resume",
+            str(out),
+            "--fidelity",
+            "steps=4",
+            "--fidelity",
+            "steps=6",
+            "--no-zero-cost",
+            "--max-cost",
+            "0.01",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert added.returncode == 0, added.stdout[-2000:] + added.stderr[-2000:]
-    assert "fidelity steps=6: training 4 architectures" in added.stdout and "steps=4: training" not in added.stdout
+    assert (
+        "fidelity steps=6: training 4 architectures" in added.stdout
+        and "steps=4: training" not in added.stdout
+    )
     assert len((out / "evaluations.jsonl").read_text().splitlines()) == 12
-    assert json.loads((out / "study.json").read_text())["fidelities"] == ["default", "steps=4", "steps=6"]
+    assert json.loads((out / "study.json").read_text())["fidelities"] == [
+        "default",
+        "steps=4",
+        "steps=6",
+    ]
     assert "psnr steps=6" in pd.read_csv(out / "fidelity.csv")
     summary = pd.read_csv(out / "summary.csv")
-    assert set(summary["fidelity"]) == {"default", "steps=4", "steps=6"} and summary["cost_vs_default"].notna().all()
+    assert (
+        set(summary["fidelity"]) == {"default", "steps=4", "steps=6"}
+        and summary["cost_vs_default"].notna().all()
+    )
     assert "no fidelity costs at most 0.01x the default's seconds" in added.stdout, added.stdout

@@ -11,8 +11,10 @@ from ..helpers import tiny_space
 
 
 def test_a_random_search_is_a_database_that_exports_and_reloads(tmp_path):
-    space = tiny_space(evolution={"selection": "random", "population": 3, "generations": 0},
-                       budget={"rungs": [0.5], "steps": 4})
+    space = tiny_space(
+        evolution={"selection": "random", "population": 3, "generations": 0},
+        budget={"rungs": [0.5], "steps": 4},
+    )
     run = tmp_path / "run"
     Evolution(space, run, InProcessEvaluator(threads=1), 0).run()
     table = load_database(run)
@@ -22,7 +24,11 @@ def test_a_random_search_is_a_database_that_exports_and_reloads(tmp_path):
     again = load_database(out)
     assert list(again["key"]) == list(table["key"]) and list(again["arch"]) == list(table["arch"])
     meta = json.loads((tmp_path / "db.meta.json").read_text())
-    assert meta["exported_by"].startswith("python -m nas.search") and meta["rows"] == 3 and "torch" in meta["environment"]
+    assert (
+        meta["exported_by"].startswith("python -m nas.search")
+        and meta["rows"] == 3
+        and "torch" in meta["environment"]
+    )
 
 
 @pytest.mark.parametrize("content", [b"\x00\x01\x02binary", b"a,b\n1,2\n"])
@@ -36,7 +42,9 @@ def test_not_a_database_is_a_clear_error(tmp_path, content):
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("db") / "run"
-    space = tiny_space(evolution={"selection": "random", "population": 2, "generations": 0}, budget={"steps": 2})
+    space = tiny_space(
+        evolution={"selection": "random", "population": 2, "generations": 0}, budget={"steps": 2}
+    )
     Evolution(space, run, InProcessEvaluator(threads=1), 0).run()
     return run
 
@@ -57,14 +65,18 @@ def test_export_never_overwrites_a_journal_or_its_own_source(tiny_run, tmp_path)
     assert table.read_bytes() == exported
 
 
-@pytest.mark.parametrize("column, value, message", [
-    ("psnr", "high", "psnr is not a number"),
-    ("genome", "[1, 2", "malformed"),
-    ("curve", "{", "malformed"),
-    ("spec", '{"widths": 3}', "malformed"),
-])
+@pytest.mark.parametrize(
+    "column, value, message",
+    [
+        ("psnr", "high", "psnr is not a number"),
+        ("genome", "[1, 2", "malformed"),
+        ("curve", "{", "malformed"),
+        ("spec", '{"widths": 3}', "malformed"),
+    ],
+)
 def test_a_malformed_cell_is_a_database_error(tiny_run, tmp_path, column, value, message):
     import pandas as pd
+
     export_database(tiny_run, tmp_path / "db.csv.gz", command="x")
     table = pd.read_csv(tmp_path / "db.csv.gz")
     table[column] = table[column].astype(object)
@@ -81,10 +93,23 @@ def test_an_empty_file_is_a_database_error(tmp_path):
 
 
 def test_a_training_that_blew_up_is_split_off_by_its_own_learning_curve():
-    table = pd.DataFrame({"key": ["steady", "blown", "no-curve", "dipped"], "psnr": [43.0, 5.2, 20.0, 36.0],
-                          "curve": [[(19, 34.6), (38, 40.0), (150, 43.0)], [(19, 34.6), (38, 40.6), (150, 5.2)],
-                                    [], [(10, 41.0), (20, 36.0)]]})
+    table = pd.DataFrame(
+        {
+            "key": ["steady", "blown", "no-curve", "dipped"],
+            "psnr": [43.0, 5.2, 20.0, 36.0],
+            "curve": [
+                [(19, 34.6), (38, 40.0), (150, 43.0)],
+                [(19, 34.6), (38, 40.6), (150, 5.2)],
+                [],
+                [(10, 41.0), (20, 36.0)],
+            ],
+        }
+    )
     trained, diverged = split_diverged(table)
     assert list(diverged["key"]) == ["blown"]
-    assert list(trained["key"]) == ["steady", "no-curve", "dipped"]      # no curve, or a drop under 10 dB
+    assert list(trained["key"]) == [
+        "steady",
+        "no-curve",
+        "dipped",
+    ]  # no curve, or a drop under 10 dB
     assert len(split_diverged(table.drop(columns="curve"))[1]) == 0

@@ -1,4 +1,5 @@
 """The evolution loop on real (tiny) trainings in-process: caching, failures, resume, Pareto sets."""
+
 import json
 from dataclasses import replace
 
@@ -28,7 +29,9 @@ class CountingEvaluator(InProcessEvaluator):
             if self.die_after is not None and len(self.trained) >= self.die_after:
                 raise KeyboardInterrupt("killed")
             if candidate.key in self.diverge:
-                candidate = replace(candidate, budget=candidate.budget.model_copy(update={"lr": 1e30}))
+                candidate = replace(
+                    candidate, budget=candidate.budget.model_copy(update={"lr": 1e30})
+                )
             self.trained.append(candidate.key)
             results.update(super().evaluate([candidate], generation, on_result))
         return results
@@ -42,11 +45,15 @@ def run_search(folder, space, seed=0, evaluator=None):
 
 
 def test_no_architecture_is_trained_twice(tmp_path):
-    space = tiny_space(evolution={"population": 6, "generations": 3, "tournament_size": 3})   # a seed with repeats
+    space = tiny_space(
+        evolution={"population": 6, "generations": 3, "tournament_size": 3}
+    )  # a seed with repeats
     run, evaluator = run_search(tmp_path, space)
     assert len(evaluator.trained) == len(set(evaluator.trained)) == len(run.cache)
     proposed = sum(entry["evals"] + entry["cached"] for entry in run.logbook)
-    assert proposed > len(evaluator.trained), "later generations re-proposed some architectures (cache hits)"
+    assert proposed > len(evaluator.trained), (
+        "later generations re-proposed some architectures (cache hits)"
+    )
 
 
 def test_failed_candidates_get_the_worst_fitness_and_never_win(tmp_path):
@@ -55,8 +62,11 @@ def test_failed_candidates_get_the_worst_fitness_and_never_win(tmp_path):
     keys = sorted(probe.cache)
     run, _ = run_search(tmp_path / "run", space, evaluator=CountingEvaluator(diverge=keys[:2]))
     failed = [e for e in run.cache.values() if e.key in keys[:2]]
-    assert all(e.result.status == "failed" and e.result.psnr == FAILED_PSNR and e.result.error for e in failed)
-    assert all(e.result.final_loss is None for e in failed)            # no NaN in the records
+    assert all(
+        e.result.status == "failed" and e.result.psnr == FAILED_PSNR and e.result.error
+        for e in failed
+    )
+    assert all(e.result.final_loss is None for e in failed)  # no NaN in the records
     assert run.logbook[0]["failed"] == 2
     best = run.best()
     assert best["metrics"]["status"] == "ok" and best["key"] in keys[2:]
@@ -65,7 +75,9 @@ def test_failed_candidates_get_the_worst_fitness_and_never_win(tmp_path):
     json.loads(text, parse_constant=lambda name: pytest.fail(f"checkpoint holds {name}"))
 
 
-@pytest.mark.parametrize("die_after", [2, 7])   # during generation 0, and midway through generation 1
+@pytest.mark.parametrize(
+    "die_after", [2, 7]
+)  # during generation 0, and midway through generation 1
 def test_resume_after_a_kill_trains_only_what_was_unfinished(tmp_path, die_after):
     space = tiny_space(evolution={"population": 4, "generations": 2})
     whole, counted = run_search(tmp_path / "whole", space, seed=3)
@@ -79,12 +91,16 @@ def test_resume_after_a_kill_trains_only_what_was_unfinished(tmp_path, die_after
     assert len(resumed.evaluator.trained) == len(counted.trained) - finished
     assert write_reports(resumed)["key"] == write_reports(whole)["key"]
     assert resumed.best() == whole.best()
-    assert [dict(e, elapsed=0) for e in resumed.logbook] == [dict(e, elapsed=0) for e in whole.logbook]
+    assert [dict(e, elapsed=0) for e in resumed.logbook] == [
+        dict(e, elapsed=0) for e in whole.logbook
+    ]
 
 
 def test_resume_of_two_objective_run_keeps_the_same_pareto_set(tmp_path):
-    space = tiny_space(objectives=["psnr", "gflops"], evolution={"selection": "nsga2", "population": 4,
-                                                                  "generations": 1})
+    space = tiny_space(
+        objectives=["psnr", "gflops"],
+        evolution={"selection": "nsga2", "population": 4, "generations": 1},
+    )
     whole, counted = run_search(tmp_path / "whole", space, seed=1)
     with pytest.raises(KeyboardInterrupt):
         run_search(tmp_path / "killed", space, seed=1, evaluator=CountingEvaluator(die_after=5))
@@ -99,16 +115,30 @@ def dominates(a, b):
 
 
 def test_pareto_run_writes_front_and_plots(tmp_path):
-    space = tiny_space(objectives=["psnr", "gflops"],
-                       evolution={"selection": "nsga2", "population": 4, "generations": 1})
+    space = tiny_space(
+        objectives=["psnr", "gflops"],
+        evolution={"selection": "nsga2", "population": 4, "generations": 1},
+    )
     run, _ = run_search(tmp_path, space)
     best = write_reports(run)
     keys = [m["key"] for m in best["pareto"]]
     assert keys and len(keys) == len(set(keys)), "one entry per architecture"
-    everything = {e.key: (e.result.psnr, -e.result.gflops) for e in run.cache.values() if e.result.ok}
-    front = {k for k, p in everything.items() if not any(dominates(q, p) for q in everything.values())}
+    everything = {
+        e.key: (e.result.psnr, -e.result.gflops) for e in run.cache.values() if e.result.ok
+    }
+    front = {
+        k for k, p in everything.items() if not any(dominates(q, p) for q in everything.values())
+    }
     assert set(keys) == front
-    for name in ("best.json", "evaluations.csv", "logbook.csv", "fitness.png", "pareto.png", JOURNAL, CHECKPOINT):
+    for name in (
+        "best.json",
+        "evaluations.csv",
+        "logbook.csv",
+        "fitness.png",
+        "pareto.png",
+        JOURNAL,
+        CHECKPOINT,
+    ):
         assert (tmp_path / name).is_file(), name
     assert json.loads((tmp_path / "best.json").read_text())["pareto"] == best["pareto"]
 
@@ -129,7 +159,9 @@ def test_a_stopped_candidate_is_never_ranked_as_fully_trained(tmp_path):
     space = tiny_space(evolution={"population": 4, "generations": 0})
     run, _ = run_search(tmp_path, space, evaluator=StoppingEvaluator())
     stopped = [e for e in run.cache.values() if e.result.status == "stopped"]
-    assert len(stopped) == 1 and stopped[0].result.psnr == max(e.result.psnr for e in run.cache.values())
+    assert len(stopped) == 1 and stopped[0].result.psnr == max(
+        e.result.psnr for e in run.cache.values()
+    )
     best = run.best()
     assert best["key"] != stopped[0].key and best["metrics"]["status"] == "ok"
     assert run.logbook[0]["stopped"] == 1 and run.logbook[0]["best"] == best["metrics"]["psnr"]
@@ -139,7 +171,7 @@ def test_a_stopped_candidate_is_never_ranked_as_fully_trained(tmp_path):
 def test_a_spent_time_budget_ends_the_run_after_its_generation_and_resume_goes_on(tmp_path):
     space = tiny_space(evolution={"population": 4, "generations": 2})
     run = Evolution(space, tmp_path, CountingEvaluator(), 0)
-    assert run.run(time_budget_s=0) is False                  # spent at once: generation 0 only
+    assert run.run(time_budget_s=0) is False  # spent at once: generation 0 only
     assert run.generation == 1 and len(run.logbook) == 1
     resumed = Evolution.resume(tmp_path, CountingEvaluator())
     assert resumed.run() is True and resumed.generation == 3

@@ -1,4 +1,5 @@
 """One candidate's proxy training: rungs, failures as results, resources released."""
+
 import os
 
 from models import ArchSpec, GroupSpec
@@ -41,11 +42,15 @@ def test_a_partial_training_is_stopped_not_ok():
 
 def test_failed_candidates_release_their_tensorboard_writers(tmp_path):
     diverging = candidate(steps=3, lr=1e30)
-    evaluate_candidate(diverging, threads=1, tensorboard_dir=str(tmp_path / "warmup"))   # imports, caches
+    evaluate_candidate(
+        diverging, threads=1, tensorboard_dir=str(tmp_path / "warmup")
+    )  # imports, caches
     before = open_files()
     for i in range(3):
         result = evaluate_candidate(diverging, threads=1, tensorboard_dir=str(tmp_path / f"tb{i}"))
-        assert result.status == "failed" and result.psnr == FAILED_PSNR and "loss is" in result.error
+        assert (
+            result.status == "failed" and result.psnr == FAILED_PSNR and "loss is" in result.error
+        )
     assert open_files() <= before
 
 

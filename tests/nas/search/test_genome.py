@@ -29,7 +29,11 @@ def test_paper_genome_file_decodes_to_the_released_architecture(codec):
     data = json.loads(PAPER_GENOME.read_text())
     spec = codec.decode(data["genome"])
     paper = mwrcanet_paper_spec()
-    assert (spec.widths, spec.groups, spec.activation) == (paper.widths, paper.groups, paper.activation)
+    assert (spec.widths, spec.groups, spec.activation) == (
+        paper.widths,
+        paper.groups,
+        paper.activation,
+    )
     assert data["key"] == codec.key(data["genome"]) == "c20-c20-c20-c20-c20_w96-128-128"
 
 
@@ -67,13 +71,16 @@ def test_repair_meets_constraints():
         assert codec.cost(genome).gflops <= 40.0
 
 
-@pytest.mark.parametrize("genome, message", [
-    ([0] * 12, "expected a list of 13"),
-    ([0, 0] * 5 + [0, 0, 9], "level3 width index 9"),
-    ([5, 0] + [0, 0] * 4 + [0, 0, 0], "enc1 block index 5"),
-    ([0, 99] + [0, 0] * 4 + [0, 0, 0], "enc1 block count 99"),
-    ([0.5] + [0] * 12, "must be an integer"),
-])
+@pytest.mark.parametrize(
+    "genome, message",
+    [
+        ([0] * 12, "expected a list of 13"),
+        ([0, 0] * 5 + [0, 0, 9], "level3 width index 9"),
+        ([5, 0] + [0, 0] * 4 + [0, 0, 0], "enc1 block index 5"),
+        ([0, 99] + [0, 0] * 4 + [0, 0, 0], "enc1 block count 99"),
+        ([0.5] + [0] * 12, "must be an integer"),
+    ],
+)
 def test_bad_genomes_are_named(codec, genome, message):
     with pytest.raises(GenomeError, match=message):
         codec.decode(genome)
@@ -85,7 +92,9 @@ def test_neighbours_are_every_one_gene_change_and_feasible(codec):
     assert all(sum(a != b for a, b in zip(other, genome)) == 1 for other in around)
     # 5 groups x (2 other block types + 20 other counts) + 3 levels x 2 other widths
     assert len(around) == len({tuple(g) for g in around}) == 5 * (2 + 20) + 3 * 2
-    limited = GenomeCodec(load_space("rcab_dense.yaml").with_overrides(constraints={"max_gflops": 60.0}))
+    limited = GenomeCodec(
+        load_space("rcab_dense.yaml").with_overrides(constraints={"max_gflops": 60.0})
+    )
     small = limited.repair(genome, random.Random(0))
     assert all(limited.feasible(g) for g in limited.neighbours(small))
     assert len(limited.neighbours(small)) < len(around)

@@ -1,17 +1,33 @@
 """The records at the worker boundary: strict JSON, one schema."""
+
 import json
 import math
 
 import pytest
 
 from models import mwrcanet_paper_spec
-from nas.search.checkpoint import JOURNAL, CheckpointError, append_evaluation, read_journal, write_checkpoint
+from nas.search.checkpoint import (
+    JOURNAL,
+    CheckpointError,
+    append_evaluation,
+    read_journal,
+    write_checkpoint,
+)
 from nas.search.result import FAILED_PSNR, CandidateResult, Evaluation, RecordError
 
 
 def result(**changes):
-    fields = dict(status="ok", psnr=40.5, ssim=0.9, params=10, gflops=1.5, steps=300, final_loss=0.01,
-                  train_seconds=2.0, curve=((150, 39.0), (300, 40.5)))
+    fields = dict(
+        status="ok",
+        psnr=40.5,
+        ssim=0.9,
+        params=10,
+        gflops=1.5,
+        steps=300,
+        final_loss=0.01,
+        train_seconds=2.0,
+        curve=((150, 39.0), (300, 40.5)),
+    )
     return CandidateResult(**{**fields, **changes})
 
 
@@ -30,16 +46,19 @@ def test_failed_result_has_worst_fitness_and_no_nan():
     assert nan_loss.final_loss is None and "NaN" not in nan_loss.to_json()
 
 
-@pytest.mark.parametrize("text, message", [
-    ('{"status": "ok"}', "missing fields"),
-    (json.dumps({**result().to_dict(), "colour": 1}), "unknown fields"),
-    (json.dumps(result().to_dict()).replace("40.5", "NaN", 1), "not strict JSON: NaN"),
-    ("[1, 2", "invalid JSON"),
-    (json.dumps({**result().to_dict(), "psnr": "high"}), "psnr: expected a number"),
-    (json.dumps({**result().to_dict(), "params": 1.5}), "params: expected a number"),
-    (json.dumps({**result().to_dict(), "status": "weird"}), "status: expected one of"),
-    (json.dumps({**result().to_dict(), "error": ["x"]}), "error: expected a string"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"status": "ok"}', "missing fields"),
+        (json.dumps({**result().to_dict(), "colour": 1}), "unknown fields"),
+        (json.dumps(result().to_dict()).replace("40.5", "NaN", 1), "not strict JSON: NaN"),
+        ("[1, 2", "invalid JSON"),
+        (json.dumps({**result().to_dict(), "psnr": "high"}), "psnr: expected a number"),
+        (json.dumps({**result().to_dict(), "params": 1.5}), "params: expected a number"),
+        (json.dumps({**result().to_dict(), "status": "weird"}), "status: expected one of"),
+        (json.dumps({**result().to_dict(), "error": ["x"]}), "error: expected a string"),
+    ],
+)
 def test_bad_records_are_refused(text, message):
     with pytest.raises(RecordError, match=message):
         CandidateResult.from_json(text)
@@ -55,7 +74,7 @@ def test_torn_journal_line_is_dropped_and_appends_continue_on_a_new_line(tmp_pat
     e = Evaluation(0, "k", (0,) * 13, mwrcanet_paper_spec(), 1, result())
     append_evaluation(tmp_path, e)
     with open(tmp_path / JOURNAL, "a") as handle:
-        handle.write('{"generation": 0, "key": "torn')                  # killed mid-write
+        handle.write('{"generation": 0, "key": "torn')  # killed mid-write
     assert read_journal(tmp_path, repair=True) == [e]
     append_evaluation(tmp_path, e)
     assert read_journal(tmp_path) == [e, e]
@@ -65,10 +84,10 @@ def test_reading_a_live_journal_never_rewrites_the_line_being_written(tmp_path):
     e = Evaluation(0, "k", (0,) * 13, mwrcanet_paper_spec(), 1, result())
     append_evaluation(tmp_path, e)
     line = e.to_json()
-    with open(tmp_path / JOURNAL, "a") as writer:       # a run appending its next result
+    with open(tmp_path / JOURNAL, "a") as writer:  # a run appending its next result
         writer.write(line[:40])
         writer.flush()
-        assert read_journal(tmp_path) == [e]          # e.g. nas.analyze on the running search
+        assert read_journal(tmp_path) == [e]  # e.g. nas.analyze on the running search
         writer.write(line[40:] + "\n")
     assert read_journal(tmp_path) == [e, e]
 
@@ -82,6 +101,7 @@ def test_damaged_journal_line_is_a_checkpoint_error(tmp_path):
 def test_damaged_random_state_is_a_checkpoint_error(tmp_path):
     from nas.search.engine import Evolution
     from ..helpers import tiny_space
+
     Evolution(tiny_space(), tmp_path, None, 0).save(0.0)
     state = json.loads((tmp_path / "checkpoint.json").read_text())
     state["random_state"][1] = [1, 2, 3]
@@ -93,17 +113,22 @@ def test_damaged_random_state_is_a_checkpoint_error(tmp_path):
 def _saved_run(tmp_path):
     from nas.search.engine import Evolution
     from ..helpers import tiny_space
+
     run = Evolution(tiny_space(), tmp_path, None, 0)
     run.save(0.0)
     return run
 
 
-@pytest.mark.parametrize("damage", [
-    lambda state: state.update(scheme=["tournament"]),
-    lambda state: state.update(logbook=[{"nevals": 3}]),
-])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda state: state.update(scheme=["tournament"]),
+        lambda state: state.update(logbook=[{"nevals": 3}]),
+    ],
+)
 def test_damaged_scheme_or_logbook_is_a_checkpoint_error(tmp_path, damage):
     from nas.search.engine import Evolution
+
     _saved_run(tmp_path)
     state = json.loads((tmp_path / "checkpoint.json").read_text())
     damage(state)
@@ -115,8 +140,13 @@ def test_damaged_scheme_or_logbook_is_a_checkpoint_error(tmp_path, damage):
 @pytest.mark.parametrize("genome, generation", [([9] * 13, 0), ([0] * 13, -3)])
 def test_a_journal_entry_outside_the_space_is_a_checkpoint_error(tmp_path, genome, generation):
     from nas.search.engine import Evolution
+
     run = _saved_run(tmp_path)
     key = run.codec.key([0] * 13)
-    append_evaluation(tmp_path, Evaluation(generation, key, tuple(genome), mwrcanet_paper_spec(), 1, result()))
-    with pytest.raises(CheckpointError, match="evaluations.jsonl entry .* does not fit the run's space"):
+    append_evaluation(
+        tmp_path, Evaluation(generation, key, tuple(genome), mwrcanet_paper_spec(), 1, result())
+    )
+    with pytest.raises(
+        CheckpointError, match="evaluations.jsonl entry .* does not fit the run's space"
+    ):
         Evolution.resume(tmp_path, None)

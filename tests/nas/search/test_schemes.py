@@ -1,4 +1,5 @@
 """Selection schemes on a cheap synthetic landscape (no training), through the real engine."""
+
 import statistics
 
 import pytest
@@ -24,14 +25,23 @@ def landscape_psnr(spec) -> float:
 
 class LandscapeEvaluator:
     def evaluate(self, candidates, generation, on_result=None):
-        results = {c.key: CandidateResult("ok", landscape_psnr(c.spec), 0.9, 1, 1.0, steps=1) for c in candidates}
+        results = {
+            c.key: CandidateResult("ok", landscape_psnr(c.spec), 0.9, 1, 1.0, steps=1)
+            for c in candidates
+        }
         for key, r in results.items():
             on_result(key, r)
         return results
 
 
 def best_found(tmp_path, selection, seed, **evolution):
-    settings = {"selection": selection, "population": 8, "generations": 7, "tournament_size": 3, **evolution}
+    settings = {
+        "selection": selection,
+        "population": 8,
+        "generations": 7,
+        "tournament_size": 3,
+        **evolution,
+    }
     space = tiny_space(blocks_per_group={"min": 0, "max": 20}, evolution=settings)
     run = Evolution(space, tmp_path / f"{selection}-{seed}", LandscapeEvaluator(), seed)
     run.run()
@@ -40,17 +50,23 @@ def best_found(tmp_path, selection, seed, **evolution):
 
 def test_every_scheme_is_chosen_by_name():
     for name in SCHEMES:
-        space = tiny_space(objectives=["psnr", "gflops"] if name == "nsga2" else ["psnr"],
-                           evolution={"selection": name})
+        space = tiny_space(
+            objectives=["psnr", "gflops"] if name == "nsga2" else ["psnr"],
+            evolution={"selection": name},
+        )
         assert make_scheme(space.evolution).name == name
 
 
-@pytest.mark.parametrize("selection, evolution", [("tournament", {"generations": 8}),
-                                                  ("aging", {"offspring": 2, "generations": 32})])
+@pytest.mark.parametrize(
+    "selection, evolution",
+    [("tournament", {"generations": 8}), ("aging", {"offspring": 2, "generations": 32})],
+)
 def test_evolution_beats_random_sampling_at_equal_evaluations(tmp_path, selection, evolution):
     seeds = range(30)
     evolved = [best_found(tmp_path, selection, s, **evolution) for s in seeds]
-    budget = max(n for _, n in evolved)   # random gets at least as many evaluations as any evolved run
+    budget = max(
+        n for _, n in evolved
+    )  # random gets at least as many evaluations as any evolved run
     sampled = [best_found(tmp_path, "random", s, generations=-(-budget // 8) - 1) for s in seeds]
     evolved_best, sampled_best = [p for p, _ in evolved], [p for p, _ in sampled]
     assert statistics.median(evolved_best) > statistics.median(sampled_best)
@@ -64,16 +80,26 @@ class Ind(list):
 def test_aging_removes_the_oldest_not_the_worst():
     space = tiny_space(evolution={"selection": "aging", "population": 4, "offspring": 2})
     scheme = Aging(space.evolution)
-    scheme.population = [Ind([i]) for i in range(4)]       # oldest first
+    scheme.population = [Ind([i]) for i in range(4)]  # oldest first
     scheme.replace([Ind([10]), Ind([11])])
     assert [ind[0] for ind in scheme.population] == [2, 3, 10, 11]
 
 
-@pytest.mark.parametrize("population, offspring", [(6, None), (6, 5), (2, None), (3, None), (8, None)])
+@pytest.mark.parametrize(
+    "population, offspring", [(6, None), (6, 5), (2, None), (3, None), (8, None)]
+)
 def test_nsga2_proposes_its_number_of_children(tmp_path, population, offspring):
-    space = tiny_space(objectives=["psnr", "gflops"], blocks_per_group={"min": 0, "max": 20},
-                       evolution={"selection": "nsga2", "population": population, "offspring": offspring,
-                                  "generations": 2, "elitism": 1})
+    space = tiny_space(
+        objectives=["psnr", "gflops"],
+        blocks_per_group={"min": 0, "max": 20},
+        evolution={
+            "selection": "nsga2",
+            "population": population,
+            "offspring": offspring,
+            "generations": 2,
+            "elitism": 1,
+        },
+    )
     run = Evolution(space, tmp_path, LandscapeEvaluator(), 0)
     run.run()
     proposed = [entry["evals"] + entry["cached"] for entry in run.logbook]

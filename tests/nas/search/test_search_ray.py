@@ -1,4 +1,5 @@
 """End-to-end searches on a real local Ray, in subprocesses (each gets its own Ray)."""
+
 import json
 import os
 import signal
@@ -26,8 +27,14 @@ def free_port():
 
 def search(*args, **popen):
     cmd = [sys.executable, "-m", "nas.search", *map(str, args)]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True, **popen)
+    return subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        **popen,
+    )
 
 
 def finish(proc, timeout=300):
@@ -52,12 +59,18 @@ def best_without_path(folder):
 
 @pytest.fixture
 def space_file(tmp_path):
-    return write_space(tmp_path / "tiny.yaml", tiny_space(evolution={"population": 4, "generations": 2}))
+    return write_space(
+        tmp_path / "tiny.yaml", tiny_space(evolution={"population": 4, "generations": 2})
+    )
 
 
 def finished_keys(run):
     journal = run / "evaluations.jsonl"
-    return [json.loads(line)["key"] for line in journal.read_text().splitlines()] if journal.exists() else []
+    return (
+        [json.loads(line)["key"] for line in journal.read_text().splitlines()]
+        if journal.exists()
+        else []
+    )
 
 
 def trainings_of(run, key):
@@ -72,9 +85,9 @@ def test_resume_after_kill_mid_generation_equals_uninterrupted_run(tmp_path, spa
     proc = search("--space", space_file, "--out", killed, "--seed", 7)
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None and len(finished_keys(killed)) < 6:
-        time.sleep(0.1)      # 4 in generation 0, then some of generation 1 finish
+        time.sleep(0.1)  # 4 in generation 0, then some of generation 1 finish
     assert proc.poll() is None, "the run ended before it could be killed"
-    kill_group(proc)                                           # kill -9, Ray and all
+    kill_group(proc)  # kill -9, Ray and all
     done = finished_keys(killed)
     assert json.loads((killed / "checkpoint.json").read_text())["generation"] < 3 and len(done) >= 6
     finish(search("--resume", killed))
@@ -82,7 +95,9 @@ def test_resume_after_kill_mid_generation_equals_uninterrupted_run(tmp_path, spa
     assert all(trainings_of(killed, key) == 1 for key in done), "a finished trial was trained again"
     table = pd.read_csv(killed / "evaluations.csv")
     assert set(done) <= set(table["key"]) and len(table) == len(finished_keys(killed))
-    assert {"generation", "key", "spec", "psnr", "ssim", "params", "gflops", "status"} <= set(table.columns)
+    assert {"generation", "key", "spec", "psnr", "ssim", "params", "gflops", "status"} <= set(
+        table.columns
+    )
     for name in ("space.yaml", "logbook.csv", "fitness.png"):
         assert (killed / name).is_file()
     assert any((killed / "tensorboard").iterdir())
@@ -92,9 +107,22 @@ def start_head(port, dash, cpus):
     """``ray start --head`` in its own process group, returned once its dashboard answers. (Ray
     rewrites a loopback --address to the node's IP, so the head must not be pinned to 127.0.0.1
     with --node-ip-address; it listens on every local interface, 127.0.0.1 included.)"""
-    head = subprocess.Popen(["ray", "start", "--head", "--block", f"--port={port}", f"--num-cpus={cpus}",
-                             "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dash}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    head = subprocess.Popen(
+        [
+            "ray",
+            "start",
+            "--head",
+            "--block",
+            f"--port={port}",
+            f"--num-cpus={cpus}",
+            "--include-dashboard=true",
+            "--dashboard-host=127.0.0.1",
+            f"--dashboard-port={dash}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.time() + 90
     while time.time() < deadline:
         try:
@@ -112,7 +140,9 @@ def test_search_joins_ray_head_and_dashboard_lists_trials(tmp_path, space_file):
     port, dash = free_port(), free_port()
     head, _ = start_head(port, dash, cpus=2)
     try:
-        proc = search("--space", space_file, "--out", tmp_path / "run", "--address", f"127.0.0.1:{port}")
+        proc = search(
+            "--space", space_file, "--out", tmp_path / "run", "--address", f"127.0.0.1:{port}"
+        )
         seen, deadline = set(), time.time() + 240
         while proc.poll() is None and time.time() < deadline:
             seen |= trial_names(dash)
@@ -127,57 +157,87 @@ def test_search_joins_ray_head_and_dashboard_lists_trials(tmp_path, space_file):
 
 def trial_names(dash_port):
     """The dashboard's actor list (REST API, with the token): names of our fitness trials."""
-    request = urllib.request.Request(f"http://127.0.0.1:{dash_port}/api/v0/actors?limit=200&detail=1",
-                                     headers={"Authorization": f"Bearer {TOKEN.read_text().strip()}"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{dash_port}/api/v0/actors?limit=200&detail=1",
+        headers={"Authorization": f"Bearer {TOKEN.read_text().strip()}"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             actors = json.load(response)["data"]["result"]["result"]
     except (OSError, KeyError, ValueError):
         return set()
-    return {a.get("repr_name") or "" for a in actors if "FitnessTrial" in (a.get("repr_name") or "")}
+    return {
+        a.get("repr_name") or "" for a in actors if "FitnessTrial" in (a.get("repr_name") or "")
+    }
 
 
 def test_local_ray_of_the_search_keeps_token_authentication():
     # Guards the default: the Ray that start_ray starts refuses the dashboard's API without the token.
     code = "from nas.search.evaluators import start_ray; print(start_ray(), flush=True); import time; time.sleep(120)"
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
     try:
         url = proc.stdout.readline().strip()
         assert url.startswith("127.0.0.1:"), url
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"http://{url}/api/v0/actors", timeout=10)
         assert refused.value.code == 401
-        request = urllib.request.Request(f"http://{url}/api/v0/actors",
-                                         headers={"Authorization": f"Bearer {TOKEN.read_text().strip()}"})
+        request = urllib.request.Request(
+            f"http://{url}/api/v0/actors",
+            headers={"Authorization": f"Bearer {TOKEN.read_text().strip()}"},
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 200
     finally:
         kill_group(proc)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--space", "no_such_space.yaml"], "search space not found"),
-    (["--space", "rcab_dense.yaml", "--population", "0"], "evolution.population"),
-    (["--space", "rcab_dense.yaml", "--data", "sidd-val:/nope"], "folder not found"),
-    (["--resume", "/no/such/run"], "cannot resume"),
-    (["--resume", "/no/such/run", "--space", "rcab_dense.yaml"], "drop --space"),
-    (["--space", "rcab_dense.yaml", "--gpus-per-trial", "0.5"], "a trial needs 0.5 GPU but the Ray cluster has 0"),
-    (["--space", "rcab_dense.yaml", "--objectives"], "unrecognized arguments"),
-    (["--space", "rcab_dense.yaml", "--out", "/etc/hostname"], "is a file, not a folder"),
-    (["--space", "rcab_dense.yaml", "--steps", "300", "--warmup-steps", "300"],
-     "warmup_steps: must be below steps (300)"),
-    (["--resume", "/no/such/run", "--warmup-steps", "30"], "drop --warmup-steps"),
-    (["--resume", "/no/such/run", "--width-multiplier", "0.25"], "drop --width-multiplier"),
-    (["--resume", "/no/such/run", "--patch-size", "64"], "drop --patch-size"),
-    (["--space", "rcab_dense.yaml", "--width-multiplier", "0"], "budget.width_multiplier"),
-    (["--space", "rcab_dense.yaml", "--patch-size", "30"], "budget.patch_size"),
-    (["--space", "rcab_dense.yaml", "--patch-size", "100000", "--check"], "larger than a training photo"),
-    (["--space", "rcab_dense.yaml", "--time-budget", "soon"], "--time-budget 'soon': expected a duration"),
-    (["--space", "rcab_dense.yaml", "--time-budget", "0m"], "--time-budget '0m': must be positive and finite"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--space", "no_such_space.yaml"], "search space not found"),
+        (["--space", "rcab_dense.yaml", "--population", "0"], "evolution.population"),
+        (["--space", "rcab_dense.yaml", "--data", "sidd-val:/nope"], "folder not found"),
+        (["--resume", "/no/such/run"], "cannot resume"),
+        (["--resume", "/no/such/run", "--space", "rcab_dense.yaml"], "drop --space"),
+        (
+            ["--space", "rcab_dense.yaml", "--gpus-per-trial", "0.5"],
+            "a trial needs 0.5 GPU but the Ray cluster has 0",
+        ),
+        (["--space", "rcab_dense.yaml", "--objectives"], "unrecognized arguments"),
+        (["--space", "rcab_dense.yaml", "--out", "/etc/hostname"], "is a file, not a folder"),
+        (
+            ["--space", "rcab_dense.yaml", "--steps", "300", "--warmup-steps", "300"],
+            "warmup_steps: must be below steps (300)",
+        ),
+        (["--resume", "/no/such/run", "--warmup-steps", "30"], "drop --warmup-steps"),
+        (["--resume", "/no/such/run", "--width-multiplier", "0.25"], "drop --width-multiplier"),
+        (["--resume", "/no/such/run", "--patch-size", "64"], "drop --patch-size"),
+        (["--space", "rcab_dense.yaml", "--width-multiplier", "0"], "budget.width_multiplier"),
+        (["--space", "rcab_dense.yaml", "--patch-size", "30"], "budget.patch_size"),
+        (
+            ["--space", "rcab_dense.yaml", "--patch-size", "100000", "--check"],
+            "larger than a training photo",
+        ),
+        (
+            ["--space", "rcab_dense.yaml", "--time-budget", "soon"],
+            "--time-budget 'soon': expected a duration",
+        ),
+        (
+            ["--space", "rcab_dense.yaml", "--time-budget", "0m"],
+            "--time-budget '0m': must be positive and finite",
+        ),
+    ],
+)
 def test_bad_input_is_one_line_error(args, message):
-    proc = subprocess.run([sys.executable, "-m", "nas.search", *args], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nas.search", *args], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], proc.stderr
@@ -187,8 +247,12 @@ def test_existing_run_is_not_overwritten(tmp_path, space_file):
     run = tmp_path / "run"
     run.mkdir()
     (run / "checkpoint.json").write_text("{}")
-    proc = subprocess.run([sys.executable, "-m", "nas.search", "--space", str(space_file), "--out", str(run)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nas.search", "--space", str(space_file), "--out", str(run)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "already holds a run" in proc.stderr
     assert (run / "checkpoint.json").read_text() == "{}"
 
@@ -196,43 +260,109 @@ def test_existing_run_is_not_overwritten(tmp_path, space_file):
 def test_resume_applies_new_resources(tmp_path, space_file):
     from nas.search.engine import Evolution
     from nas.search.space import load_space
+
     run = tmp_path / "run"
     run.mkdir()
-    Evolution(load_space(space_file), run, None, 0).save(0.0)      # a run killed before its first result
-    proc = subprocess.run([sys.executable, "-m", "nas.search", "--resume", str(run), "--gpus-per-trial", "0.5"],
-                          capture_output=True, text=True, timeout=120)
+    Evolution(load_space(space_file), run, None, 0).save(
+        0.0
+    )  # a run killed before its first result
+    proc = subprocess.run(
+        [sys.executable, "-m", "nas.search", "--resume", str(run), "--gpus-per-trial", "0.5"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "a trial needs 0.5 GPU" in proc.stderr, proc.stderr
 
 
 def test_srgb_search_of_two_generations_runs_on_ray(tmp_path):
-    space = write_space(tmp_path / "srgb.yaml", tiny_space(in_channels=3, budget={"data": "synthetic-srgb"},
-                                                          evolution={"population": 4, "generations": 2}))
+    space = write_space(
+        tmp_path / "srgb.yaml",
+        tiny_space(
+            in_channels=3,
+            budget={"data": "synthetic-srgb"},
+            evolution={"population": 4, "generations": 2},
+        ),
+    )
     run = tmp_path / "run"
     out = finish(search("--space", space, "--out", run, "--seed", 3))
     assert "gen   2/2" in out
     best = json.loads((run / "best.json").read_text())
     assert best["spec"]["in_channels"] == 3 and best["metrics"]["status"] == "ok"
-    assert 10 < best["metrics"]["psnr"] < 60                      # sRGB PSNR on the 8-bit scale
+    assert 10 < best["metrics"]["psnr"] < 60  # sRGB PSNR on the 8-bit scale
     table = pd.read_csv(run / "evaluations.csv")
     assert (table["status"] == "ok").all() and len(table) >= 4
 
 
 def test_warm_up_from_the_command_line_reaches_the_plan():
-    proc = subprocess.run([sys.executable, "-m", "nas.search", "--space", "rcab_dense.yaml", "--steps", "300",
-                           "--warmup-steps", "30", "--check"], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0 and "300 steps (30 of warm-up)" in proc.stdout, proc.stdout + proc.stderr
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nas.search",
+            "--space",
+            "rcab_dense.yaml",
+            "--steps",
+            "300",
+            "--warmup-steps",
+            "30",
+            "--check",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0 and "300 steps (30 of warm-up)" in proc.stdout, (
+        proc.stdout + proc.stderr
+    )
 
 
 def test_proxy_width_and_patch_from_the_command_line_reach_the_plan():
-    proc = subprocess.run([sys.executable, "-m", "nas.search", "--space", "rcab_dense.yaml", "--width-multiplier",
-                           "0.25", "--patch-size", "64", "--check"], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0 and "on 64-pixel patches at width x0.25" in proc.stdout, proc.stdout + proc.stderr
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nas.search",
+            "--space",
+            "rcab_dense.yaml",
+            "--width-multiplier",
+            "0.25",
+            "--patch-size",
+            "64",
+            "--check",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0 and "on 64-pixel patches at width x0.25" in proc.stdout, (
+        proc.stdout + proc.stderr
+    )
 
 
 def test_a_spent_time_budget_stops_the_search_and_says_how_to_go_on(tmp_path, space_file):
     run = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "nas.search", "--space", str(space_file), "--out", str(run),
-                           "--time-budget", "1s", "--max-concurrent", "2"], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nas.search",
+            "--space",
+            str(space_file),
+            "--out",
+            str(run),
+            "--time-budget",
+            "1s",
+            "--max-concurrent",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert "time budget of 1s spent after generation 0 of 2" in proc.stdout and f"--resume {run}" in proc.stdout
+    assert (
+        "time budget of 1s spent after generation 0 of 2" in proc.stdout
+        and f"--resume {run}" in proc.stdout
+    )
     assert len(finished_keys(run)) == 4 and (run / "best.json").is_file()

@@ -14,26 +14,61 @@ def test_bundled_space_loads_by_name_and_contains_the_paper_point():
     assert 96 in space.widths.level1 and 128 in space.widths.level2 and 128 in space.widths.level3
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda d: d.update(colour="blue"), "colour: unknown key"),
-    (lambda d: d["evolution"].update(population="many"), "evolution.population: Input should be a valid integer"),
-    (lambda d: d["widths"].update(level2=[]), "widths.level2: List should have at least 1 item"),
-    (lambda d: d.update(blocks=[]), "blocks: List should have at least 1 item"),
-    (lambda d: d.update(blocks_per_group={"min": 5, "max": 2}), "blocks_per_group: range reversed"),
-    (lambda d: d.update(blocks=["rcab", "transformer"]), "blocks.1"),
-    (lambda d: d["budget"].update(patch_size=30), "budget.patch_size"),
-    (lambda d: d["evolution"].update(selection="nsga2"), "nsga2 needs two objectives"),
-    (lambda d: d.update(objectives=["psnr", "gflops"]), "evolution.selection: tournament optimises one objective"),
-    (lambda d: (d.update(objectives=["psnr", "params"]), d["evolution"].update(selection="aging")),
-     "evolution.selection: aging optimises one objective"),
-    (lambda d: d["evolution"].update(elitism=8), "evolution: elitism: must be below the population"),
-    (lambda d: d["evolution"].update(offspring=9), "offspring: at most the population"),
-    (lambda d: d["budget"].update(rungs=[0.5, 1.0]), "rungs: fractions strictly between 0 and 1"),
-    (lambda d: d["budget"].update(steps=300, warmup_steps=300), "budget: warmup_steps: must be below steps (300)"),
-    (lambda d: d["budget"].update(warmup_steps=-1), "budget.warmup_steps"),
-    (lambda d: d["constraints"].update(max_gflops=0.001), "constraints.max_gflops: no genome can meet"),
-    (lambda d: d["constraints"].update(max_params=100), "constraints.max_params: no genome can meet"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d.update(colour="blue"), "colour: unknown key"),
+        (
+            lambda d: d["evolution"].update(population="many"),
+            "evolution.population: Input should be a valid integer",
+        ),
+        (
+            lambda d: d["widths"].update(level2=[]),
+            "widths.level2: List should have at least 1 item",
+        ),
+        (lambda d: d.update(blocks=[]), "blocks: List should have at least 1 item"),
+        (
+            lambda d: d.update(blocks_per_group={"min": 5, "max": 2}),
+            "blocks_per_group: range reversed",
+        ),
+        (lambda d: d.update(blocks=["rcab", "transformer"]), "blocks.1"),
+        (lambda d: d["budget"].update(patch_size=30), "budget.patch_size"),
+        (lambda d: d["evolution"].update(selection="nsga2"), "nsga2 needs two objectives"),
+        (
+            lambda d: d.update(objectives=["psnr", "gflops"]),
+            "evolution.selection: tournament optimises one objective",
+        ),
+        (
+            lambda d: (
+                d.update(objectives=["psnr", "params"]),
+                d["evolution"].update(selection="aging"),
+            ),
+            "evolution.selection: aging optimises one objective",
+        ),
+        (
+            lambda d: d["evolution"].update(elitism=8),
+            "evolution: elitism: must be below the population",
+        ),
+        (lambda d: d["evolution"].update(offspring=9), "offspring: at most the population"),
+        (
+            lambda d: d["budget"].update(rungs=[0.5, 1.0]),
+            "rungs: fractions strictly between 0 and 1",
+        ),
+        (
+            lambda d: d["budget"].update(steps=300, warmup_steps=300),
+            "budget: warmup_steps: must be below steps (300)",
+        ),
+        (lambda d: d["budget"].update(warmup_steps=-1), "budget.warmup_steps"),
+        (
+            lambda d: d["constraints"].update(max_gflops=0.001),
+            "constraints.max_gflops: no genome can meet",
+        ),
+        (
+            lambda d: d["constraints"].update(max_params=100),
+            "constraints.max_params: no genome can meet",
+        ),
+    ],
+)
 def test_bad_spaces_name_field_and_problem(mutate, message):
     data = base()
     mutate(data)
@@ -99,13 +134,17 @@ def test_srgb_space_defaults_to_synthetic_srgb_and_refuses_raw_data():
     del data["budget"]["data"]
     assert parse_space(data).budget.data == "synthetic-srgb"
     data["budget"]["val_data"] = "synthetic"
-    with pytest.raises(SpaceError, match=r"^space: budget.val_data: synthetic holds raw mosaics \(1 channel\) but "
-                                         r"in_channels is 3"):
+    with pytest.raises(
+        SpaceError,
+        match=r"^space: budget.val_data: synthetic holds raw mosaics \(1 channel\) but "
+        r"in_channels is 3",
+    ):
         parse_space(data)
 
 
 def test_srgb_genome_decodes_to_a_3_channel_spec():
     import random
     from nas.search.genome import GenomeCodec
+
     codec = GenomeCodec(load_space("rcab_dense_srgb.yaml"))
     assert codec.decode(codec.random_genome(random.Random(0))).in_channels == 3
