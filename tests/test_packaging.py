@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import sysconfig
 import venv
 from pathlib import Path
 
@@ -34,6 +35,7 @@ def test_wheel_ships_the_bundled_spaces_and_runs_a_search_check(tmp_path):
     # The dependencies come from this interpreter's site-packages; the toolkit only from the wheel.
     venv.create(tmp_path / "env", system_site_packages=True, with_pip=True)
     python = tmp_path / "env" / "bin" / "python"
+    _see_this_interpreters_packages(python)
     run(python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", wheel, cwd=tmp_path)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -48,3 +50,15 @@ def test_wheel_ships_the_bundled_spaces_and_runs_a_search_check(tmp_path):
     assert "space and data: OK" in out
     out = run(python, "-m", "nas.export", "--help", cwd=elsewhere)
     assert "best.json" in out
+
+
+def _see_this_interpreters_packages(python: Path) -> None:
+    """Inside a virtual environment, ``system_site_packages`` shows the base interpreter's
+    packages, not this one's: list this interpreter's site-packages in a .pth file of the new
+    environment. A .pth line only appends the folder, so the editable install's own hooks there
+    do not run and the toolkit still comes from the wheel."""
+    purelib = sysconfig.get_paths()["purelib"]
+    target = run(
+        python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=REPO
+    )
+    (Path(target.strip()) / "parent_site_packages.pth").write_text(purelib + "\n")
