@@ -19,7 +19,8 @@ ROW = re.compile(r"^\|\s*`([A-Za-z0-9_.]+)`\s*\|(.*)$")
 
 def _models_in(annotation) -> list[type[BaseModel]]:
     """The pydantic models an annotation holds (directly, or inside Optional[...], list[...])."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+    plain_class = typing.get_origin(annotation) is None and isinstance(annotation, type)
+    if plain_class and issubclass(annotation, BaseModel):
         return [annotation]
     return [model for arg in typing.get_args(annotation) for model in _models_in(arg)]
 
