@@ -16,7 +16,7 @@ from models import ArchSpec, read_checkpoint, read_state_dict
 from ..arch import build_with_weights
 from ..data import BlockSet
 from ..scoring import evaluate_blocks, summarize
-from .stages import STAGES, DistillPlan, Stage, Targets, chain, control_for, entry, rows
+from .stages import STAGES, DistillPlan, Graph, Stage, Targets, chain, control_for, entry, rows
 
 __all__ = ["AblationRow", "ablation_table", "format_table", "load_network", "optimizer_steps"]
 
@@ -52,15 +52,15 @@ def load_network(
     return build_with_weights(spec, read_state_dict(path), source=str(path)).to(device)
 
 
-def optimizer_steps(
-    out_dir: Path, stage: Stage, stages: tuple[Stage | Targets, ...] = STAGES
-) -> int:
+def optimizer_steps(out_dir: Path, stage: Stage, stages: Graph = STAGES) -> int:
     """The optimizer steps behind a stage's weights: the steps recorded in its ``final.pt`` and in
     those of the stages it continues from."""
     return sum(int(read_checkpoint(link.weights(out_dir))["step"]) for link in chain(stage, stages))
 
 
-def _network(plan, out_dir, row: Stage | Targets, stages, device) -> torch.nn.Module:
+def _network(
+    plan: DistillPlan, out_dir: Path, row: Stage | Targets, stages: Graph, device
+) -> torch.nn.Module:
     """A row's model: a stage's network, or the average of a target set's teachers."""
     if isinstance(row, Stage):
         return load_network(plan.spec(row.network), row.weights(out_dir), device)
@@ -74,7 +74,9 @@ def _psnr(model: torch.nn.Module, val: BlockSet, ensemble: bool) -> float:
     return summarize(evaluate_blocks(model, val, ensemble=ensemble, with_ssim=False))["psnr"]
 
 
-def _row(plan, out_dir, row: Stage | Targets, val, device, stages) -> AblationRow:
+def _row(
+    plan: DistillPlan, out_dir: Path, row: Stage | Targets, val, device, stages: Graph
+) -> AblationRow:
     model = _network(plan, out_dir, row, stages, device)
     trained = isinstance(row, Stage)
     return AblationRow(
@@ -93,7 +95,7 @@ def ablation_table(
     out_dir: Path,
     val: BlockSet,
     device: torch.device = torch.device("cpu"),
-    stages: tuple[Stage | Targets, ...] = STAGES,
+    stages: Graph = STAGES,
 ) -> pd.DataFrame:
     """One row per entry of the stage table with a label: PSNR with and without the x8 ensemble,
     the optimizer steps of that network, and for a distilled network its gain over its

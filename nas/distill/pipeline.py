@@ -39,7 +39,7 @@ from ..device import resolve_device, to_device
 from ..inference import predict
 from ..train.trainer import train_network
 from .ablation import ablation_table, load_network
-from .stages import STAGES, DistillPlan, Stage, Targets, entry
+from .stages import STAGES, DistillPlan, Graph, Stage, Targets, entry
 
 __all__ = ["DistillPlan", "run_distillation", "fixed_noisy_blocks", "MixedSampler"]
 
@@ -122,7 +122,9 @@ def _labels(path: Path, make, key: str) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _train_stage(stage: Stage, plan: DistillPlan, sampler, val, out_dir: Path, resume, stages):
+def _train_stage(
+    stage: Stage, plan: DistillPlan, sampler, val, out_dir: Path, resume: bool, stages: Graph
+) -> None:
     folder = out_dir / stage.name
     if stage.weights(out_dir).exists():
         log.info("%s: done, skipped", folder.name)
@@ -142,7 +144,13 @@ def _train_stage(stage: Stage, plan: DistillPlan, sampler, val, out_dir: Path, r
 
 
 def _target_sampler(
-    targets: Targets, plan: DistillPlan, labelled: PatchSampler, unlabeled, out_dir, device, stages
+    targets: Targets,
+    plan: DistillPlan,
+    labelled: PatchSampler,
+    unlabeled: np.ndarray,
+    out_dir: Path,
+    device: torch.device,
+    stages: Graph,
 ) -> PatchSampler:
     """The training data of the stages that train on ``targets``: the teachers' outputs on the
     unlabeled inputs (cached), alone or added to the labelled pairs."""
@@ -174,7 +182,7 @@ def run_distillation(
     val: BlockSet,
     out_dir: Path,
     resume: bool = False,
-    stages: tuple[Stage | Targets, ...] = STAGES,
+    stages: Graph = STAGES,
 ) -> pd.DataFrame:
     """Run ``stages`` (the four steps and the controls) in order into ``out_dir`` and return (and
     save) the ablation table."""

@@ -22,6 +22,7 @@ __all__ = [
     "Stage",
     "Targets",
     "Difference",
+    "Graph",
     "STAGES",
     "DIFFERENCES",
     "DistillPlan",
@@ -77,9 +78,11 @@ class Difference:
     network: str  # the summary's "network" column
 
 
+Graph = tuple[Stage | Targets, ...]  # a stage graph: its entries in training order
+
 # In training order; the rows of the ablation table are the entries with a label, in this order.
 # fmt: off
-STAGES: tuple[Stage | Targets, ...] = (
+STAGES: Graph = (
     Stage("step1_original", "original", parent=None, targets=None, schedule=1,
           step="step 1", label="original"),
     Stage("step1_siamese", "siamese", parent=None, targets=None, schedule=1,
@@ -114,7 +117,7 @@ DIFFERENCES: tuple[Difference, ...] = (
 )
 
 
-def entry(name: str, stages: tuple[Stage | Targets, ...] = STAGES) -> Stage | Targets:
+def entry(name: str, stages: Graph = STAGES) -> Stage | Targets:
     """The stage or target set called ``name``."""
     found = [e for e in stages if e.name == name]
     if not found:
@@ -122,17 +125,17 @@ def entry(name: str, stages: tuple[Stage | Targets, ...] = STAGES) -> Stage | Ta
     return found[0]
 
 
-def trained(stages: tuple[Stage | Targets, ...] = STAGES) -> tuple[Stage, ...]:
+def trained(stages: Graph = STAGES) -> tuple[Stage, ...]:
     """The trained stages, in training order."""
     return tuple(e for e in stages if isinstance(e, Stage))
 
 
-def rows(stages: tuple[Stage | Targets, ...] = STAGES) -> tuple[Stage | Targets, ...]:
+def rows(stages: Graph = STAGES) -> Graph:
     """The entries that are rows of the ablation table, in order."""
     return tuple(e for e in stages if e.label is not None)
 
 
-def chain(stage: Stage, stages: tuple[Stage | Targets, ...] = STAGES) -> tuple[Stage, ...]:
+def chain(stage: Stage, stages: Graph = STAGES) -> tuple[Stage, ...]:
     """``stage`` and the stages it continues from, latest first."""
     links = [stage]
     while links[-1].parent is not None:
@@ -140,7 +143,7 @@ def chain(stage: Stage, stages: tuple[Stage | Targets, ...] = STAGES) -> tuple[S
     return tuple(links)
 
 
-def control_for(name: str, stages: tuple[Stage | Targets, ...] = STAGES) -> Stage | None:
+def control_for(name: str, stages: Graph = STAGES) -> Stage | None:
     """The compute-matched control of the distilled stage ``name``, if it has one."""
     return next((s for s in trained(stages) if s.control_of == name), None)
 
