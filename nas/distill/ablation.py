@@ -1,9 +1,11 @@
 """The ablation table of one distillation folder: validation PSNR after each step and of each
 compute-matched control, with and without the x8 ensemble, and each distilled network's gain
-over its control."""
+over its control. Its rows, and which control each is compared against, are the stage table
+(:data:`.stages.STAGES`)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -14,52 +16,33 @@ from models import ArchSpec, read_checkpoint, read_state_dict
 from ..arch import build_with_weights
 from ..data import BlockSet
 from ..scoring import evaluate_blocks, summarize
+from .stages import STAGES, DistillPlan, Graph, Stage, Targets, chain, control_for, entry, rows
 
-__all__ = [
-    "ROWS",
-    "CONTROL_OF",
-    "ablation_table",
-    "format_table",
-    "load_network",
-    "optimizer_steps",
-]
+__all__ = ["AblationRow", "ablation_table", "format_table", "load_network", "optimizer_steps"]
 
-# (step, network, stage folder): the table's rows in order. Step 2 is the average of both step-1 networks.
-ROWS = [
-    ("step 1", "original", "step1_original"),
-    ("step 1", "siamese", "step1_siamese"),
-    ("step 2", "average of both (step 1)", None),
-    ("step 3", "original", "step3_original"),
-    ("step 3", "siamese", "step3_siamese"),
-    ("step 4", "siamese (deliverable)", "step4_siamese"),
-    ("control 3", "original", "control3_original"),
-    ("control 3", "siamese", "control3_siamese"),
-    ("control 4", "siamese", "control4_siamese"),
-]
-# A distilled stage and the stage that had the same training on the labelled pairs only.
-CONTROL_OF = {
-    "step3_original": "control3_original",
-    "step3_siamese": "control3_siamese",
-    "step4_siamese": "control4_siamese",
-}
-# The stages each stage continues from (its weights are the end of this chain).
-_CHAIN = {
-    "step3_original": "step1_original",
-    "step3_siamese": "step1_siamese",
-    "step4_siamese": "step3_siamese",
-    "control3_original": "step1_original",
-    "control3_siamese": "step1_siamese",
-    "control4_siamese": "control3_siamese",
-}
+
+@dataclass
+class AblationRow:
+    """One row of ``ablation.csv`` (the pipeline prepends the ``seed`` column)."""
+
+    step: str
+    network: str
+    stage: str  # the stage folder; "" for the average of the step-1 networks
+    optimizer_steps: int | None
+    psnr: float
+    psnr_x8: float
+    gain_over_control: float = float("nan")
+    gain_over_control_x8: float = float("nan")
+    validation_pseudo_labelled: bool = False
 
 
 class _Average(torch.nn.Module):
-    def __init__(self, a, b):
+    def __init__(self, *models: torch.nn.Module):
         super().__init__()
-        self.a, self.b = a, b
+        self.models = torch.nn.ModuleList(models)
 
     def forward(self, x):
-        return (self.a(x) + self.b(x)) / 2
+        return sum(model(x) for model in self.models) / len(self.models)
 
 
 def load_network(
@@ -69,58 +52,62 @@ def load_network(
     return build_with_weights(spec, read_state_dict(path), source=str(path)).to(device)
 
 
-def optimizer_steps(stages: dict[str, Path], stage: str) -> int:
+def optimizer_steps(out_dir: Path, stage: Stage, stages: Graph = STAGES) -> int:
     """The optimizer steps behind a stage's weights: the steps recorded in its ``final.pt`` and in
     those of the stages it continues from."""
-    steps = 0
-    while stage is not None:
-        steps += int(read_checkpoint(stages[stage])["step"])
-        stage = _CHAIN.get(stage)
-    return steps
+    return sum(int(read_checkpoint(link.weights(out_dir))["step"]) for link in chain(stage, stages))
 
 
 def _network(
-    specs: dict[str, ArchSpec], stages: dict[str, Path], stage: str | None, device: torch.device
+    plan: DistillPlan, out_dir: Path, row: Stage | Targets, stages: Graph, device
 ) -> torch.nn.Module:
-    """A row's model: a stage's network, or (``None``) the average of both step-1 networks."""
-    if stage is None:
-        return _Average(
-            load_network(specs["original"], stages["step1_original"], device),
-            load_network(specs["siamese"], stages["step1_siamese"], device),
-        )
-    return load_network(specs[stage.rsplit("_", 1)[1]], stages[stage], device)
+    """A row's model: a stage's network, or the average of a target set's teachers."""
+    if isinstance(row, Stage):
+        return load_network(plan.spec(row.network), row.weights(out_dir), device)
+    teachers = [entry(name, stages) for name in row.teachers]
+    return _Average(
+        *(load_network(plan.spec(t.network), t.weights(out_dir), device) for t in teachers)
+    )
+
+
+def _psnr(model: torch.nn.Module, val: BlockSet, ensemble: bool) -> float:
+    return summarize(evaluate_blocks(model, val, ensemble=ensemble, with_ssim=False))["psnr"]
+
+
+def _row(
+    plan: DistillPlan, out_dir: Path, row: Stage | Targets, val, device, stages: Graph
+) -> AblationRow:
+    model = _network(plan, out_dir, row, stages, device)
+    trained = isinstance(row, Stage)
+    return AblationRow(
+        step=row.step,
+        network=row.label,
+        stage=row.name if trained else "",
+        optimizer_steps=optimizer_steps(out_dir, row, stages) if trained else None,
+        psnr=_psnr(model, val, ensemble=False),
+        psnr_x8=_psnr(model, val, ensemble=True),
+        validation_pseudo_labelled=plan.pseudo_labelled_validation,
+    )
 
 
 def ablation_table(
-    specs: dict[str, ArchSpec],
-    stages: dict[str, Path],
+    plan: DistillPlan,
+    out_dir: Path,
     val: BlockSet,
-    pseudo_labelled: bool,
     device: torch.device = torch.device("cpu"),
+    stages: Graph = STAGES,
 ) -> pd.DataFrame:
-    """One row per entry of :data:`ROWS`: PSNR with and without the x8 ensemble, the optimizer steps
-    of that network, and for a distilled network its gain over its compute-matched control."""
-    rows = {}
-    for step, network, stage in ROWS:
-        model = _network(specs, stages, stage, device)
-        rows[stage] = {
-            "step": step,
-            "network": network,
-            "stage": stage or "",
-            "optimizer_steps": optimizer_steps(stages, stage) if stage else pd.NA,
-            "psnr": summarize(evaluate_blocks(model, val, with_ssim=False))["psnr"],
-            "psnr_x8": summarize(evaluate_blocks(model, val, ensemble=True, with_ssim=False))[
-                "psnr"
-            ],
-        }
-    for stage, row in rows.items():
-        control = rows[CONTROL_OF[stage]] if stage in CONTROL_OF else {}
-        for metric in ("psnr", "psnr_x8"):
-            row[metric.replace("psnr", "gain_over_control")] = row[metric] - control.get(
-                metric, float("nan")
-            )
-        row["validation_pseudo_labelled"] = pseudo_labelled
-    return pd.DataFrame(list(rows.values())).astype({"optimizer_steps": "Int64"})
+    """One row per entry of the stage table with a label: PSNR with and without the x8 ensemble,
+    the optimizer steps of that network, and for a distilled network its gain over its
+    compute-matched control."""
+    table = {row.name: _row(plan, out_dir, row, val, device, stages) for row in rows(stages)}
+    for name, row in table.items():
+        control = control_for(name, stages)
+        if control is not None:
+            row.gain_over_control = row.psnr - table[control.name].psnr
+            row.gain_over_control_x8 = row.psnr_x8 - table[control.name].psnr_x8
+    frame = pd.DataFrame([asdict(row) for row in table.values()])
+    return frame.astype({"optimizer_steps": "Int64"})
 
 
 def format_table(table: pd.DataFrame) -> str:

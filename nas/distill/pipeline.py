@@ -13,6 +13,7 @@ and four give it: ``control3_original``, ``control3_siamese`` (as step three) an
 ``control4_siamese`` (as step four, from ``control3_siamese``). A distilled network minus its
 control is the gain of the pseudo-labels, not of the extra training.
 
+The stages, their order, parents, targets and schedules are the table :data:`.stages.STAGES`.
 Every stage writes into its own folder and is resumable on its own: a finished stage is skipped,
 an interrupted one continues from its ``last.pt``. The final deliverable is the Siamese network
 of step four (``step4_siamese/final.pt``).
@@ -23,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import zipfile
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,32 +37,13 @@ from ..data import BlockSet, PatchSampler
 from ..data.samplers import CropSampler, array_reader
 from ..device import resolve_device, to_device
 from ..inference import predict
-from ..train.trainer import TrainConfig, train_network
+from ..train.trainer import train_network
 from .ablation import ablation_table, load_network
+from .stages import STAGES, DistillPlan, Graph, Stage, Targets, entry
 
-__all__ = ["DistillPlan", "run_distillation", "fixed_noisy_blocks", "MixedSampler", "stage_config"]
+__all__ = ["DistillPlan", "run_distillation", "fixed_noisy_blocks", "MixedSampler"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class DistillPlan:
-    original: ArchSpec
-    siamese: ArchSpec
-    train: TrainConfig  # step one
-    finetune: TrainConfig  # steps three and four
-    pseudo_labelled_validation: bool = False
-
-    def with_seed(self, seed: int) -> "DistillPlan":
-        """The same plan with every stage seeded from ``seed``."""
-        return replace(
-            self, train=replace(self.train, seed=seed), finetune=replace(self.finetune, seed=seed)
-        )
-
-
-def stage_config(plan: DistillPlan, step: int) -> TrainConfig:
-    """The fine-tuning config of step ``step`` (3 or 4); its compute-matched control uses the same."""
-    return replace(plan.finetune, seed=plan.finetune.seed + step)
 
 
 class MixedSampler(PatchSampler):
@@ -141,11 +122,15 @@ def _labels(path: Path, make, key: str) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _train_stage(folder: Path, spec, sampler, val, config, init: Path | None, resume: bool) -> Path:
-    final = folder / "final.pt"
-    if final.exists():
+def _train_stage(
+    stage: Stage, plan: DistillPlan, sampler, val, out_dir: Path, resume: bool, stages: Graph
+) -> None:
+    folder = out_dir / stage.name
+    if stage.weights(out_dir).exists():
         log.info("%s: done, skipped", folder.name)
-        return final
+        return
+    spec, config = plan.spec(stage.network), plan.config(stage)
+    init = entry(stage.parent, stages).weights(out_dir) if stage.parent else None
     init_state = read_state_dict(init) if init else None
     train_network(
         spec,
@@ -156,7 +141,38 @@ def _train_stage(folder: Path, spec, sampler, val, config, init: Path | None, re
         init_state=init_state,
         resume=resume or (folder / "last.pt").exists(),
     )
-    return final
+
+
+def _target_sampler(
+    targets: Targets,
+    plan: DistillPlan,
+    labelled: PatchSampler,
+    unlabeled: np.ndarray,
+    out_dir: Path,
+    device: torch.device,
+    stages: Graph,
+) -> PatchSampler:
+    """The training data of the stages that train on ``targets``: the teachers' outputs on the
+    unlabeled inputs (cached), alone or added to the labelled pairs."""
+    teachers = [entry(name, stages) for name in targets.teachers]
+    weights = [teacher.weights(out_dir) for teacher in teachers]
+
+    def outputs() -> dict[str, np.ndarray]:
+        outs = {
+            t.network: network_outputs(w, plan.spec(t.network), unlabeled, device)
+            for t, w in zip(teachers, weights)
+        }
+        average = {"average": sum(outs.values()) / len(outs)} if targets.average else {}
+        return {"noisy": unlabeled, **average, **outs}
+
+    labels = _labels(targets.path(out_dir), outputs, fingerprint(unlabeled, weights))
+    if targets.average:
+        pairs = list(zip(labels["noisy"], labels["average"]))
+    else:
+        stacks = zip(*(labels[t.network] for t in teachers))
+        pairs = [(noisy, _stacked(*outs)) for noisy, outs in zip(labels["noisy"], stacks)]
+    crops = _crops(pairs)
+    return MixedSampler(labelled, crops) if targets.added_to_labelled else crops
 
 
 def run_distillation(
@@ -166,73 +182,22 @@ def run_distillation(
     val: BlockSet,
     out_dir: Path,
     resume: bool = False,
+    stages: Graph = STAGES,
 ) -> pd.DataFrame:
-    """Run the four steps and the controls into ``out_dir`` and return (and save) the ablation table."""
+    """Run ``stages`` (the four steps and the controls) in order into ``out_dir`` and return (and
+    save) the ablation table."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    specs = {"original": plan.original, "siamese": plan.siamese}
     device = resolve_device(plan.train.device)
-    stages = {
-        f"step1_{name}": _train_stage(
-            out_dir / f"step1_{name}", spec, sampler, val, plan.train, None, resume
-        )
-        for name, spec in specs.items()
-    }
-
-    def step2():
-        outs = {
-            name: network_outputs(stages[f"step1_{name}"], specs[name], unlabeled, device)
-            for name in specs
-        }
-        return {"noisy": unlabeled, "average": (outs["original"] + outs["siamese"]) / 2, **outs}
-
-    labels = _labels(
-        out_dir / "step2_pseudo_labels.npz",
-        step2,
-        fingerprint(unlabeled, [stages["step1_original"], stages["step1_siamese"]]),
-    )
-    pseudo = _crops([(n, a) for n, a in zip(labels["noisy"], labels["average"])])
-    enlarged = MixedSampler(sampler, pseudo)
-    for name, spec in specs.items():
-        stages[f"step3_{name}"] = _train_stage(
-            out_dir / f"step3_{name}",
-            spec,
-            enlarged,
-            val,
-            stage_config(plan, 3),
-            stages[f"step1_{name}"],
-            resume,
-        )
-
-    def step4_targets():
-        outs = {
-            name: network_outputs(stages[f"step3_{name}"], specs[name], unlabeled, device)
-            for name in specs
-        }
-        return {"noisy": unlabeled, **outs}
-
-    targets = _labels(
-        out_dir / "step4_targets.npz",
-        step4_targets,
-        fingerprint(unlabeled, [stages["step3_original"], stages["step3_siamese"]]),
-    )
-    two_targets = _crops(
-        [
-            (n, _stacked(o, s))
-            for n, o, s in zip(targets["noisy"], targets["original"], targets["siamese"])
-        ]
-    )
-    stages["step4_siamese"] = _train_stage(
-        out_dir / "step4_siamese",
-        plan.siamese,
-        two_targets,
-        val,
-        stage_config(plan, 4),
-        stages["step3_siamese"],
-        resume,
-    )
-    stages.update(_controls(plan, specs, stages, sampler, val, out_dir, resume))
-    table = ablation_table(specs, stages, val, plan.pseudo_labelled_validation, device)
+    data: dict[str | None, PatchSampler] = {None: sampler}  # training data, by target set
+    for step in stages:
+        if isinstance(step, Targets):
+            data[step.name] = _target_sampler(
+                step, plan, sampler, unlabeled, out_dir, device, stages
+            )
+        else:
+            _train_stage(step, plan, data[step.targets], val, out_dir, resume, stages)
+    table = ablation_table(plan, out_dir, val, device, stages)
     table.insert(0, "seed", plan.train.seed)
     atomic_write_text(out_dir / "ablation.csv", table.to_csv(index=False))
     return table
@@ -252,30 +217,3 @@ def _crops(pairs: list[tuple[np.ndarray, np.ndarray]]) -> CropSampler:
         if mosaic
         else CropSampler(readers, target=None, channels=pairs[0][0].shape[0])
     )
-
-
-def _controls(plan, specs, stages, sampler, val, out_dir, resume) -> dict[str, Path]:
-    """The compute-matched controls: from step-1 weights, the fine-tuning stages of step 3 (both
-    networks) and step 4 (the Siamese one) with their configs, on the labelled pairs only."""
-    controls = {
-        f"control3_{name}": _train_stage(
-            out_dir / f"control3_{name}",
-            spec,
-            sampler,
-            val,
-            stage_config(plan, 3),
-            stages[f"step1_{name}"],
-            resume,
-        )
-        for name, spec in specs.items()
-    }
-    controls["control4_siamese"] = _train_stage(
-        out_dir / "control4_siamese",
-        plan.siamese,
-        sampler,
-        val,
-        stage_config(plan, 4),
-        controls["control3_siamese"],
-        resume,
-    )
-    return controls

@@ -12,7 +12,8 @@ import pandas as pd
 
 from ..atomic import atomic_write_text
 from ..data import BlockSet, PatchSampler
-from .pipeline import DistillPlan, run_distillation
+from .pipeline import run_distillation
+from .stages import DistillPlan
 from .summary import summarize_seeds
 
 __all__ = ["run_seeds", "seed_folder"]

@@ -8,32 +8,23 @@ interval is mean ± t(0.975, n − 1) · std / sqrt(n); one seed gives no interv
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .stages import DIFFERENCES, entry
+
 __all__ = ["DIFFERENCES", "summarize_seeds", "format_summary"]
 
 METRICS = ("psnr", "psnr_x8")
-# (label, network, minuend (step, network), subtrahend (step, network)); the first is the headline.
-DIFFERENCES = [
-    (
-        "step 4 - control 4",
-        "siamese",
-        ("step 4", "siamese (deliverable)"),
-        ("control 4", "siamese"),
-    ),
-    ("step 3 - control 3", "siamese", ("step 3", "siamese"), ("control 3", "siamese")),
-    ("step 3 - control 3", "original", ("step 3", "original"), ("control 3", "original")),
-    ("step 4 - step 1", "siamese", ("step 4", "siamese (deliverable)"), ("step 1", "siamese")),
-    (
-        "step 2 - step 1",
-        "average - siamese",
-        ("step 2", "average of both (step 1)"),
-        ("step 1", "siamese"),
-    ),
-]
+
+
+def _key(name: str) -> tuple[str, str]:
+    """The (step, network) columns of a stage's ablation row."""
+    row = entry(name)
+    return row.step, row.label
 
 
 def _interval(values: np.ndarray) -> tuple[float, float]:
@@ -43,24 +34,52 @@ def _interval(values: np.ndarray) -> tuple[float, float]:
     return values.mean() - half, values.mean() + half
 
 
+@dataclass
+class SummaryRow:
+    """One row of ``ablation_summary.csv``."""
+
+    kind: str  # "row" (one ablation row) or "paired difference"
+    step: str
+    network: str
+    metric: str
+    n: int
+    mean: float
+    std: float
+    ci95_low: float
+    ci95_high: float
+    distinguishable_from_zero: bool | None
+
+
 def _row(
     kind: str, step: str, network: str, metric: str, values: np.ndarray, interval: bool
-) -> dict:
+) -> SummaryRow:
     low, high = _interval(values) if interval else (math.nan, math.nan)
-    return {
-        "kind": kind,
-        "step": step,
-        "network": network,
-        "metric": metric,
-        "n": len(values),
-        "mean": values.mean(),
-        "std": values.std(ddof=1) if len(values) > 1 else math.nan,
-        "ci95_low": low,
-        "ci95_high": high,
-        "distinguishable_from_zero": bool(low > 0 or high < 0)
-        if interval and not math.isnan(low)
-        else pd.NA,
-    }
+    distinguishable = bool(low > 0 or high < 0) if interval and not math.isnan(low) else None
+    std = values.std(ddof=1) if len(values) > 1 else math.nan
+    return SummaryRow(
+        kind, step, network, metric, len(values), values.mean(), std, low, high, distinguishable
+    )
+
+
+def _differences(wide: dict[str, pd.DataFrame]) -> list[SummaryRow]:
+    """One ``paired difference`` per :data:`DIFFERENCES` whose rows are both there, and metric."""
+    out = []
+    for difference in DIFFERENCES:
+        minuend, subtrahend = _key(difference.minuend), _key(difference.subtrahend)
+        if minuend in wide["psnr"] and subtrahend in wide["psnr"]:
+            label = f"{minuend[0]} - {subtrahend[0]}"
+            out += [
+                _row(
+                    "paired difference",
+                    label,
+                    difference.network,
+                    m,
+                    (wide[m][minuend] - wide[m][subtrahend]).dropna().to_numpy(float),
+                    interval=True,
+                )
+                for m in METRICS
+            ]
+    return out
 
 
 def summarize_seeds(table: pd.DataFrame) -> pd.DataFrame:
@@ -73,20 +92,9 @@ def summarize_seeds(table: pd.DataFrame) -> pd.DataFrame:
             _row("row", step, network, m, rows[m].to_numpy(float), interval=False) for m in METRICS
         ]
     wide = {m: table.pivot(index="seed", columns=["step", "network"], values=m) for m in METRICS}
-    for label, network, minuend, subtrahend in DIFFERENCES:
-        if minuend in wide["psnr"] and subtrahend in wide["psnr"]:
-            out += [
-                _row(
-                    "paired difference",
-                    label,
-                    network,
-                    m,
-                    (wide[m][minuend] - wide[m][subtrahend]).dropna().to_numpy(float),
-                    interval=True,
-                )
-                for m in METRICS
-            ]
-    return pd.DataFrame(out).astype({"distinguishable_from_zero": "boolean"})
+    out += _differences(wide)
+    frame = pd.DataFrame([asdict(row) for row in out], columns=[f.name for f in fields(SummaryRow)])
+    return frame.astype({"distinguishable_from_zero": "boolean"})
 
 
 def format_summary(summary: pd.DataFrame) -> str:

@@ -7,21 +7,13 @@ from models import ArchSpec
 from nas.data import training_sampler, validation_set
 from nas.distill.pipeline import network_outputs
 from nas.distill import __main__ as distill
+from nas.distill.stages import chain, entry, trained
 from nas.train.trainer import TrainConfig, train_network
 
 from ..data.test_camera_raw import write_camera_dng
 from ..train.test_train import COMMON, tiny_spec_file
 
-STAGES = (
-    "step1_original",
-    "step1_siamese",
-    "step3_original",
-    "step3_siamese",
-    "step4_siamese",
-    "control3_original",
-    "control3_siamese",
-    "control4_siamese",
-)
+TRAINED = [stage.name for stage in trained()]
 
 
 def tiny_argv(tmp_path, out, *extra):
@@ -54,7 +46,7 @@ def test_tiny_distillation_runs_all_four_stages_and_the_controls(tmp_path, capsy
     out = tmp_path / "distill"
     argv = tiny_argv(tmp_path, out)
     distill.main(argv)
-    for stage in STAGES:
+    for stage in TRAINED:
         assert (out / stage / "final.pt").is_file(), stage
     table = pd.read_csv(out / "ablation.csv")
     assert list(table["step"]) == [
@@ -101,7 +93,13 @@ def adam_steps(stage_folder) -> int:
 def test_controls_take_as_many_optimizer_steps_as_the_distilled_networks(tmp_path):
     out = tmp_path / "distill"
     distill.main(tiny_argv(tmp_path, out))
-    steps = {stage: adam_steps(out / stage) for stage in STAGES}
+    steps = {stage: adam_steps(out / stage) for stage in TRAINED}
+    for control in trained():
+        if control.control_of:
+            distilled = entry(control.control_of)
+            assert sum(steps[s.name] for s in chain(control)) == sum(
+                steps[s.name] for s in chain(distilled)
+            ), control.name
     distilled = steps["step1_siamese"] + steps["step3_siamese"] + steps["step4_siamese"]
     control = steps["step1_siamese"] + steps["control3_siamese"] + steps["control4_siamese"]
     assert distilled == control == 2 + 3 + 3
@@ -109,7 +107,7 @@ def test_controls_take_as_many_optimizer_steps_as_the_distilled_networks(tmp_pat
     assert original == steps["step1_original"] + steps["control3_original"] == 2 + 3
     # ... with the same fine-tuning schedule (steps, learning rate, seed) as the stage they match
     config = {
-        stage: torch.load(out / stage / "last.pt", weights_only=True)["config"] for stage in STAGES
+        stage: torch.load(out / stage / "last.pt", weights_only=True)["config"] for stage in TRAINED
     }
     assert config["control3_siamese"] == config["step3_siamese"] == config["control3_original"]
     assert config["control4_siamese"] == config["step4_siamese"] != config["step3_siamese"]
@@ -265,7 +263,7 @@ def test_tiny_srgb_distillation_runs_every_stage_on_3_channels(tmp_path, capsys)
         "0.125",
     ]
     distill.main(argv)  # the original network defaults to mwresnet_srgb, the data to synthetic-srgb
-    for stage in STAGES:
+    for stage in TRAINED:
         assert (out / stage / "final.pt").is_file(), stage
     with np.load(out / "step4_targets.npz", allow_pickle=False) as targets:
         assert targets["noisy"].shape == (4, 3, 32, 32) and targets["siamese"].shape == (

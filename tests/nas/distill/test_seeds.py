@@ -7,7 +7,7 @@ from nas.data.samplers import CropSampler
 from nas.distill import pipeline
 from nas.distill.pipeline import MixedSampler
 
-from .test_distill import STAGES, tiny_argv
+from .test_distill import TRAINED, tiny_argv
 
 
 class Interrupted(Exception):
@@ -89,7 +89,7 @@ def test_each_seed_resumes_on_its_own(killed_and_resumed):
 def test_seeds_write_one_pipeline_folder_each_and_a_summary(killed_and_resumed):
     _, out, _, _ = killed_and_resumed
     for seed in (5, 6):
-        for stage in STAGES:
+        for stage in TRAINED:
             assert (out / f"seed_{seed}" / stage / "final.pt").is_file(), (seed, stage)
     table = pd.read_csv(out / "ablation.csv")
     assert sorted(set(table["seed"])) == [5, 6] and len(table) == 18
