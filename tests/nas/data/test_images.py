@@ -1,3 +1,4 @@
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -108,7 +109,10 @@ def test_png_with_a_corrupt_stream_is_a_data_error(tmp_path):
 # --- colour profile and EXIF -------------------------------------------------------------------
 
 
+@functools.cache
 def srgb_icc():
+    """One profile for the whole module: a new one carries the current time in its header, so
+    two made a second apart differ."""
     from PIL import ImageCms
 
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
