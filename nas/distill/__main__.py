@@ -32,7 +32,6 @@ from ..data import (
     unlabeled_blocks,
     validation_set,
 )
-from ..search.fitness import proxy_spec
 from ..train.loop import NonFiniteLoss
 from ..train.options import add_training_arguments, prepare
 from ..train.trainer import TrainError
@@ -107,11 +106,9 @@ def main(argv=None) -> None:
         lr=args.finetune_lr or train.lr / 4,
     )
     finetune.validate()
-    siamese = proxy_spec(resolve_arch(args.siamese)[0], args.width_multiplier)
+    siamese = resolve_arch(args.siamese)[0].scaled(args.width_multiplier)
     channels = siamese.in_channels
-    original = proxy_spec(
-        resolve_arch(args.original or ORIGINAL[channels])[0], args.width_multiplier
-    )
+    original = resolve_arch(args.original or ORIGINAL[channels])[0].scaled(args.width_multiplier)
     if original.in_channels != channels:
         raise UsageError(
             f"--original takes {describe_channels(original.in_channels)} but --siamese "

@@ -17,7 +17,6 @@ from models import read_state_dict
 from ..arch import resolve_arch
 from ..cli import CommandParser, cli_main, user_error
 from ..data import default_source, training_sampler, validation_set
-from ..search.genome import spec_key
 from .loop import NonFiniteLoss
 from .options import add_training_arguments, prepare
 from .trainer import TrainError, train_network
@@ -49,7 +48,7 @@ def main(argv=None) -> None:
         args.val_data or data, args.val_blocks, args.val_block_size, spec.in_channels
     )
     out = Path(
-        args.out or Path("runs") / f"train-{spec_key(spec)}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+        args.out or Path("runs") / f"train-{spec.key()}-{dt.datetime.now():%Y%m%d-%H%M%S}"
     )
     summary = train_network(
         spec,
