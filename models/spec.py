@@ -55,9 +55,10 @@ class ArchSpec:
 
     def key(self) -> str:
         """The canonical, filename-safe key of the network, e.g.
-        ``c20-c20-c20-c20-c20_w96-128-128``: one entry per slot (letter of the block type, block count, ``xN`` for N > 1 groups; ``0``
-        for an empty slot), then the widths. Specs that build the same network share it; journals
-        and databases store it, so its spelling never changes."""
+        ``c20-c20-c20-c20-c20_w96-128-128``: one entry per slot (letter of the block type, block
+        count, ``xN`` for N > 1 groups; ``0`` for an empty slot), then the widths. Specs that
+        build the same network share it; journals and databases store it, so its spelling never
+        changes."""
         groups = "-".join(
             f"{KEY_LETTERS.get(g.block, g.block)}{g.num_blocks}"
             + (f"x{g.num_groups}" if g.num_groups > 1 else "")
