@@ -3,6 +3,7 @@
 from .backbone import SIZE_MULTIPLE, WaveletUNet, build_model
 from .blocks import ACTIVATIONS, BLOCKS
 from .cost import Cost, composed_cost, spec_cost
+from .errors import UserError, first_line
 from .released import (
     WeightsError,
     load_released,
@@ -22,6 +23,8 @@ __all__ = [
     "ACTIVATIONS",
     "BLOCKS",
     "Cost",
+    "UserError",
+    "first_line",
     "composed_cost",
     "spec_cost",
     "WeightsError",

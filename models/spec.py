@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, replace
 
+from .errors import UserError
+
 __all__ = ["GROUP_NAMES", "GroupSpec", "ArchSpec", "SpecError"]
 
 # The five residual-group slots of the backbone, in forward order.
@@ -17,7 +19,7 @@ KEY_LETTERS = {"residual": "r", "dense": "d", "rcab": "c"}
 WIDTH_STEP = 4
 
 
-class SpecError(ValueError):
+class SpecError(UserError):
     """An architecture spec is malformed; the message names the field."""
 
 

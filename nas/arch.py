@@ -31,6 +31,7 @@ from models.zoo import ARCHITECTURES
 
 from .atomic import atomic_path
 from .data.bayer import DEFAULT_PATTERN, parse_pattern
+from .errors import UserError
 from .search.best import ResultError, read_result
 
 __all__ = [
@@ -44,7 +45,7 @@ __all__ = [
 ]
 
 
-class ArchError(ValueError):
+class ArchError(UserError):
     """An ``--arch`` argument names nothing usable."""
 
 

@@ -12,6 +12,7 @@ from models import SIZE_MULTIPLE, WaveletUNet
 
 from .data.bayer import DEFAULT_PATTERN, pattern_after, restore, unify_pad
 from .device import to_device
+from .errors import UserError
 
 __all__ = [
     "VIEWS",
@@ -117,7 +118,7 @@ def _edge_ramp(length: int, overlap: int, low_edge: bool, high_edge: bool) -> to
     return ramp
 
 
-class TilingError(ValueError):
+class TilingError(UserError):
     """A tile size or overlap that tiled inference cannot use."""
 
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DataError
 from .images import IMAGE_SUFFIXES, read_image, refuse_jpeg_mosaic
-from .mat import DataError, read_array
+from .mat import read_array
 from .samplers import BlockSet, CropSampler, PatchSampler, array_reader, channels_of
 
 __all__ = ["PAIR_SUFFIXES", "pairs_val", "pairs_train"]

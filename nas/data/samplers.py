@@ -14,8 +14,8 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from ..errors import DataError
 from .bayer import DEFAULT_PATTERN, parse_pattern, pattern_after, pattern_offset
-from .mat import DataError
 
 __all__ = [
     "BlockSet",

@@ -16,8 +16,9 @@ from typing import Callable
 import numpy as np
 
 from ..atomic import atomic_path
+from ..errors import DataError
 from .images import read_image
-from .mat import DataError, open_mat_lazy, read_array
+from .mat import open_mat_lazy, read_array
 from .samplers import BlockSet, CropSampler, PatchSampler
 
 __all__ = [

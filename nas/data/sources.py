@@ -28,8 +28,8 @@ from typing import Callable
 
 import numpy as np
 
+from ..errors import DataError
 from .camera_raw import raw_crops
-from .mat import DataError
 from .pairs import pairs_train, pairs_val
 from .samplers import BlockSet, CropSampler, PatchSampler, array_reader
 from .sidd import sidd_medium_srgb_train, sidd_medium_train, sidd_srgb_val, sidd_val, siddplus_val

@@ -11,9 +11,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..errors import DataError
 from .camera_raw import read_raw
 from .isp import srgb_pairs_from_rgb
-from .mat import DataError
 from .samplers import BlockSet, PatchSampler, random_int
 from .unprocess import raw_pairs_from_rgb
 

@@ -25,8 +25,9 @@ from models import (
 )
 
 from ..arch import build_with_weights, read_weights, save_model_file
-from ..data.bayer import DEFAULT_PATTERN
 from ..atomic import atomic_write_text
+from ..data.bayer import DEFAULT_PATTERN
+from ..errors import UserError
 
 __all__ = ["ExportError", "FORMATS", "MAX_ABS_DIFF", "export_model", "compare_with_paper"]
 
@@ -35,7 +36,7 @@ MAX_ABS_DIFF = 1e-4
 CHECK_SHAPE = (1, 1, 64, 64)
 
 
-class ExportError(ValueError):
+class ExportError(UserError):
     """An exported format disagrees with the eager model, or cannot be written."""
 
 
