@@ -1,4 +1,4 @@
-"""Resolving an ``--arch`` argument into a spec (and weights), and this toolkit's model file.
+"""Resolving an ``--arch`` argument into a spec (and weights); writing a model file.
 
 ``--arch`` takes a named architecture (``mwrcanet_paper``, ``mwresnet``), a spec JSON file, a
 JSON file with a ``spec`` field (a run's ``best.json``, an exported ``model.json``, a genome file
@@ -6,7 +6,8 @@ such as ``search_spaces/mwrcanet_paper.json``), or a model file (``.pt``) writte
 
 A model file and an exported ``model.json`` record the CFA pattern the network was trained on
 (``"cfa": "RGGB"``); files without the field, named architectures and other checkpoints are
-read as RGGB, the pattern of the synthetic data.
+read as RGGB, the pattern of the synthetic data. The model file itself is
+:class:`models.ModelFile`.
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ import torch
 
 from models import (
     ArchSpec,
+    ModelFile,
+    Provenance,
     SpecError,
     WaveletUNet,
     build_model,
+    is_model_file,
     load_state_dict_strict,
     named_spec,
     read_checkpoint,
@@ -29,16 +33,13 @@ from models import (
 )
 from models.zoo import ARCHITECTURES
 
-from .atomic import atomic_path
 from .data.bayer import DEFAULT_PATTERN, parse_pattern
 from .errors import UserError
-from .search.best import ResultError, read_result
 
 __all__ = [
     "ArchError",
     "resolve_arch",
     "build_with_weights",
-    "load_model",
     "load_denoiser",
     "read_weights",
     "save_model_file",
@@ -73,43 +74,45 @@ def _resolve_file(arg: str) -> tuple[ArchSpec, dict | None, str]:
     if path.suffix.lower() == ".json":
         return _spec_from_json(path)
     loaded = read_checkpoint(path)
-    if not isinstance(loaded, dict) or "spec" not in loaded:
+    if not is_model_file(loaded):
         raise ArchError(
             f"{path}: not a model file of this toolkit (no 'spec'); pass a spec with --arch and "
             "the file with --weights"
         )
+    record = _model_file(loaded, path)
+    return record.spec, dict(record.state_dict), _pattern(record.cfa, path)
+
+
+def _model_file(loaded: object, path: Path) -> ModelFile:
     try:
-        return (
-            ArchSpec.from_dict(loaded["spec"]),
-            state_dict_of(loaded, path),
-            _pattern_of(loaded, path),
-        )
+        return ModelFile.from_payload(loaded, path)
     except SpecError as err:
         raise ArchError(f"{path}: {err}") from None
 
 
-def _pattern_of(data: object, path: Path) -> str:
-    """The ``cfa`` field of a model file or model.json; RGGB when absent (older files)."""
-    if not isinstance(data, dict) or data.get("cfa") is None:
+def _pattern(cfa: object, path: Path) -> str:
+    """A recorded ``cfa`` field, checked; RGGB when absent (older files, plain specs)."""
+    if cfa is None:
         return DEFAULT_PATTERN
     try:
-        return parse_pattern(data["cfa"])
+        return parse_pattern(cfa)
     except ValueError as err:
         raise ArchError(f"{path}: cfa: {err}") from None
 
 
 def _spec_from_json(path: Path) -> tuple[ArchSpec, None, str]:
-    """A genome or result file (decoded with its space, checked against its spec), or a plain spec."""
+    """The ``spec`` field of a JSON file (a run's ``best.json``, a genome file, an exported
+    ``model.json``), or the file itself as a plain spec. A genome alone is not read: decoding it
+    is the search space's business (``python -m nas.export`` turns it into a model.json)."""
     try:
         data = json.loads(path.read_bytes().decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ArchError(f"{path}: invalid JSON ({err})") from None
-    pattern = _pattern_of(data, path)
-    if isinstance(data, dict) and "genome" in data:
-        try:
-            return read_result(path)["spec"], None, pattern
-        except ResultError as err:
-            raise ArchError(str(err)) from None
+    if isinstance(data, dict) and "genome" in data and "spec" not in data:
+        raise ArchError(
+            f"{path}: has a genome but no 'spec'; export it first: python -m nas.export {path}"
+        )
+    pattern = _pattern(data.get("cfa") if isinstance(data, dict) else None, path)
     try:
         return (
             ArchSpec.from_dict(data.get("spec", data) if isinstance(data, dict) else data),
@@ -121,10 +124,13 @@ def _spec_from_json(path: Path) -> tuple[ArchSpec, None, str]:
 
 
 def read_weights(path: str | os.PathLike) -> tuple[dict, str | None]:
-    """(state dict, trained CFA pattern or None if the file does not say) of any weights file."""
+    """(state dict, trained CFA pattern or None if the file does not say) of any weights file: a
+    model file of this toolkit or another checkpoint (see :func:`models.state_dict_of`)."""
     loaded = read_checkpoint(path)
-    recorded = isinstance(loaded, dict) and loaded.get("cfa") is not None
-    return state_dict_of(loaded, path), _pattern_of(loaded, Path(path)) if recorded else None
+    if not is_model_file(loaded):
+        return state_dict_of(loaded, path), None
+    record = _model_file(loaded, Path(path))
+    return dict(record.state_dict), _pattern(record.cfa, Path(path)) if record.cfa else None
 
 
 def build_with_weights(spec: ArchSpec, state: dict | None, source: str = "weights") -> WaveletUNet:
@@ -133,13 +139,6 @@ def build_with_weights(spec: ArchSpec, state: dict | None, source: str = "weight
     if state is not None:
         load_state_dict_strict(model, state, source=source)
     return model.eval()
-
-
-def load_model(
-    arch: str, weights: str | None = None, device: str | torch.device = "cpu"
-) -> WaveletUNet:
-    """Build the model of ``arch`` with ``weights`` (any checkpoint format, strict) in eval mode."""
-    return load_denoiser(arch, weights, device)[0]
 
 
 def load_denoiser(
@@ -155,17 +154,21 @@ def load_denoiser(
 
 
 def save_model_file(
-    path: str | os.PathLike, spec: ArchSpec, state_dict: dict, cfa: str = DEFAULT_PATTERN, **extra
+    path: str | os.PathLike,
+    spec: ArchSpec,
+    state_dict: dict,
+    cfa: str | None = DEFAULT_PATTERN,
+    step: int | None = None,
+    source: str = "",
+    **metrics: float,
 ) -> None:
-    """One file with spec, weights and the trained CFA pattern ``cfa``, loadable with
-    ``torch.load(weights_only=True)``."""
-    with atomic_path(path) as tmp:
-        torch.save(
-            {
-                "spec": spec.to_dict(),
-                "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
-                "cfa": parse_pattern(cfa) if spec.in_channels == 1 else None,
-                **extra,
-            },
-            tmp,
-        )
+    """Write a :class:`models.ModelFile` (atomically): spec, weights, the trained CFA pattern
+    ``cfa`` (checked; dropped for an sRGB network), what made it (``source``, ``step``) and its
+    ``metrics`` (e.g. ``val_psnr``)."""
+    ModelFile(
+        spec,
+        state_dict,
+        cfa=parse_pattern(cfa) if spec.in_channels == 1 else None,
+        provenance=Provenance(source, step),
+        metrics=metrics,
+    ).save(path)
