@@ -1,6 +1,7 @@
 """Resolving an ``--arch`` argument into a spec (and weights); writing a model file.
 
-``--arch`` takes a named architecture (``mwrcanet_paper``, ``mwresnet``), a spec JSON file, a
+``--arch`` takes a named architecture (``mwrcanet_paper``, ``mwresnet``: built for the channels
+the command's data hold, raw mosaics unless told), a spec JSON file, a
 JSON file with a ``spec`` field (a run's ``best.json``, an exported ``model.json``, a genome file
 such as ``search_spaces/mwrcanet_paper.json``), or a model file (``.pt``) written by this toolkit.
 
@@ -13,7 +14,9 @@ read as RGGB, the pattern of the synthetic data. The model file itself is
 from __future__ import annotations
 
 import json
+import logging
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -38,6 +41,8 @@ from .errors import UserError
 
 __all__ = [
     "ArchError",
+    "DEPRECATED_NAMES",
+    "is_named",
     "resolve_arch",
     "build_with_weights",
     "load_denoiser",
@@ -46,26 +51,51 @@ __all__ = [
 ]
 
 
+log = logging.getLogger(__name__)
+
+# Former names of the sRGB builds of the named architectures: still read, with a warning.
+DEPRECATED_NAMES = {"mwrcanet_paper_srgb": ("mwrcanet_paper", 3), "mwresnet_srgb": ("mwresnet", 3)}
+
+
 class ArchError(UserError):
     """An ``--arch`` argument names nothing usable."""
 
 
-def resolve_arch(arg: str) -> tuple[ArchSpec, dict | None]:
-    """(spec, state dict or None) for an ``--arch`` argument."""
-    spec, state, _ = _resolve(arg)
+def resolve_arch(arg: str, channels: int | None = None) -> tuple[ArchSpec, dict | None]:
+    """(spec, state dict or None) for an ``--arch`` argument. ``channels``: what a named
+    architecture is built for (the data's: 1 raw, 3 sRGB; default 1); a file's spec says its own."""
+    spec, state, _ = _resolve(arg, channels)
     return spec, state
 
 
-def _resolve(arg: str) -> tuple[ArchSpec, dict | None, str | None]:
+def is_named(arg: str) -> bool:
+    """Whether an ``--arch`` argument is a named architecture (built for the data's channels)."""
+    return arg in ARCHITECTURES or arg in DEPRECATED_NAMES
+
+
+def _resolve(arg: str, channels: int | None = None) -> tuple[ArchSpec, dict | None, str | None]:
     """(spec, state dict or None, trained CFA pattern; None for an sRGB network) for an ``--arch``
     argument, reading it once."""
-    spec, state, pattern = _resolve_file(arg)
+    spec, state, pattern = _resolve_file(arg, channels)
     return spec, state, pattern if spec.in_channels == 1 else None
 
 
-def _resolve_file(arg: str) -> tuple[ArchSpec, dict | None, str]:
-    if arg in ARCHITECTURES:
-        return named_spec(arg), None, DEFAULT_PATTERN
+def _named(arg: str, channels: int | None) -> ArchSpec:
+    if arg in DEPRECATED_NAMES:
+        name, channels = DEPRECATED_NAMES[arg]
+        message = f"--arch {arg} is deprecated: use --arch {name} (channels follow the data)"
+        warnings.warn(message, DeprecationWarning, stacklevel=4)
+        log.warning("warning: %s", message)
+        arg = name
+    try:
+        return named_spec(arg, in_channels=channels or 1)
+    except SpecError as err:
+        raise ArchError(f"--arch {arg}: {err}") from None
+
+
+def _resolve_file(arg: str, channels: int | None = None) -> tuple[ArchSpec, dict | None, str]:
+    if is_named(arg):
+        return _named(arg, channels), None, DEFAULT_PATTERN
     path = Path(arg)
     if not path.is_file():
         raise ArchError(
@@ -142,11 +172,15 @@ def build_with_weights(spec: ArchSpec, state: dict | None, source: str = "weight
 
 
 def load_denoiser(
-    arch: str, weights: str | None = None, device: str | torch.device = "cpu"
+    arch: str,
+    weights: str | None = None,
+    device: str | torch.device = "cpu",
+    channels: int | None = None,
 ) -> tuple[WaveletUNet, str | None]:
     """(model in eval mode, the CFA pattern it was trained on): the pattern recorded in the
-    weights file if it records one, else in ``arch``'s file, else RGGB; None for an sRGB network."""
-    spec, state, pattern = _resolve(arch)
+    weights file if it records one, else in ``arch``'s file, else RGGB; None for an sRGB network.
+    ``channels``: what a named ``arch`` is built for (default 1, raw mosaics)."""
+    spec, state, pattern = _resolve(arch, channels)
     if weights:
         state, recorded = read_weights(weights)
         pattern = (recorded or pattern) if spec.in_channels == 1 else None

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from models import ArchSpec, read_checkpoint, read_state_dict
+from models import ArchSpec, ModelFile, read_state_dict
 
 from ..arch import build_with_weights
 from ..data import BlockSet
@@ -74,7 +74,7 @@ def optimizer_steps(stages: dict[str, Path], stage: str) -> int:
     those of the stages it continues from."""
     steps = 0
     while stage is not None:
-        steps += int(read_checkpoint(stages[stage])["step"])
+        steps += int(ModelFile.load(stages[stage]).provenance.step)
         stage = _CHAIN.get(stage)
     return steps
 

@@ -31,3 +31,19 @@ def test_save_model_file_records_what_made_it_and_its_metrics(tmp_path):
     assert record.metrics == {"val_psnr": 40.0}
     assert read_weights(tmp_path / "best.pt")[1] == "GBRG"
     assert resolve_arch(str(tmp_path / "best.pt"))[0] == SPEC
+
+
+def test_a_named_architecture_takes_the_channels_it_is_given(tmp_path):
+    assert resolve_arch("mwresnet")[0].in_channels == 1
+    assert resolve_arch("mwresnet", channels=3)[0].in_channels == 3
+    with pytest.raises(ArchError, match="in_channels"):
+        resolve_arch("mwrcanet_paper", channels=2)
+    (tmp_path / "spec.json").write_text(SPEC.to_json())  # a file's spec says its own channels
+    assert resolve_arch(str(tmp_path / "spec.json"), channels=3)[0].in_channels == 1
+
+
+def test_the_former_srgb_names_still_resolve_with_a_warning(caplog):
+    with pytest.warns(DeprecationWarning, match="use --arch mwresnet"):
+        spec, state = resolve_arch("mwresnet_srgb")
+    assert spec == resolve_arch("mwresnet", channels=3)[0] and state is None
+    assert "deprecated" in caplog.text
