@@ -164,9 +164,7 @@ def validation_set(
         check_channels(channels, blocks.channels, text)
     if num_blocks and num_blocks < len(blocks):
         keep = np.linspace(0, len(blocks) - 1, num_blocks).round().astype(int)
-        blocks = BlockSet(
-            [blocks.noisy[i] for i in keep], [blocks.clean[i] for i in keep], blocks.source
-        )
+        blocks = blocks.subset(keep)
     return blocks
 
 

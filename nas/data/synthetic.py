@@ -122,8 +122,8 @@ def synthetic_blocks(
         crops.append(image[:, y : y + block_size, x : x + block_size])
     noisy, clean = _pairs(torch.stack(crops), g, srgb, noise_profile)
     if srgb:
-        return BlockSet(list(noisy.numpy()), list(clean.numpy()), "synthetic-srgb")
-    return BlockSet(noisy[:, 0].numpy(), clean[:, 0].numpy(), "synthetic")
+        return BlockSet(list(noisy.numpy()), list(clean.numpy()), "synthetic-srgb", channels=3)
+    return BlockSet(noisy[:, 0].numpy(), clean[:, 0].numpy(), "synthetic", channels=1)
 
 
 def camera_noise_profile(path: str) -> tuple[float, ...] | None:

@@ -101,7 +101,7 @@ def network_outputs(
     """The network's outputs for the unlabeled inputs (N x H x W mosaics or N x 3 x H x W sRGB),
     computed on ``device``, in the inputs' layout."""
     model = load_network(spec, weights, device)
-    mosaic = noisy.ndim == 3
+    mosaic = spec.in_channels == 1
     out = []
     for i in range(0, len(noisy), batch):
         x = torch.from_numpy(noisy[i : i + batch])
@@ -191,7 +191,7 @@ def run_distillation(
         step2,
         fingerprint(unlabeled, [stages["step1_original"], stages["step1_siamese"]]),
     )
-    pseudo = _crops([(n, a) for n, a in zip(labels["noisy"], labels["average"])])
+    pseudo = _crops([(n, a) for n, a in zip(labels["noisy"], labels["average"])], sampler.channels)
     enlarged = MixedSampler(sampler, pseudo)
     for name, spec in specs.items():
         stages[f"step3_{name}"] = _train_stage(
@@ -220,7 +220,8 @@ def run_distillation(
         [
             (n, _stacked(o, s))
             for n, o, s in zip(targets["noisy"], targets["original"], targets["siamese"])
-        ]
+        ],
+        sampler.channels,
     )
     stages["step4_siamese"] = _train_stage(
         out_dir / "step4_siamese",
@@ -243,14 +244,14 @@ def _stacked(*images: np.ndarray) -> np.ndarray:
     return np.concatenate([image.reshape(-1, *image.shape[-2:]) for image in images])
 
 
-def _crops(pairs: list[tuple[np.ndarray, np.ndarray]]) -> CropSampler:
-    """A sampler of (noisy, target) arrays: raw mosaics (H x W) or sRGB images (3 x H x W)."""
+def _crops(pairs: list[tuple[np.ndarray, np.ndarray]], channels: int) -> CropSampler:
+    """A sampler of (noisy, target) arrays of ``channels``: raw mosaics (H x W, 1) or sRGB
+    images (3 x H x W)."""
     readers = [(array_reader(n), array_reader(t), n.shape[-2:]) for n, t in pairs]
-    mosaic = pairs[0][0].ndim == 2
     return (
         CropSampler(readers)
-        if mosaic
-        else CropSampler(readers, target=None, channels=pairs[0][0].shape[0])
+        if channels == 1
+        else CropSampler(readers, target=None, channels=channels)
     )
 
 

@@ -15,10 +15,10 @@ import torch
 
 from ..arch import is_named, load_denoiser
 from ..atomic import atomic_write_text
-from ..device import DEVICE_HELP, resolve_device
 from ..cli import CommandParser, UsageError, cli_main, cpu_threads, multiple_of_8, positive_int
 from ..data import BlockSet, default_source, source_channels, validation_set
 from ..data.bayer import DEFAULT_PATTERN, PATTERNS, unify_crop
+from ..device import DEVICE_HELP, resolve_device
 from ..inference import PatternAligned, check_tiling, default_overlap, network_channels
 from ..scoring import evaluate_blocks, summarize
 
@@ -140,7 +140,7 @@ def _unified(model, model_pattern: str, blocks: BlockSet, data_pattern: str, ens
             f"note: {data_pattern} blocks are cropped into RGGB by one row/column at each end where needed"
         )
         crop = lambda arrays: [unify_crop(b, data_pattern, DEFAULT_PATTERN) for b in arrays]
-        blocks = BlockSet(crop(blocks.noisy), crop(blocks.clean), blocks.source)
+        blocks = BlockSet(crop(blocks.noisy), crop(blocks.clean), blocks.source, blocks.channels)
     if model_pattern != DEFAULT_PATTERN:
         model = PatternAligned(model, DEFAULT_PATTERN, model_pattern)
     return model, blocks
