@@ -69,8 +69,8 @@ def make_dng(
 def proxy_model(folder: Path) -> Path:
     path = folder / "mwrcanet_paper_w0125.json"
     code = (
-        "import json, sys; from models import named_spec; from nas.search.fitness import proxy_spec; "
-        "print(json.dumps({'spec': proxy_spec(named_spec('mwrcanet_paper'), 0.125).to_dict()}))"
+        "import json, sys; from models import named_spec; "
+        "print(json.dumps({'spec': named_spec('mwrcanet_paper').scaled(0.125).to_dict()}))"
     )
     path.write_text(
         subprocess.run(

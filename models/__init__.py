@@ -3,6 +3,8 @@
 from .backbone import SIZE_MULTIPLE, WaveletUNet, build_model
 from .blocks import ACTIVATIONS, BLOCKS
 from .cost import Cost, composed_cost, spec_cost
+from .errors import UserError, first_line
+from .modelfile import ModelFile, Provenance, is_model_file
 from .released import (
     WeightsError,
     load_released,
@@ -22,8 +24,13 @@ __all__ = [
     "ACTIVATIONS",
     "BLOCKS",
     "Cost",
+    "UserError",
+    "first_line",
     "composed_cost",
     "spec_cost",
+    "ModelFile",
+    "Provenance",
+    "is_model_file",
     "WeightsError",
     "load_released",
     "load_state_dict_strict",

@@ -20,9 +20,6 @@ class Cost:
     state_values: int  # every value in the state dict (the fixed Haar filters too)
     gflops: float  # 2 x multiply-adds, as torch.utils.flop_counter counts, for one input
 
-    def to_dict(self) -> dict:
-        return {"params": self.params, "state_values": self.state_values, "gflops": self.gflops}
-
 
 def _counts(spec: ArchSpec, height: int, width: int) -> tuple[int, int, int]:
     """(trainable params, state-dict values, FLOPs) of one forward pass, on the meta device."""

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 import torch
 
 from .backbone import WaveletUNet, build_model
+from .errors import UserError, first_line
 from .zoo import mwrcanet_paper_spec
 
 __all__ = [
@@ -24,7 +25,7 @@ __all__ = [
 _PREFIX = "module."  # the release was saved from nn.DataParallel
 
 
-class WeightsError(ValueError):
+class WeightsError(UserError):
     """A weights file is missing, unreadable, or does not match the architecture."""
 
 
@@ -41,13 +42,9 @@ def read_checkpoint(path: str | os.PathLike) -> object:
                 f"cannot read weights from {path}: it holds Python objects beyond tensors, which "
                 "are refused (only weights_only files load)"
             ) from None
-        raise WeightsError(f"cannot read weights from {path}: {_first_line(err)}") from None
+        raise WeightsError(f"cannot read weights from {path}: {first_line(err)}") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
-        raise WeightsError(f"cannot read weights from {path}: {_first_line(err)}") from None
-
-
-def _first_line(err: BaseException) -> str:
-    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise WeightsError(f"cannot read weights from {path}: {first_line(err)}") from None
 
 
 def state_dict_of(loaded: object, path: str | os.PathLike) -> dict[str, torch.Tensor]:

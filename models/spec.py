@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+
+from .errors import UserError
 
 __all__ = ["GROUP_NAMES", "GroupSpec", "ArchSpec", "SpecError"]
 
@@ -11,9 +13,13 @@ __all__ = ["GROUP_NAMES", "GroupSpec", "ArchSpec", "SpecError"]
 GROUP_NAMES = ("enc1", "enc2", "middle", "dec2", "dec1")
 # The wavelet level (0-based index into ArchSpec.widths) that each group runs at.
 GROUP_LEVEL = {"enc1": 0, "enc2": 1, "middle": 2, "dec2": 1, "dec1": 0}
+# One letter per block type in :meth:`ArchSpec.key` (other types are spelled out).
+KEY_LETTERS = {"residual": "r", "dense": "d", "rcab": "c"}
+# The rounding of scaled widths (:meth:`ArchSpec.scaled`): multiples of this, at least this.
+WIDTH_STEP = 4
 
 
-class SpecError(ValueError):
+class SpecError(UserError):
     """An architecture spec is malformed; the message names the field."""
 
 
@@ -48,6 +54,28 @@ class ArchSpec:
 
     def group(self, name: str) -> GroupSpec:
         return self.groups[GROUP_NAMES.index(name)]
+
+    def key(self) -> str:
+        """The canonical, filename-safe key of the network, e.g.
+        ``c20-c20-c20-c20-c20_w96-128-128``: one entry per slot (letter of the block type, block
+        count, ``xN`` for N > 1 groups; ``0`` for an empty slot), then the widths. Specs that
+        build the same network share it; journals and databases store it, so its spelling never
+        changes."""
+        groups = "-".join(
+            f"{KEY_LETTERS.get(g.block, g.block)}{g.num_blocks}"
+            + (f"x{g.num_groups}" if g.num_groups > 1 else "")
+            if g.num_blocks
+            else "0"
+            for g in self.groups
+        )
+        return f"{groups}_w{'-'.join(map(str, self.widths))}"
+
+    def scaled(self, multiplier: float) -> "ArchSpec":
+        """This spec with every width times ``multiplier``, rounded to a multiple of 4 (at least 4):
+        the narrower network the search trains as a proxy of this one."""
+        step = WIDTH_STEP
+        widths = tuple(max(step, int(round(w * multiplier / step)) * step) for w in self.widths)
+        return replace(self, widths=widths)
 
     def validate(self) -> None:
         from .blocks import ACTIVATIONS, BLOCKS  # the registries own the allowed names

@@ -1,5 +1,6 @@
-"""Named architectures: the paper's found network and its original network, for raw mosaics and
-(``_srgb``) for sRGB images."""
+"""Named architectures: the paper's found network and its original network. Each is a builder
+with an ``in_channels`` argument: 1 for raw mosaics, 3 for sRGB images (the method's sRGB track);
+what a network takes is a property of its spec, never part of its name."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ def mwrcanet_paper_spec(in_channels: int = 1) -> ArchSpec:
         groups=tuple(GroupSpec("rcab", 20) for _ in GROUP_NAMES),
         in_channels=in_channels,
         activation="prelu",
-        name="mwrcanet_paper" + _SUFFIX[in_channels],
+        name="mwrcanet_paper",
     )
 
 
@@ -39,24 +40,24 @@ def mwresnet_spec(
         groups=groups,
         in_channels=in_channels,
         activation="relu",
-        name="mwresnet" + _SUFFIX[in_channels],
+        name="mwresnet",
     )
 
 
-_SUFFIX = {1: "", 3: "_srgb"}
+# The registry: name -> builder taking ``in_channels``.
 ARCHITECTURES = {
     "mwrcanet_paper": mwrcanet_paper_spec,
     "mwresnet": mwresnet_spec,
-    "mwrcanet_paper_srgb": lambda: mwrcanet_paper_spec(in_channels=3),
-    "mwresnet_srgb": lambda: mwresnet_spec(in_channels=3),
 }
 
 
-def named_spec(name: str) -> ArchSpec:
-    """The spec of a named architecture; KeyError lists the known names."""
+def named_spec(name: str, in_channels: int = 1) -> ArchSpec:
+    """The spec of a named architecture for ``in_channels`` (1: raw, 3: sRGB); KeyError lists
+    the known names."""
     try:
-        return ARCHITECTURES[name]()
+        builder = ARCHITECTURES[name]
     except KeyError:
         raise KeyError(
             f"unknown architecture {name!r} (known: {', '.join(ARCHITECTURES)})"
         ) from None
+    return builder(in_channels=in_channels)

@@ -8,12 +8,7 @@ import logging
 import os
 import sys
 
-from models import SpecError, WeightsError
-
-from .arch import ArchError
-from .data import DataError
-from .device import DeviceError
-from .inference import TilingError
+from .errors import UserError, first_line
 
 __all__ = [
     "USER_ERRORS",
@@ -32,19 +27,14 @@ __all__ = [
 ]
 
 
-class UsageError(ValueError):
+class UsageError(UserError):
     """A command-line value is out of range or inconsistent."""
 
 
-# Errors that mean "bad input", reported in one line without a traceback.
+# Errors that mean "bad input", reported in one line without a traceback: the toolkit's own
+# (UserError: specs, weights, --arch, data, tiling, devices, usage, ...) and the file system's.
 USER_ERRORS: tuple[type[BaseException], ...] = (
-    UsageError,
-    SpecError,
-    WeightsError,
-    ArchError,
-    DataError,
-    TilingError,
-    DeviceError,
+    UserError,
     FileNotFoundError,
     FileExistsError,
     IsADirectoryError,
@@ -171,8 +161,7 @@ def cli_main(fn):
         try:
             return fn(argv)
         except USER_ERRORS as err:
-            message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            print(f"error: {message}", file=sys.stderr)
+            print(f"error: {first_line(err)}", file=sys.stderr)
             sys.exit(2)
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)

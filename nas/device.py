@@ -12,13 +12,15 @@ from dataclasses import dataclass
 
 import torch
 
+from .errors import UserError
+
 __all__ = ["DeviceError", "DEVICE_HELP", "resolve_device", "Precision", "AMP_MODES", "to_device"]
 
 DEVICE_HELP = "auto (a GPU if there is one, else the CPU), cpu, cuda or cuda:N"
 AMP_MODES = ("off", "auto", "bf16", "fp16")
 
 
-class DeviceError(ValueError):
+class DeviceError(UserError):
     """A device that this machine does not have, or a name that is not a device."""
 
 

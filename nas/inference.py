@@ -11,7 +11,10 @@ import torch
 from models import SIZE_MULTIPLE, WaveletUNet
 
 from .data.bayer import DEFAULT_PATTERN, pattern_after, restore, unify_pad
+from .data.samplers import fits_channels, layout_of
+from .data.sources import describe_channels
 from .device import to_device
+from .errors import DataError, UserError
 
 __all__ = [
     "VIEWS",
@@ -117,7 +120,7 @@ def _edge_ramp(length: int, overlap: int, low_edge: bool, high_edge: bool) -> to
     return ramp
 
 
-class TilingError(ValueError):
+class TilingError(UserError):
     """A tile size or overlap that tiled inference cannot use."""
 
 
@@ -191,15 +194,22 @@ def denoise_array(
     pattern: str | None = None,
     model_pattern: str | None = DEFAULT_PATTERN,
 ) -> np.ndarray:
-    """Denoise one raw mosaic (H x W) or sRGB image (3 x H x W) of any size; ``overlap``
-    defaults to :func:`default_overlap`.
+    """Denoise one image of any size in the layout of the network's channels: a raw mosaic
+    (H x W) for a 1-channel network, an sRGB image (3 x H x W) for a 3-channel one (anything else
+    is a DataError); ``overlap`` defaults to :func:`default_overlap`.
 
     A mosaic is in CFA ``pattern`` (default: the network's, ``model_pattern``). It is unified
     into the network's pattern and to a multiple of 8 by reflect padding, denoised, and cut back,
     so the result has the input's size and pattern. An sRGB image has no pattern: it is only
     padded to a multiple of 8."""
+    channels = network_channels(model)
+    if not fits_channels(np.asarray(image), channels):
+        raise DataError(
+            f"the network takes {describe_channels(channels)}, each {layout_of(channels)}; "
+            f"got an array of shape {np.shape(image)}"
+        )
     x = torch.from_numpy(np.array(image, dtype=np.float32))  # a copy: inputs may be read-only mmaps
-    mosaic = x.dim() == 2
+    mosaic = channels == 1
     x = x[None, None] if mosaic else x[None]
     if not mosaic:
         pattern = model_pattern = None

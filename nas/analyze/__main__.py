@@ -33,7 +33,6 @@ from ..search.database import (
     split_diverged,
 )
 from ..search.fitness import candidate_seed, evaluate_candidate
-from ..search.genome import spec_key
 from ..search.result import Candidate
 from ..search.space import SpaceError, load_space
 from ..search.surrogate import Surrogate
@@ -76,7 +75,7 @@ def build_parser() -> CommandParser:
 
 def _score(genome_file: str, space, seed: int, threads: int | None):
     spec = read_result(genome_file)["spec"]
-    key = spec_key(spec)
+    key = spec.key()
     result = evaluate_candidate(
         Candidate(key, spec, space.budget, candidate_seed(seed, key)), threads=threads
     )

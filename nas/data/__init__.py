@@ -1,6 +1,7 @@
 """Denoising data: synthetic pairs (raw and sRGB), SIDD files, the user's own pairs, camera raw files."""
 
-from .mat import DataError, read_array, write_array
+from ..errors import DataError
+from .mat import read_array, write_array
 from .samplers import crop_size
 from .sources import (
     SOURCES,

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .mat import DataError
+from ..errors import DataError
 
 __all__ = [
     "PATTERNS",

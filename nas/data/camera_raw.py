@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_path
+from ..errors import DataError, first_line
 from .bayer import DEFAULT_PATTERN, PATTERNS, PatternError, parse_pattern, pattern_offset
 from .images import is_image_file, read_image, refuse_jpeg_mosaic
-from .mat import ARRAY_SUFFIXES, DataError, read_array
+from .mat import ARRAY_SUFFIXES, read_array
 
 __all__ = [
     "RawMetadata",
@@ -227,7 +228,7 @@ def read_raw(path: str | os.PathLike) -> RawImage:
                 )
             rawpy_metadata = _rawpy_metadata(raw)
     except rawpy.LibRawError as err:
-        raise DataError(f"{path}: not a raw file LibRaw can read ({_first_line(err)})") from None
+        raise DataError(f"{path}: not a raw file LibRaw can read ({first_line(err)})") from None
     metadata = _dng_metadata(path, rawpy_metadata)
     return RawImage(mosaic, cfa, tuple(float(b) for b in black), white, metadata, str(path))
 
@@ -313,19 +314,10 @@ def _raw_size(path: Path) -> tuple[int, int]:
             _bayer_pattern(raw, path)
             height, width = int(raw.sizes.height), int(raw.sizes.width)
     except rawpy.LibRawError as err:
-        raise DataError(f"{path}: not a raw file LibRaw can read ({_first_line(err)})") from None
+        raise DataError(f"{path}: not a raw file LibRaw can read ({first_line(err)})") from None
     if height % 2 or width % 2:
         raise DataError(f"{path}: odd sides ({height} x {width})")
     return height, width
-
-
-def _first_line(err: BaseException) -> str:
-    text = (
-        err.args[0].decode(errors="replace")
-        if err.args and isinstance(err.args[0], bytes)
-        else str(err)
-    )
-    return text.strip().splitlines()[0] if text.strip() else type(err).__name__
 
 
 def _rawpy_metadata(raw) -> RawMetadata:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_path
-from .mat import DataError
+from ..errors import DataError, first_line
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -76,15 +76,11 @@ def _read_png16(path: Path) -> np.ndarray:
         width, height, rows, info = png.Reader(filename=str(path)).asDirect()
         pixels = np.vstack([np.asarray(row, np.uint16) for row in rows])
     except (png.Error, zlib.error, ValueError) as err:
-        raise DataError(f"{path}: not a readable PNG ({_first_line(err)})") from None
+        raise DataError(f"{path}: not a readable PNG ({first_line(err)})") from None
     if info["bitdepth"] != 16:  # an sBIT chunk: pypng rescales to the significant bits
         pixels = np.round(pixels * (65535 / (2 ** info["bitdepth"] - 1))).astype(np.uint16)
     planes = info["planes"]
     return pixels.reshape(height, width, planes) if planes > 1 else pixels.reshape(height, width)
-
-
-def _first_line(err: Exception) -> str:
-    return str(err).splitlines()[0].strip() if str(err).strip() else type(err).__name__
 
 
 def _is_tiff(path: Path) -> bool:
@@ -104,7 +100,7 @@ def _read_pixels(path: Path) -> np.ndarray:
         try:
             return tifffile.imread(path)
         except (ValueError, OSError, tifffile.TiffFileError) as err:
-            raise DataError(f"{path}: not a readable TIFF ({_first_line(err)})") from None
+            raise DataError(f"{path}: not a readable TIFF ({first_line(err)})") from None
     from PIL import Image, ImageOps
 
     try:
@@ -118,7 +114,7 @@ def _read_pixels(path: Path) -> np.ndarray:
                 )
             return np.asarray(image)
     except Image.DecompressionBombError as err:
-        raise DataError(f"{path}: {_first_line(err)}") from None
+        raise DataError(f"{path}: {first_line(err)}") from None
     except (
         ValueError,
         OSError,
@@ -126,7 +122,7 @@ def _read_pixels(path: Path) -> np.ndarray:
         zlib.error,
     ) as err:  # PIL raises all of these for broken files
         raise DataError(
-            f"{path}: not a readable {path.suffix[1:].upper()} image ({_first_line(err)})"
+            f"{path}: not a readable {path.suffix[1:].upper()} image ({first_line(err)})"
         ) from None
 
 

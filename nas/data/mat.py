@@ -8,12 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_path
+from ..errors import DataError
 
-__all__ = ["DataError", "read_array", "open_mat_lazy", "write_array", "ARRAY_SUFFIXES"]
-
-
-class DataError(ValueError):
-    """A data file or source is missing or is not what it should be; the message says what was found."""
+__all__ = ["read_array", "open_mat_lazy", "write_array", "ARRAY_SUFFIXES"]
 
 
 def _is_hdf5(path: Path) -> bool:

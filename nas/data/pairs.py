@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DataError
 from .images import IMAGE_SUFFIXES, read_image, refuse_jpeg_mosaic
-from .mat import DataError, read_array
-from .samplers import BlockSet, CropSampler, PatchSampler, array_reader, channels_of
+from .mat import read_array
+from .samplers import BlockSet, CropSampler, PatchSampler, array_reader
 
 __all__ = ["PAIR_SUFFIXES", "pairs_val", "pairs_train"]
 
@@ -52,7 +53,13 @@ def _read(path: Path) -> list[np.ndarray]:
     return list(array) if array.ndim == 3 else [array]
 
 
-def _pair_arrays(directory: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def _file_channels(image: np.ndarray) -> int:
+    """What a pair file holds, by the shape it was read in: a mosaic (H x W) or a channel-first
+    image (C x H x W). The one place the channels are read off a shape: the files decide."""
+    return 1 if image.ndim == 2 else int(image.shape[0])
+
+
+def _pair_arrays(directory: str) -> tuple[list[np.ndarray], list[np.ndarray], int]:
     noisy_all, clean_all = [], []
     for noisy_path, clean_path in _pair_files(directory):
         noisy, clean = _read(noisy_path), _read(clean_path)
@@ -62,7 +69,7 @@ def _pair_arrays(directory: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
             )
         noisy_all.extend(noisy)
         clean_all.extend(clean)
-    kinds = {channels_of(a) for a in noisy_all}
+    kinds = {_file_channels(a) for a in noisy_all}
     if len(kinds) > 1:
         raise DataError(
             f"pairs:{directory}: mixes raw mosaics and RGB images; one folder holds one kind"
@@ -71,7 +78,7 @@ def _pair_arrays(directory: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
         (
             a.shape
             for a in noisy_all
-            if channels_of(a) == 1 and (a.shape[-2] % 2 or a.shape[-1] % 2)
+            if _file_channels(a) == 1 and (a.shape[-2] % 2 or a.shape[-1] % 2)
         ),
         None,
     )
@@ -79,17 +86,17 @@ def _pair_arrays(directory: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
         raise DataError(
             f"pairs:{directory}: a {odd[-2]} x {odd[-1]} mosaic; a Bayer mosaic has even sides"
         )
-    return noisy_all, clean_all
+    return noisy_all, clean_all, kinds.pop()
 
 
 def pairs_val(directory: str, *_) -> BlockSet:
-    noisy, clean = _pair_arrays(directory)
-    return BlockSet(noisy, clean, f"pairs:{directory}")
+    noisy, clean, channels = _pair_arrays(directory)
+    return BlockSet(noisy, clean, f"pairs:{directory}", channels)
 
 
 def pairs_train(directory: str) -> PatchSampler:
-    noisy, clean = _pair_arrays(directory)
+    noisy, clean, channels = _pair_arrays(directory)
     pairs = [(array_reader(n), array_reader(c), n.shape[-2:]) for n, c in zip(noisy, clean)]
-    if channels_of(noisy[0]) == 1:
+    if channels == 1:
         return CropSampler(pairs)
-    return CropSampler(pairs, target=None, channels=channels_of(noisy[0]))
+    return CropSampler(pairs, target=None, channels=channels)

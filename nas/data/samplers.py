@@ -14,8 +14,8 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from ..errors import DataError
 from .bayer import DEFAULT_PATTERN, parse_pattern, pattern_after, pattern_offset
-from .mat import DataError
 
 __all__ = [
     "BlockSet",
@@ -24,32 +24,58 @@ __all__ = [
     "array_reader",
     "random_int",
     "augment",
-    "channels_of",
     "crop_size",
+    "fits_channels",
+    "layout_of",
 ]
 
 
-def channels_of(block: np.ndarray) -> int:
-    """1 for a raw mosaic (H x W), C for a channel-first image (C x H x W)."""
-    return 1 if block.ndim == 2 else int(block.shape[0])
+def layout_of(channels: int) -> str:
+    """The layout of one image of ``channels``: raw mosaics have no channel axis."""
+    return "H x W (a raw mosaic)" if channels == 1 else f"{channels} x H x W"
+
+
+def fits_channels(image: np.ndarray, channels: int) -> bool:
+    """Whether ``image`` is in the layout of ``channels`` (:func:`layout_of`)."""
+    if channels == 1:
+        return image.ndim == 2
+    return image.ndim == 3 and image.shape[0] == channels
 
 
 @dataclass
 class BlockSet:
-    """Fixed validation blocks, index-aligned float32 arrays in [0, 1] of noisy and clean images:
-    raw mosaics H x W, or sRGB images 3 x H x W."""
+    """Fixed validation blocks, index-aligned float32 arrays in [0, 1] of noisy and clean images.
+    ``channels`` says what they hold: 1, raw mosaics (each H x W), or C, images C x H x W (3:
+    sRGB). The layout follows ``channels``; a block that does not fit it is a DataError."""
 
     noisy: Sequence[np.ndarray]
     clean: Sequence[np.ndarray]
     source: str
+    channels: int
+
+    def __post_init__(self) -> None:
+        if len(self.noisy) != len(self.clean):
+            raise DataError(
+                f"{self.source}: {len(self.noisy)} noisy but {len(self.clean)} clean blocks"
+            )
+        for i, (noisy, clean) in enumerate(zip(self.noisy, self.clean)):
+            if noisy.shape != clean.shape or not fits_channels(noisy, self.channels):
+                raise DataError(
+                    f"{self.source}: block {i} is {noisy.shape} noisy, {clean.shape} clean; "
+                    f"expected {layout_of(self.channels)}"
+                )
 
     def __len__(self) -> int:
         return len(self.noisy)
 
-    @property
-    def channels(self) -> int:
-        """1 (raw mosaics) or 3 (sRGB)."""
-        return channels_of(self.noisy[0])
+    def subset(self, indices: Sequence[int]) -> "BlockSet":
+        """The blocks at ``indices``, in that order."""
+        return BlockSet(
+            [self.noisy[i] for i in indices],
+            [self.clean[i] for i in indices],
+            self.source,
+            self.channels,
+        )
 
 
 class PatchSampler:

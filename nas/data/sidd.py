@@ -16,8 +16,9 @@ from typing import Callable
 import numpy as np
 
 from ..atomic import atomic_path
+from ..errors import DataError
 from .images import read_image
-from .mat import DataError, open_mat_lazy, read_array
+from .mat import open_mat_lazy, read_array
 from .samplers import BlockSet, CropSampler, PatchSampler
 
 __all__ = [
@@ -52,7 +53,7 @@ def _blocks(directory: str, noisy_stem: str, clean_stem: str, shape: tuple, labe
         if srgb:
             array = np.moveaxis(array.reshape(-1, *array.shape[-3:]), -1, 1)
         arrays.append(np.ascontiguousarray(array.reshape(-1, *array.shape[-3 if srgb else -2 :])))
-    return BlockSet(arrays[0], arrays[1], f"{label}:{directory}")
+    return BlockSet(arrays[0], arrays[1], f"{label}:{directory}", channels=3 if srgb else 1)
 
 
 def sidd_val(directory: str, *_) -> BlockSet:

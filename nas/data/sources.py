@@ -28,8 +28,8 @@ from typing import Callable
 
 import numpy as np
 
+from ..errors import DataError
 from .camera_raw import raw_crops
-from .mat import DataError
 from .pairs import pairs_train, pairs_val
 from .samplers import BlockSet, CropSampler, PatchSampler, array_reader
 from .sidd import sidd_medium_srgb_train, sidd_medium_train, sidd_srgb_val, sidd_val, siddplus_val
@@ -164,9 +164,7 @@ def validation_set(
         check_channels(channels, blocks.channels, text)
     if num_blocks and num_blocks < len(blocks):
         keep = np.linspace(0, len(blocks) - 1, num_blocks).round().astype(int)
-        blocks = BlockSet(
-            [blocks.noisy[i] for i in keep], [blocks.clean[i] for i in keep], blocks.source
-        )
+        blocks = blocks.subset(keep)
     return blocks
 
 

@@ -11,9 +11,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..errors import DataError
 from .camera_raw import read_raw
 from .isp import srgb_pairs_from_rgb
-from .mat import DataError
 from .samplers import BlockSet, PatchSampler, random_int
 from .unprocess import raw_pairs_from_rgb
 
@@ -122,8 +122,8 @@ def synthetic_blocks(
         crops.append(image[:, y : y + block_size, x : x + block_size])
     noisy, clean = _pairs(torch.stack(crops), g, srgb, noise_profile)
     if srgb:
-        return BlockSet(list(noisy.numpy()), list(clean.numpy()), "synthetic-srgb")
-    return BlockSet(noisy[:, 0].numpy(), clean[:, 0].numpy(), "synthetic")
+        return BlockSet(list(noisy.numpy()), list(clean.numpy()), "synthetic-srgb", channels=3)
+    return BlockSet(noisy[:, 0].numpy(), clean[:, 0].numpy(), "synthetic", channels=1)
 
 
 def camera_noise_profile(path: str) -> tuple[float, ...] | None:

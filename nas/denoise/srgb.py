@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 from ..data.images import IMAGE_SUFFIXES, ImageMetadata, read_image, write_image
-from ..data.mat import DataError
 from ..data.sources import describe_channels
+from ..errors import DataError
 from ..inference import denoise_array, tile_count
 
 __all__ = ["read_srgb", "srgb_tiles", "denoise_srgb", "side_by_side"]

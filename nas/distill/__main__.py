@@ -28,11 +28,11 @@ from ..data import (
     crop_size,
     default_source,
     describe_channels,
+    source_channels,
     training_sampler,
     unlabeled_blocks,
     validation_set,
 )
-from ..search.fitness import proxy_spec
 from ..train.loop import NonFiniteLoss
 from ..train.options import add_training_arguments, prepare
 from ..train.trainer import TrainError
@@ -43,15 +43,15 @@ from .summary import format_summary
 
 user_error(TrainError, NonFiniteLoss)
 
-ORIGINAL = {1: "mwresnet", 3: "mwresnet_srgb"}  # the paper's original network, per kind of data
+ORIGINAL = "mwresnet"  # the paper's original network, built for the Siamese network's channels
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = CommandParser("python -m nas.distill", __doc__)
     p.add_argument(
         "--original",
-        help="the original network (named, spec or model file; default: mwresnet, or "
-        "mwresnet_srgb for an sRGB Siamese network)",
+        help="the original network (named, spec or model file; default: mwresnet, built for "
+        "the data the Siamese network takes)",
     )
     p.add_argument(
         "--siamese", required=True, help="the Siamese network: best.json, genome file or spec"
@@ -107,11 +107,10 @@ def main(argv=None) -> None:
         lr=args.finetune_lr or train.lr / 4,
     )
     finetune.validate()
-    siamese = proxy_spec(resolve_arch(args.siamese)[0], args.width_multiplier)
+    named_channels = source_channels(args.data) if args.data else None  # a named --siamese's
+    siamese = resolve_arch(args.siamese, named_channels)[0].scaled(args.width_multiplier)
     channels = siamese.in_channels
-    original = proxy_spec(
-        resolve_arch(args.original or ORIGINAL[channels])[0], args.width_multiplier
-    )
+    original = resolve_arch(args.original or ORIGINAL, channels)[0].scaled(args.width_multiplier)
     if original.in_channels != channels:
         raise UsageError(
             f"--original takes {describe_channels(original.in_channels)} but --siamese "

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from models import ArchSpec, read_checkpoint, read_state_dict
+from models import ArchSpec, ModelFile, read_state_dict
 
 from ..arch import build_with_weights
 from ..data import BlockSet
@@ -55,7 +55,9 @@ def load_network(
 def optimizer_steps(out_dir: Path, stage: Stage, stages: Graph = STAGES) -> int:
     """The optimizer steps behind a stage's weights: the steps recorded in its ``final.pt`` and in
     those of the stages it continues from."""
-    return sum(int(read_checkpoint(link.weights(out_dir))["step"]) for link in chain(stage, stages))
+    return sum(
+        int(ModelFile.load(link.weights(out_dir)).provenance.step) for link in chain(stage, stages)
+    )
 
 
 def _network(

@@ -82,7 +82,7 @@ def network_outputs(
     """The network's outputs for the unlabeled inputs (N x H x W mosaics or N x 3 x H x W sRGB),
     computed on ``device``, in the inputs' layout."""
     model = load_network(spec, weights, device)
-    mosaic = noisy.ndim == 3
+    mosaic = spec.in_channels == 1
     out = []
     for i in range(0, len(noisy), batch):
         x = torch.from_numpy(noisy[i : i + batch])
@@ -171,7 +171,7 @@ def _target_sampler(
     else:
         stacks = zip(*(labels[t.network] for t in teachers))
         pairs = [(noisy, _stacked(*outs)) for noisy, outs in zip(labels["noisy"], stacks)]
-    crops = _crops(pairs)
+    crops = _crops(pairs, labelled.channels)
     return MixedSampler(labelled, crops) if targets.added_to_labelled else crops
 
 
@@ -208,12 +208,12 @@ def _stacked(*images: np.ndarray) -> np.ndarray:
     return np.concatenate([image.reshape(-1, *image.shape[-2:]) for image in images])
 
 
-def _crops(pairs: list[tuple[np.ndarray, np.ndarray]]) -> CropSampler:
-    """A sampler of (noisy, target) arrays: raw mosaics (H x W) or sRGB images (3 x H x W)."""
+def _crops(pairs: list[tuple[np.ndarray, np.ndarray]], channels: int) -> CropSampler:
+    """A sampler of (noisy, target) arrays of ``channels``: raw mosaics (H x W, 1) or sRGB
+    images (3 x H x W)."""
     readers = [(array_reader(n), array_reader(t), n.shape[-2:]) for n, t in pairs]
-    mosaic = pairs[0][0].ndim == 2
     return (
         CropSampler(readers)
-        if mosaic
-        else CropSampler(readers, target=None, channels=pairs[0][0].shape[0])
+        if channels == 1
+        else CropSampler(readers, target=None, channels=channels)
     )

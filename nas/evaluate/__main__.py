@@ -13,12 +13,12 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ..arch import load_denoiser
+from ..arch import is_named, load_denoiser
 from ..atomic import atomic_write_text
-from ..device import DEVICE_HELP, resolve_device
 from ..cli import CommandParser, UsageError, cli_main, cpu_threads, multiple_of_8, positive_int
-from ..data import BlockSet, default_source, validation_set
+from ..data import BlockSet, default_source, source_channels, validation_set
 from ..data.bayer import DEFAULT_PATTERN, PATTERNS, unify_crop
+from ..device import DEVICE_HELP, resolve_device
 from ..inference import PatternAligned, check_tiling, default_overlap, network_channels
 from ..scoring import evaluate_blocks, summarize
 
@@ -84,7 +84,9 @@ def main(argv=None) -> None:
         raise UsageError("--overlap needs --tile")
     if args.out and not Path(args.out).parent.is_dir():
         raise FileNotFoundError(f"--out: folder not found: {Path(args.out).parent}")
-    model, model_pattern = load_denoiser(args.arch, args.weights, resolve_device(args.device))
+    model, model_pattern = load_denoiser(
+        args.arch, args.weights, resolve_device(args.device), _named_channels(args)
+    )
     if args.weights is None and not args.arch.endswith((".pt", ".pth")):
         log.warning("warning: no --weights given, evaluating an untrained network")
     channels = network_channels(model)
@@ -119,6 +121,15 @@ def main(argv=None) -> None:
         print(f"per-block results: {args.out}")
 
 
+def _named_channels(args) -> int | None:
+    """What a named --arch is built for: the channels --data holds (its files decide for
+    pairs:DIR: read once here); None (raw) without --data or for a network file."""
+    if not args.data or not is_named(args.arch):
+        return None
+    known = source_channels(args.data)
+    return known if known is not None else validation_set(args.data, 1, args.block_size).channels
+
+
 def _unified(model, model_pattern: str, blocks: BlockSet, data_pattern: str, ensemble: bool):
     """Scoring and its ensemble work in RGGB: blocks in another pattern are cropped into RGGB
     (noisy and clean alike), and a network trained on another pattern is wrapped to take RGGB."""
@@ -129,7 +140,7 @@ def _unified(model, model_pattern: str, blocks: BlockSet, data_pattern: str, ens
             f"note: {data_pattern} blocks are cropped into RGGB by one row/column at each end where needed"
         )
         crop = lambda arrays: [unify_crop(b, data_pattern, DEFAULT_PATTERN) for b in arrays]
-        blocks = BlockSet(crop(blocks.noisy), crop(blocks.clean), blocks.source)
+        blocks = BlockSet(crop(blocks.noisy), crop(blocks.clean), blocks.source, blocks.channels)
     if model_pattern != DEFAULT_PATTERN:
         model = PatternAligned(model, DEFAULT_PATTERN, model_pattern)
     return model, blocks

@@ -15,9 +15,9 @@ import pandas as pd
 
 from ..cli import CommandParser, cli_main, user_error
 from ..search.best import ResultError, read_result
-from .exporter import FORMATS, ExportError, compare_with_paper, export_model
+from .exporter import FORMATS, compare_with_paper, export_model
 
-user_error(ExportError, ResultError)
+user_error(ResultError)  # ExportError is a UserError
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,17 +16,18 @@ from pathlib import Path
 import torch
 
 from models import (
+    ModelFile,
     WaveletUNet,
     build_model,
     load_state_dict_strict,
     mwrcanet_paper_spec,
-    read_state_dict,
     spec_cost,
 )
 
 from ..arch import build_with_weights, read_weights, save_model_file
-from ..data.bayer import DEFAULT_PATTERN
 from ..atomic import atomic_write_text
+from ..data.bayer import DEFAULT_PATTERN
+from ..errors import UserError
 
 __all__ = ["ExportError", "FORMATS", "MAX_ABS_DIFF", "export_model", "compare_with_paper"]
 
@@ -35,7 +36,7 @@ MAX_ABS_DIFF = 1e-4
 CHECK_SHAPE = (1, 1, 64, 64)
 
 
-class ExportError(ValueError):
+class ExportError(UserError):
     """An exported format disagrees with the eager model, or cannot be written."""
 
 
@@ -72,9 +73,7 @@ def export_model(
     )
     # every format is written and checked in a staging folder first: a failure replaces nothing
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".export-") as staging:
-        files, diffs = _write_and_check(
-            model, spec, pattern, result["key"], formats, x, Path(staging)
-        )
+        files, diffs = _write_and_check(model, spec, pattern, formats, x, Path(staging))
         for name in files.values():
             os.replace(Path(staging) / name, out_dir / name)
     cost = spec_cost(spec)
@@ -98,16 +97,14 @@ def export_model(
     return info
 
 
-def _write_and_check(
-    model, spec, pattern, key: str, formats, x, staging: Path
-) -> tuple[dict, dict]:
+def _write_and_check(model, spec, pattern, formats, x, staging: Path) -> tuple[dict, dict]:
     files, diffs = {}, {}
     with torch.no_grad():
         expected = model(x)
         if "pt" in formats:
             path = staging / "model.pt"
-            save_model_file(path, spec, model.state_dict(), cfa=pattern, key=key)
-            reloaded = build_with_weights(spec, read_state_dict(path), source="model.pt")
+            save_model_file(path, spec, model.state_dict(), cfa=pattern, source="export")
+            reloaded = build_with_weights(spec, ModelFile.load(path).state_dict, "model.pt")
             files["pt"], diffs["pt"] = path.name, _check("pt", reloaded, model, x, expected)
         if "torchscript" in formats:
             path = staging / "model.torchscript.pt"

@@ -47,7 +47,6 @@ from ..search.evaluators import (
     dashboard_help,
     start_ray,
 )
-from ..search.fitness import proxy_spec
 from ..search.genome import GenomeCodec
 from ..search.result import Evaluation
 from ..search.space import SpaceError, load_space, parse_space
@@ -211,7 +210,7 @@ def _zero_cost(folder: Path, space, genomes) -> pd.DataFrame:
     rows = {}
     for genome in genomes:
         torch.manual_seed(0)
-        model = build_model(proxy_spec(codec.decode(genome), budget.width_multiplier))
+        model = build_model(codec.decode(genome).scaled(budget.width_multiplier))
         rows[codec.key(genome)] = zero_cost_scores(model, noisy, clean)
     table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("key")
     atomic_write_text(path, table.to_csv())

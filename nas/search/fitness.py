@@ -35,15 +35,8 @@ def candidate_seed(run_seed: int, key: str) -> int:
 
 
 def proxy_spec(spec: ArchSpec, width_multiplier: float) -> ArchSpec:
-    """The spec trained during search: widths scaled and rounded to multiples of 4 (at least 4)."""
-    widths = tuple(max(4, int(round(w * width_multiplier / 4)) * 4) for w in spec.widths)
-    return ArchSpec(
-        widths=widths,
-        groups=spec.groups,
-        in_channels=spec.in_channels,
-        activation=spec.activation,
-        name=spec.name,
-    )
+    """The spec trained during search: ``spec.scaled(width_multiplier)``."""
+    return spec.scaled(width_multiplier)
 
 
 class ProxyTraining:

@@ -17,7 +17,6 @@ from .space import SearchSpace
 __all__ = ["GenomeError", "GenomeCodec", "spec_key", "GENOME_LENGTH"]
 
 GENOME_LENGTH = 2 * len(GROUP_NAMES) + 3
-_SHORT = {"residual": "r", "dense": "d", "rcab": "c"}
 
 
 class GenomeError(ValueError):
@@ -25,15 +24,8 @@ class GenomeError(ValueError):
 
 
 def spec_key(spec: ArchSpec) -> str:
-    """Canonical, filename-safe key, e.g. ``c20-c20-c20-c20-c20_w96-128-128``."""
-    groups = "-".join(
-        f"{_SHORT.get(g.block, g.block)}{g.num_blocks}"
-        + (f"x{g.num_groups}" if g.num_groups > 1 else "")
-        if g.num_blocks
-        else "0"
-        for g in spec.groups
-    )
-    return f"{groups}_w{'-'.join(map(str, spec.widths))}"
+    """Canonical, filename-safe key, e.g. ``c20-c20-c20-c20-c20_w96-128-128``: ``spec.key()``."""
+    return spec.key()
 
 
 class GenomeCodec:

@@ -16,8 +16,7 @@ from models import read_state_dict
 
 from ..arch import resolve_arch
 from ..cli import CommandParser, cli_main, user_error
-from ..data import default_source, training_sampler, validation_set
-from ..search.genome import spec_key
+from ..data import default_source, source_channels, training_sampler, validation_set
 from .loop import NonFiniteLoss
 from .options import add_training_arguments, prepare
 from .trainer import TrainError, train_network
@@ -41,16 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     config = prepare(args)
-    spec = resolve_arch(args.arch)[0]
+    spec = resolve_arch(args.arch, source_channels(args.data) if args.data else None)[0]
     data = args.data or default_source(spec.in_channels)
     sampler = training_sampler(data, spec.in_channels)
     sampler.check_patch(config.patch_size)
     val = validation_set(
         args.val_data or data, args.val_blocks, args.val_block_size, spec.in_channels
     )
-    out = Path(
-        args.out or Path("runs") / f"train-{spec_key(spec)}-{dt.datetime.now():%Y%m%d-%H%M%S}"
-    )
+    out = Path(args.out or Path("runs") / f"train-{spec.key()}-{dt.datetime.now():%Y%m%d-%H%M%S}")
     summary = train_network(
         spec,
         sampler,

@@ -167,3 +167,13 @@ def test_composed_cost_equals_measured_cost():
     for spec in specs:
         assert composed_cost(spec, 64, 64) == spec_cost(spec, 64, 64)
     assert composed_cost(mwrcanet_paper_spec()) == spec_cost(mwrcanet_paper_spec())
+
+
+def test_named_architectures_are_builders_for_either_kind_of_data():
+    from models import ARCHITECTURES
+
+    assert set(ARCHITECTURES) == {"mwrcanet_paper", "mwresnet"}  # channels are not in names
+    for name in ARCHITECTURES:
+        raw, srgb = named_spec(name), named_spec(name, in_channels=3)
+        assert (raw.in_channels, srgb.in_channels) == (1, 3)
+        assert (raw.widths, raw.groups, raw.name) == (srgb.widths, srgb.groups, srgb.name)

@@ -181,3 +181,21 @@ def test_srgb_image_of_any_size_keeps_its_size_and_tiles_seamlessly():
     assert psnr_db(tiled_out, whole) > 65  # a local network: tiles agree with the whole
     ensembled = denoise_array(model, image, ensemble=True, tile=64, overlap=32)
     assert ensembled.shape == image.shape and not np.allclose(ensembled, tiled_out)
+
+
+def test_the_image_layout_follows_the_networks_channels():
+    """A 3-D array is an sRGB image for a 3-channel network and refused by a raw one, never
+    guessed from its number of axes."""
+    from models import ArchSpec, GroupSpec, build_model
+    from models.spec import GROUP_NAMES
+    from nas.errors import DataError
+
+    groups = tuple(GroupSpec("rcab", 1) for _ in GROUP_NAMES)
+    raw = build_model(ArchSpec(widths=(8, 8, 8), groups=groups)).eval()
+    srgb = build_model(ArchSpec(widths=(8, 8, 8), groups=groups, in_channels=3)).eval()
+    image = np.random.default_rng(0).random((3, 16, 24), dtype=np.float32)
+    assert denoise_array(srgb, image).shape == image.shape
+    assert denoise_array(raw, image[0]).shape == image[0].shape
+    for model, bad in ((raw, image), (srgb, image[0]), (srgb, image[:2])):
+        with pytest.raises(DataError, match="the network takes"):
+            denoise_array(model, bad)

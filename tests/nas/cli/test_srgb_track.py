@@ -98,6 +98,19 @@ def test_evaluate_rgb_pairs_with_the_ensemble(tmp_path, srgb_model, capsys):
     )  # the ensemble ran
 
 
+def test_a_named_architecture_is_built_for_the_channels_of_the_data(tmp_path, capsys):
+    """--arch mwresnet with sRGB data is the 3-channel mwresnet (no sRGB twin name needed), read
+    from the source's table or, for pairs:DIR, from its files."""
+    for kind in ("noisy", "clean"):
+        (tmp_path / "pairs" / kind).mkdir(parents=True)
+        photo(tmp_path / "pairs" / kind / "a.png", seed=1)
+    for data in ("synthetic-srgb", f"pairs:{tmp_path / 'pairs'}"):
+        out = tmp_path / "eval.csv"
+        argv = ["--arch", "mwresnet", "--data", data, "--blocks", "1", "--block-size", "16"]
+        evaluate.main([*argv, "--no-ssim", "--out", str(out)])
+        assert len(pd.read_csv(out)) == 1 and data in capsys.readouterr().out
+
+
 def test_evaluate_raw_data_with_an_srgb_network_is_one_line(srgb_model, capsys):
     code, err = run_cli(evaluate.main, ["--arch", str(srgb_model), "--data", "synthetic"], capsys)
     assert code == 2 and len(err) == 1

@@ -254,3 +254,15 @@ def test_wrong_key_shape_and_dtype_are_named(tmp_path):
     np.save(tmp_path / "ints.npy", np.zeros((4, 4), np.uint16))
     with pytest.raises(DataError, match="dtype uint16"):
         read_array(tmp_path / "ints.npy")
+
+
+def test_a_block_set_states_its_channels_and_refuses_blocks_of_another_layout():
+    from nas.data import BlockSet
+
+    raw = [np.zeros((8, 8), np.float32)] * 2
+    srgb = [np.zeros((3, 8, 8), np.float32)] * 2
+    assert BlockSet(raw, raw, "raw", channels=1).channels == 1
+    assert BlockSet(srgb, srgb, "srgb", channels=3).subset([1]).channels == 3
+    for noisy, clean, channels in ((srgb, srgb, 1), (raw, raw, 3), (raw, raw[:1], 1)):
+        with pytest.raises(DataError):
+            BlockSet(noisy, clean, "bad", channels=channels)

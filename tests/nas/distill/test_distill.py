@@ -262,7 +262,7 @@ def test_tiny_srgb_distillation_runs_every_stage_on_3_channels(tmp_path, capsys)
         "--width-multiplier",
         "0.125",
     ]
-    distill.main(argv)  # the original network defaults to mwresnet_srgb, the data to synthetic-srgb
+    distill.main(argv)  # the original defaults to mwresnet for sRGB, the data to synthetic-srgb
     for stage in TRAINED:
         assert (out / stage / "final.pt").is_file(), stage
     with np.load(out / "step4_targets.npz", allow_pickle=False) as targets:
@@ -278,8 +278,9 @@ def test_tiny_srgb_distillation_runs_every_stage_on_3_channels(tmp_path, capsys)
 
 def test_raw_original_with_srgb_siamese_is_one_line(tmp_path, capsys):
     siamese = srgb_spec_file(tmp_path / "siamese.json", "rcab")
+    original = tiny_spec_file(tmp_path / "original.json", "residual")  # a raw network's spec
     with pytest.raises(SystemExit) as info:
-        distill.main(["--original", "mwresnet", "--siamese", str(siamese), "--steps", "2"])
+        distill.main(["--original", str(original), "--siamese", str(siamese), "--steps", "2"])
     err = capsys.readouterr().err.strip().splitlines()
     assert (
         info.value.code == 2 and len(err) == 1 and "both networks must take the same data" in err[0]
