@@ -56,13 +56,13 @@ class DistillPlan:
     def with_seed(self, seed: int) -> "DistillPlan":
         """The same plan with every stage seeded from ``seed``."""
         return replace(
-            self, train=replace(self.train, seed=seed), finetune=replace(self.finetune, seed=seed)
+            self, train=self.train.replace(seed=seed), finetune=self.finetune.replace(seed=seed)
         )
 
 
 def stage_config(plan: DistillPlan, step: int) -> TrainConfig:
     """The fine-tuning config of step ``step`` (3 or 4); its compute-matched control uses the same."""
-    return replace(plan.finetune, seed=plan.finetune.seed + step)
+    return plan.finetune.replace(seed=plan.finetune.seed + step)
 
 
 class MixedSampler(PatchSampler):
