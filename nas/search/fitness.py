@@ -129,7 +129,7 @@ class ProxyTraining:
             return self.failure
 
     def close(self) -> None:
-        """Close the TensorBoard writer and drop the model, optimizer and (on a GPU) cached memory."""
+        """Close the TensorBoard writer; drop the model, optimizer and (on a GPU) cached memory."""
         if self.trainer is not None:
             self.trainer.close()
             self.trainer = None
@@ -143,7 +143,8 @@ def evaluate_candidate(
     tensorboard_dir: str | None = None,
     device: str | torch.device = "auto",
 ) -> CandidateResult:
-    """Train and score one candidate through all its rungs on ``device``. Never raises for a bad candidate."""
+    """Train and score one candidate through all its rungs on ``device``. Never raises for a bad
+    candidate."""
     training = ProxyTraining(candidate, threads, tensorboard_dir, device)
     try:
         result = None

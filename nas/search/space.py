@@ -109,7 +109,8 @@ class EvolutionSettings(_Strict):
     def _bounded(self):
         if self.elitism >= self.population:
             raise ValueError(
-                f"elitism: must be below the population ({self.population}), or no offspring survives"
+                f"elitism: must be below the population ({self.population}), or no offspring "
+                "survives"
             )
         if self.offspring is not None and self.offspring > self.population:
             raise ValueError(f"offspring: at most the population ({self.population})")
@@ -233,7 +234,8 @@ class SearchSpace(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _srgb_default_data(cls, data):
-        """The sRGB track's embedded default: ``synthetic-srgb`` when in_channels is 3 and no data is named."""
+        """The sRGB track's embedded default: ``synthetic-srgb`` when in_channels is 3 and no data
+        is named."""
         budget = data.get("budget") if isinstance(data, dict) else None
         if (
             isinstance(data, dict)
@@ -268,8 +270,8 @@ class SearchSpace(_Strict):
                 raise ValueError(f"budget.{field}: {err}") from None
             if channels is not None and channels != self.in_channels:
                 raise ValueError(
-                    f"budget.{field}: {text} holds {describe_channels(channels)} but in_channels is "
-                    f"{self.in_channels} ({describe_channels(self.in_channels)})"
+                    f"budget.{field}: {text} holds {describe_channels(channels)} but "
+                    f"in_channels is {self.in_channels} ({describe_channels(self.in_channels)})"
                 )
         return self
 
@@ -293,7 +295,8 @@ class SearchSpace(_Strict):
         return min((composed_cost(spec) for spec in specs), key=lambda c: (c.gflops, c.params))
 
     def with_overrides(self, **sections: dict) -> "SearchSpace":
-        """A copy with some fields of some sections replaced (None values are ignored), re-validated."""
+        """A copy with some fields of some sections replaced (None values are ignored),
+        re-validated."""
         data = self.to_dict()
         for section, values in sections.items():
             target = data if section == "top" else data[section]

@@ -3,7 +3,8 @@ every K steps, resumable checkpoints, best and last weights, metrics as CSV and 
 and channels_last on GPU.
 
     python -m nas.train --arch runs/NAME/export-KEY/model.json --data synthetic --steps 20000
-    python -m nas.train --arch mwresnet --data sidd-medium:DIR --val-data sidd-val:DIR --steps 200000
+    python -m nas.train --arch mwresnet --data sidd-medium:DIR --val-data sidd-val:DIR \\
+        --steps 200000
     python -m nas.train --arch mwresnet --data synthetic --steps 20000 --out runs/train-x --resume
 """
 

@@ -35,8 +35,8 @@ WarmupSteps = Annotated[
     int,
     Field(
         ge=0,
-        description="steps of linear learning-rate warm-up before the cosine; deep candidates "
-        "can diverge without it at width_multiplier 0.25+ and lr 2e-3",
+        description="steps of linear learning-rate warm-up before the cosine; deep, wide "
+        "networks can diverge without it at a high learning rate (the search's 2e-3)",
     ),
 ]
 Amp = Annotated[

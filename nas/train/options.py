@@ -31,7 +31,10 @@ def _config_argument(p: argparse.ArgumentParser, name: str, **kwargs) -> None:
         kwargs["required"] = True
     else:
         kwargs["default"] = field.default
-    p.add_argument(_option(name), help=(field.description or "").replace("%", "%%"), **kwargs)
+    text = (field.description or "").replace("%", "%%")
+    if not field.is_required() and kwargs.get("action") is None:
+        text += " (default: %(default)s)"
+    p.add_argument(_option(name), help=text, **kwargs)
 
 
 def add_training_arguments(p: argparse.ArgumentParser) -> None:
