@@ -4,6 +4,8 @@ A :class:`ProxyTraining` advances rung by rung (the budget's ``rung_steps``): at
 scores the fixed validation blocks, so a Ray Tune trial can report a learning curve and a
 scheduler can stop it. :func:`evaluate_candidate` runs every rung in one call. Both take a typed
 :class:`Candidate` and return a :class:`CandidateResult`; they never raise for a bad candidate.
+The training is the one loop of full training (:class:`nas.train.trainer.Trainer`), at the
+budget's training config, validated only at the rungs and without checkpoints.
 """
 
 from __future__ import annotations
@@ -90,10 +92,12 @@ class ProxyTraining:
         blocks = validation_set(
             budget.val_data or budget.data, budget.val_blocks, budget.val_block_size, channels
         )
-        config = budget.train_config(self.candidate.seed, resolve_device(self.device))
-        hooks = [TensorBoardLog(self.tensorboard_dir)] if self.tensorboard_dir else []
+        config = budget.train_config(self.candidate.seed, str(resolve_device(self.device)))
         spec = proxy_spec(self.candidate.spec, budget.width_multiplier)
-        return Trainer(spec, sampler, blocks, config, hooks=hooks)
+        trainer = Trainer(spec, sampler, blocks, config)
+        if self.tensorboard_dir:  # last: nothing after it can fail and leave the writer open
+            trainer.hooks.append(TensorBoardLog(self.tensorboard_dir))
+        return trainer
 
     def advance(self, to_step: int) -> CandidateResult:
         """Train up to ``to_step`` steps in all, then score; the result so far."""
