@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from dataclasses import replace
 from pathlib import Path
 
 
@@ -101,12 +100,10 @@ def main(argv=None) -> None:
         raise UsageError(f"--width-multiplier must be in (0, 1], got {args.width_multiplier}")
     if args.seeds < 1:
         raise UsageError(f"--seeds must be at least 1, got {args.seeds}")
-    finetune = replace(
-        train,
+    finetune = train.replace(
         steps=args.finetune_steps or max(1, args.steps // 2),
         lr=args.finetune_lr or train.lr / 4,
     )
-    finetune.validate()
     named_channels = source_channels(args.data) if args.data else None  # a named --siamese's
     siamese = resolve_arch(args.siamese, named_channels)[0].scaled(args.width_multiplier)
     channels = siamese.in_channels

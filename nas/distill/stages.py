@@ -159,7 +159,7 @@ class DistillPlan:
     def with_seed(self, seed: int) -> "DistillPlan":
         """The same plan with every stage seeded from ``seed``."""
         return replace(
-            self, train=replace(self.train, seed=seed), finetune=replace(self.finetune, seed=seed)
+            self, train=self.train.replace(seed=seed), finetune=self.finetune.replace(seed=seed)
         )
 
     def spec(self, network: Network) -> ArchSpec:
@@ -171,4 +171,4 @@ class DistillPlan:
         ``finetune.seed + step``); a compute-matched control has that of the stage it matches."""
         if stage.schedule == 1:
             return self.train
-        return replace(self.finetune, seed=self.finetune.seed + stage.schedule)
+        return self.finetune.replace(seed=self.finetune.seed + stage.schedule)

@@ -4,6 +4,8 @@ A :class:`ProxyTraining` advances rung by rung (the budget's ``rung_steps``): at
 scores the fixed validation blocks, so a Ray Tune trial can report a learning curve and a
 scheduler can stop it. :func:`evaluate_candidate` runs every rung in one call. Both take a typed
 :class:`Candidate` and return a :class:`CandidateResult`; they never raise for a bad candidate.
+The training is the one loop of full training (:class:`nas.train.trainer.Trainer`), at the
+budget's training config, validated only at the rungs and without checkpoints.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ import traceback
 
 import torch
 
-from models import ArchSpec, build_model, composed_cost
+from models import ArchSpec, composed_cost
 
 from ..data import training_sampler, validation_set
-from ..device import Precision, resolve_device, to_device
-from ..scoring import evaluate_blocks, summarize
-from ..train.loop import make_optimizer, train_step
+from ..device import resolve_device
+from ..train.hooks import TensorBoardLog
+from ..train.trainer import Trainer
 from .result import Candidate, CandidateResult
 
 __all__ = ["candidate_seed", "proxy_spec", "ProxyTraining", "evaluate_candidate"]
@@ -40,7 +42,8 @@ def proxy_spec(spec: ArchSpec, width_multiplier: float) -> ArchSpec:
 
 
 class ProxyTraining:
-    """One candidate's proxy training, advanced to each rung in turn.
+    """One candidate's proxy training (a :class:`~nas.train.trainer.Trainer` at the candidate's
+    budget, without checkpoints), advanced to each rung in turn.
 
     Set-up errors, NaN losses and out-of-memory are results (``status='failed'``), not crashes; a
     failed training stays failed. ``close()`` releases the TensorBoard writer and the model.
@@ -59,44 +62,35 @@ class ProxyTraining:
             tensorboard_dir,
             device,
         )
-        self.step, self.curve, self.final_loss = 0, [], None
         self.params, self.gflops, self.seconds = 0, 0.0, 0.0
-        self.model = self.writer = None
+        self.trainer: Trainer | None = None
         self.failure: CandidateResult | None = None
 
     @property
     def rungs(self) -> list[int]:
         return self.candidate.budget.rung_steps()
 
-    def _setup(self) -> None:
-        budget, seed = self.candidate.budget, self.candidate.seed
+    @property
+    def model(self) -> torch.nn.Module | None:
+        """The network in training (None before the first rung and after ``close``)."""
+        return self.trainer.model if self.trainer is not None else None
+
+    def _setup(self) -> Trainer:
+        budget, channels = self.candidate.budget, self.candidate.spec.in_channels
         if self.threads:
             torch.set_num_threads(max(1, int(self.threads)))
-        cost = composed_cost(
-            self.candidate.spec
-        )  # equals spec_cost; its pieces stay cached in a reused worker
+        cost = composed_cost(self.candidate.spec)  # its pieces stay cached in a reused worker
         self.params, self.gflops = cost.params, cost.gflops
-        self.device = resolve_device(self.device)
-        self.precision = Precision.for_device(self.device, budget.amp)
-        self.memory_format = (
-            torch.channels_last if budget.channels_last else torch.contiguous_format
-        )
-        torch.manual_seed(seed)
-        model = build_model(proxy_spec(self.candidate.spec, budget.width_multiplier))
-        self.model = model.to(self.device, memory_format=self.memory_format)
-        self.optimizer, self.schedule = make_optimizer(
-            self.model, budget.lr, budget.steps, budget.warmup_steps
-        )
-        self.generator = torch.Generator().manual_seed(seed)
-        channels = self.candidate.spec.in_channels
-        self.sampler = training_sampler(budget.data, channels)
-        self.blocks = validation_set(
+        sampler = training_sampler(budget.data, channels)
+        blocks = validation_set(
             budget.val_data or budget.data, budget.val_blocks, budget.val_block_size, channels
         )
-        if self.tensorboard_dir:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.writer = SummaryWriter(self.tensorboard_dir)
+        config = budget.train_config(self.candidate.seed, str(resolve_device(self.device)))
+        spec = proxy_spec(self.candidate.spec, budget.width_multiplier)
+        trainer = Trainer(spec, sampler, blocks, config)
+        if self.tensorboard_dir:  # last: nothing after it can fail and leave the writer open
+            trainer.hooks.append(TensorBoardLog(self.tensorboard_dir))
+        return trainer
 
     def advance(self, to_step: int) -> CandidateResult:
         """Train up to ``to_step`` steps in all, then score; the result so far."""
@@ -104,59 +98,38 @@ class ProxyTraining:
             return self.failure
         started = time.perf_counter()
         try:
-            if self.model is None:
-                self._setup()
-            budget = self.candidate.budget
-            self.model.train()
-            while self.step < min(to_step, budget.steps):
-                noisy, clean = self.sampler.sample(
-                    budget.batch_size, budget.patch_size, self.generator
-                )
-                noisy = to_device(noisy, self.device).contiguous(memory_format=self.memory_format)
-                self.final_loss = train_step(
-                    self.model,
-                    self.optimizer,
-                    self.schedule,
-                    noisy,
-                    to_device(clean, self.device),
-                    self.precision,
-                )
-                self.step += 1
-                if self.writer:
-                    self.writer.add_scalar("train/l1", self.final_loss, self.step)
-            summary = summarize(evaluate_blocks(self.model, self.blocks))
-            if not all(map(_finite, (summary["psnr"], summary["ssim"]))):
-                raise FloatingPointError(f"validation PSNR is {summary['psnr']}")
-            self.curve.append((self.step, summary["psnr"]))
-            if self.writer:
-                self.writer.add_scalar("val/psnr", summary["psnr"], self.step)
+            if self.trainer is None:
+                self.trainer = self._setup()
+            trained = self.trainer.advance(to_step)
+            if not all(map(_finite, (trained.psnr, trained.ssim))):
+                raise FloatingPointError(f"validation PSNR is {trained.psnr}")
             self.seconds += time.perf_counter() - started
             return CandidateResult(
-                status="ok" if self.step >= budget.steps else "stopped",
-                psnr=summary["psnr"],
-                ssim=summary["ssim"],
+                status="ok" if trained.step >= self.candidate.budget.steps else "stopped",
+                psnr=trained.psnr,
+                ssim=trained.ssim,
                 params=self.params,
                 gflops=self.gflops,
-                steps=self.step,
-                final_loss=self.final_loss,
+                steps=trained.step,
+                final_loss=trained.final_loss,
                 train_seconds=self.seconds,
-                curve=tuple(self.curve),
+                curve=trained.curve,
             )
         except Exception as err:  # noqa: BLE001 - any failure of a candidate is a result, not a crash
             self.seconds += time.perf_counter() - started
+            steps = self.trainer.step if self.trainer is not None else 0
             log.debug("candidate %s failed:\n%s", self.candidate.key, traceback.format_exc())
             self.failure = CandidateResult.failed(
-                f"{type(err).__name__}: {err}", self.params, self.gflops, self.seconds, self.step
+                f"{type(err).__name__}: {err}", self.params, self.gflops, self.seconds, steps
             )
             self.close()
             return self.failure
 
     def close(self) -> None:
-        """Close the TensorBoard writer and drop the model, optimizer and (on a GPU) cached memory."""
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
-        self.model = self.optimizer = self.schedule = None
+        """Close the TensorBoard writer; drop the model, optimizer and (on a GPU) cached memory."""
+        if self.trainer is not None:
+            self.trainer.close()
+            self.trainer = None
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
 
@@ -167,7 +140,8 @@ def evaluate_candidate(
     tensorboard_dir: str | None = None,
     device: str | torch.device = "auto",
 ) -> CandidateResult:
-    """Train and score one candidate through all its rungs on ``device``. Never raises for a bad candidate."""
+    """Train and score one candidate through all its rungs on ``device``. Never raises for a bad
+    candidate."""
     training = ProxyTraining(candidate, threads, tensorboard_dir, device)
     try:
         result = None

@@ -9,9 +9,20 @@ from typing import Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from models import BLOCKS
+from models import BLOCKS, GROUP_NAMES, ArchSpec, Cost, GroupSpec, composed_cost
 
 from ..data import DataError, describe_channels, source_channels
+from ..train.config import (
+    Amp,
+    BatchSize,
+    ChannelsLast,
+    LearningRate,
+    PatchSize,
+    Steps,
+    TrainConfig,
+    TrainSettings,
+    WarmupSteps,
+)
 
 __all__ = [
     "SpaceError",
@@ -73,12 +84,14 @@ class Constraints(_Strict):
 
 
 class EvolutionSettings(_Strict):
-    population: int = Field(default=8, ge=2)
+    """How the search evolves; the defaults are the ones rcab_dense.yaml states (tuned on the
+    evaluation database: see that file)."""
+
+    population: int = Field(default=6, ge=2)
     generations: int = Field(
-        default=4, ge=0, description="generations (aging: cycles) after the initial population"
+        default=3, ge=0, description="generations (aging: cycles) after the initial population"
     )
     selection: Literal[SCHEMES] = "tournament"
-    # the bundled spaces' values, tuned on the evaluation database (see rcab_dense.yaml)
     tournament_size: int = Field(default=4, ge=2)
     mutation_rate: float = Field(
         default=0.25, ge=0, le=1, description="per-gene mutation probability"
@@ -96,7 +109,8 @@ class EvolutionSettings(_Strict):
     def _bounded(self):
         if self.elitism >= self.population:
             raise ValueError(
-                f"elitism: must be below the population ({self.population}), or no offspring survives"
+                f"elitism: must be below the population ({self.population}), or no offspring "
+                "survives"
             )
         if self.offspring is not None and self.offspring > self.population:
             raise ValueError(f"offspring: at most the population ({self.population})")
@@ -113,29 +127,27 @@ class EvolutionSettings(_Strict):
         return max(1, self.population // 4) if self.selection == "aging" else self.population
 
 
-class Budget(_Strict):
-    width_multiplier: float = Field(default=0.125, gt=0, le=1)
-    patch_size: int = Field(default=32, ge=8, multiple_of=8)
-    batch_size: int = Field(default=8, ge=1)
-    steps: int = Field(default=300, ge=1)
-    lr: float = Field(default=2e-3, gt=0)
-    warmup_steps: int = Field(
-        default=0,
-        ge=0,
-        description="steps of linear learning-rate warm-up before the cosine; "
-        "deep candidates can diverge without it at width_multiplier 0.25+ and lr 2e-3",
-    )
+class Budget(TrainSettings):
+    """One fitness evaluation: train a candidate from scratch at proxy widths, then validate.
+
+    The training fields (steps, batch_size, patch_size, lr, warmup_steps, amp, channels_last) and
+    their constraints are nas.train's; the defaults are the fidelity study's budget, the one
+    rcab_dense.yaml states (see that file), so a space may leave out any of them.
+    """
+
+    width_multiplier: float = Field(default=0.25, gt=0, le=1)
+    patch_size: PatchSize = 64
+    batch_size: BatchSize = 8
+    steps: Steps = 150
+    lr: LearningRate = 2e-3
+    # a tenth of steps unless given: 15 of 150, as rcab_dense.yaml, and below any steps
+    warmup_steps: WarmupSteps = Field(default_factory=lambda data: data.get("steps", 0) // 10)
     val_blocks: int = Field(default=16, ge=1)
     val_block_size: int = Field(default=64, ge=8, multiple_of=8)
     data: str = "synthetic"
     val_data: Optional[str] = None
-    amp: Literal["off", "auto", "bf16", "fp16"] = Field(
-        default="off",
-        description="mixed precision of the trials on GPU (auto: bf16 where supported, else fp16)",
-    )
-    channels_last: bool = Field(
-        default=False, description="train in the channels_last memory format"
-    )
+    amp: Amp = "off"
+    channels_last: ChannelsLast = False
     rungs: list[float] = Field(
         default=[],
         description="fractions of steps at which the validation PSNR is also "
@@ -159,13 +171,17 @@ class Budget(_Strict):
     def _rungs(self):
         if any(not 0 < r < 1 for r in self.rungs):
             raise ValueError(f"rungs: fractions strictly between 0 and 1, got {self.rungs}")
-        if self.warmup_steps >= self.steps:
-            raise ValueError(f"warmup_steps: must be below steps ({self.steps})")
         if self.scheduler == "asha" and self.grace() >= self.steps:
             raise ValueError(
                 f"grace_steps: must be below steps ({self.steps}) for ASHA to stop anything"
             )
         return self
+
+    def train_config(self, seed: int, device: str = "auto") -> TrainConfig:
+        """The training of one candidate at this budget: validated at the end (and at each rung
+        the caller advances to), with ``seed`` on ``device``."""
+        shared = {name: getattr(self, name) for name in TrainSettings.model_fields}
+        return TrainConfig(**shared, val_every=self.steps, seed=seed, device=str(device))
 
     def grace(self) -> int:
         """ASHA's first rung, in steps."""
@@ -218,7 +234,8 @@ class SearchSpace(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _srgb_default_data(cls, data):
-        """The sRGB track's embedded default: ``synthetic-srgb`` when in_channels is 3 and no data is named."""
+        """The sRGB track's embedded default: ``synthetic-srgb`` when in_channels is 3 and no data
+        is named."""
         budget = data.get("budget") if isinstance(data, dict) else None
         if (
             isinstance(data, dict)
@@ -253,16 +270,33 @@ class SearchSpace(_Strict):
                 raise ValueError(f"budget.{field}: {err}") from None
             if channels is not None and channels != self.in_channels:
                 raise ValueError(
-                    f"budget.{field}: {text} holds {describe_channels(channels)} but in_channels is "
-                    f"{self.in_channels} ({describe_channels(self.in_channels)})"
+                    f"budget.{field}: {text} holds {describe_channels(channels)} but "
+                    f"in_channels is {self.in_channels} ({describe_channels(self.in_channels)})"
                 )
         return self
 
     def to_dict(self) -> dict:
         return self.model_dump(mode="json")
 
+    def smallest_cost(self) -> Cost:
+        """The cost of the cheapest architecture: fewest blocks, narrowest widths, the cheapest
+        block type (by GFLOPs, then parameters)."""
+        widths = tuple(min(choices) for choices in self.widths.choices())
+        count = self.blocks_per_group.min
+        specs = (
+            ArchSpec(
+                widths=widths,
+                groups=tuple(GroupSpec(block, count) for _ in GROUP_NAMES),
+                in_channels=self.in_channels,
+                activation=self.activation,
+            )
+            for block in self.blocks
+        )
+        return min((composed_cost(spec) for spec in specs), key=lambda c: (c.gflops, c.params))
+
     def with_overrides(self, **sections: dict) -> "SearchSpace":
-        """A copy with some fields of some sections replaced (None values are ignored), re-validated."""
+        """A copy with some fields of some sections replaced (None values are ignored),
+        re-validated."""
         data = self.to_dict()
         for section, values in sections.items():
             target = data if section == "top" else data[section]
@@ -298,9 +332,7 @@ def _check_feasible(space: SearchSpace, source: str) -> None:
     limits = space.constraints
     if limits.max_params is None and limits.max_gflops is None:
         return
-    from .genome import GenomeCodec
-
-    smallest = GenomeCodec(space).smallest_cost()
+    smallest = space.smallest_cost()
     if limits.max_params is not None and smallest.params > limits.max_params:
         raise SpaceError(
             f"{source}: constraints.max_params: no genome can meet {limits.max_params:g} "

@@ -1,8 +1,10 @@
-"""Train one network in full: L1, Adam with a cosine schedule, validation every K steps,
-resumable checkpoints, best and last weights, metrics as CSV and TensorBoard, AMP on GPU.
+"""Train one network in full: L1, Adam with a cosine schedule (optionally warmed up), validation
+every K steps, resumable checkpoints, best and last weights, metrics as CSV and TensorBoard, AMP
+and channels_last on GPU.
 
     python -m nas.train --arch runs/NAME/export-KEY/model.json --data synthetic --steps 20000
-    python -m nas.train --arch mwresnet --data sidd-medium:DIR --val-data sidd-val:DIR --steps 200000
+    python -m nas.train --arch mwresnet --data sidd-medium:DIR --val-data sidd-val:DIR \\
+        --steps 200000
     python -m nas.train --arch mwresnet --data synthetic --steps 20000 --out runs/train-x --resume
 """
 
@@ -57,10 +59,8 @@ def main(argv=None) -> None:
         resume=args.resume,
         init_state=read_state_dict(args.weights) if args.weights else None,
     )
-    print(f"best validation PSNR {summary['best_psnr']:.3f} dB after {summary['steps']} steps")
-    print(
-        f"best weights {summary['best']}   last weights {summary['final']}   metrics {out / 'metrics.csv'}"
-    )
+    print(f"best validation PSNR {summary.best_psnr:.3f} dB after {summary.steps} steps")
+    print(f"best weights {summary.best}   last weights {summary.final}   metrics {summary.metrics}")
 
 
 if __name__ == "__main__":

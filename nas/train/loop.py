@@ -1,4 +1,5 @@
-"""The one training step, shared by fitness evaluation and full training: L1 loss, Adam, cosine schedule."""
+"""The one training step of the one loop (nas/train/trainer.py): L1 loss, Adam, cosine schedule
+with optional warm-up."""
 
 from __future__ import annotations
 

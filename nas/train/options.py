@@ -1,40 +1,56 @@
-"""Command-line options shared by ``nas.train`` and ``nas.distill``, and the config they make."""
+"""Command-line options shared by ``nas.train`` and ``nas.distill``, and the config they make.
+
+The options of the training config take their defaults and help from its fields
+(nas/train/config.py); only the data and validation-set options are the command line's own.
+"""
 
 from __future__ import annotations
 
 import argparse
 
 import torch
+from pydantic import ValidationError
 
 from ..cli import UsageError, cpu_threads, multiple_of_8, positive_int, seed_int
-from ..device import AMP_MODES, DEVICE_HELP, resolve_device
-from .trainer import TrainConfig
+from ..device import AMP_MODES, resolve_device
+from .config import TrainConfig, describe_error
 
 __all__ = ["add_training_arguments", "prepare", "config_from"]
+
+FIELDS = TrainConfig.model_fields
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _config_argument(p: argparse.ArgumentParser, name: str, **kwargs) -> None:
+    """An option for the config field ``name``, with the field's default and description."""
+    field = FIELDS[name]
+    if field.is_required():
+        kwargs["required"] = True
+    else:
+        kwargs["default"] = field.default
+    text = (field.description or "").replace("%", "%%")
+    if not field.is_required() and kwargs.get("action") is None:
+        text += " (default: %(default)s)"
+    p.add_argument(_option(name), help=text, **kwargs)
 
 
 def add_training_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments shared by train and distill."""
     p.add_argument(
         "--data",
-        help="training source: synthetic, synthetic:FILE.dng (its noise profile), synthetic-srgb, sidd-medium:DIR, "
-        "sidd-medium-srgb:DIR, "
-        "pairs:DIR (default: synthetic for raw networks, synthetic-srgb for sRGB ones)",
+        help="training source: synthetic, synthetic:FILE.dng (its noise profile), synthetic-srgb, "
+        "sidd-medium:DIR, sidd-medium-srgb:DIR, pairs:DIR (default: synthetic for raw networks, "
+        "synthetic-srgb for sRGB ones)",
     )
     p.add_argument(
         "--val-data", help="validation source (default: the training source's, e.g. synthetic)"
     )
-    p.add_argument("--steps", type=int, required=True, help="training steps")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument(
-        "--patch-size", type=int, default=64, help="training patch side, a multiple of 8"
-    )
-    p.add_argument(
-        "--lr", type=float, default=2e-4, help="peak learning rate (cosine decay to 1%%)"
-    )
-    p.add_argument(
-        "--val-every", type=int, default=500, help="validate (and checkpoint) every K steps"
-    )
+    for name in ("steps", "batch_size", "patch_size", "warmup_steps", "val_every"):
+        _config_argument(p, name, type=int)
+    _config_argument(p, "lr", type=float)
     p.add_argument(
         "--val-blocks",
         type=positive_int,
@@ -47,15 +63,10 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
         default=128,
         help="block side of the synthetic validation set",
     )
-    p.add_argument("--seed", type=seed_int, default=0)
-    p.add_argument("--device", default="auto", help=DEVICE_HELP)
-    p.add_argument(
-        "--amp",
-        default="auto",
-        choices=AMP_MODES,
-        help="mixed precision on GPU (auto: bf16 where "
-        "supported, else fp16 with a gradient scaler)",
-    )
+    _config_argument(p, "seed", type=seed_int)
+    _config_argument(p, "device")
+    _config_argument(p, "amp", choices=AMP_MODES)
+    _config_argument(p, "channels_last", action=argparse.BooleanOptionalAction)
     p.add_argument("--threads", type=cpu_threads, help="PyTorch CPU threads")
     p.add_argument("--out", help="output folder")
     p.add_argument(
@@ -73,15 +84,9 @@ def prepare(args) -> TrainConfig:
 
 
 def config_from(args) -> TrainConfig:
-    config = TrainConfig(
-        steps=args.steps,
-        batch_size=args.batch_size,
-        patch_size=args.patch_size,
-        lr=args.lr,
-        val_every=args.val_every,
-        seed=args.seed,
-        device=str(resolve_device(args.device)),
-        amp=args.amp,
-    )
-    config.validate()
-    return config
+    """The training config of parsed arguments; UsageError (one line) if a value is invalid."""
+    values = {name: getattr(args, name) for name in FIELDS}
+    try:
+        return TrainConfig(**{**values, "device": str(resolve_device(args.device))})
+    except ValidationError as err:
+        raise UsageError(describe_error(err, _option)) from None

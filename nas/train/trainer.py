@@ -1,68 +1,211 @@
-"""Full training of one network: validation every K steps, resumable checkpoints, best and last
-weights, metrics as CSV and TensorBoard, mixed precision on GPU.
+"""The one training loop: the search's proxy fitness and full training both run a :class:`Trainer`.
 
-Files in the output folder:
+A Trainer is built from a spec, a patch sampler, validation blocks, a :class:`TrainConfig` and
+optional initial weights; ``advance(to_step)`` trains up to that step, validates and returns a
+:class:`TrainResult`. Hooks (nas/train/hooks.py, nas/train/checkpoint.py) add what a caller wants
+around the loop: TensorBoard, metrics, best weights, resumable checkpoints, a progress bar.
+
+:func:`train_network` is full training: validation every ``val_every`` steps, and in the output
+folder
+
     last.pt        model, optimizer, schedule, step, RNG states (resume from here)
     best.pt        model file (spec + weights) with the best validation PSNR so far
     final.pt       model file of the last step (written when training ends)
     metrics.csv    step, train_l1, val_psnr, lr, seconds
-    tensorboard/   the same curves
+    tensorboard/   the training loss of every step and the validation PSNR
 """
 
 from __future__ import annotations
 
-import logging
 import math
-import pickle
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
-import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
-from models import ArchSpec, WeightsError, build_model, load_state_dict_strict
+from models import ArchSpec, build_model, load_state_dict_strict
 
 from ..arch import save_model_file
-from ..atomic import atomic_path, atomic_write_text
 from ..data import BlockSet, PatchSampler
 from ..device import Precision, resolve_device, to_device
 from ..scoring import evaluate_blocks, summarize
+from .checkpoint import Checkpoint, load_checkpoint
+from .config import TrainConfig, TrainError
+from .hooks import BestWeights, Hook, MetricsLog, ProgressBar, TensorBoardLog
 from .loop import make_optimizer, train_step
 
-__all__ = ["TrainConfig", "train_network", "TrainError"]
-
-log = logging.getLogger(__name__)
-
-
-class TrainError(ValueError):
-    """A training folder cannot be started or resumed."""
+__all__ = [
+    "TrainConfig",
+    "TrainError",
+    "Validation",
+    "TrainResult",
+    "Trainer",
+    "TrainSummary",
+    "train_network",
+]
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    steps: int
-    batch_size: int = 16
-    patch_size: int = 64
-    lr: float = 2e-4
-    val_every: int = 500
-    seed: int = 0
-    device: str = "auto"
-    amp: str = (
-        "auto"  # mixed precision on GPU (see nas.device.Precision); the CPU trains in float32
-    )
+class Validation:
+    """One validation: the step, the mean training L1 since the previous validation, the
+    validation PSNR (and SSIM where computed), the learning rate and the seconds trained."""
 
-    def validate(self) -> None:
-        for name in ("steps", "batch_size", "patch_size", "val_every"):
-            if getattr(self, name) < 1:
-                raise TrainError(
-                    f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}"
-                )
-        if self.patch_size % 8:
-            raise TrainError(f"patch size must be a multiple of 8, got {self.patch_size}")
-        if not 0 < self.lr < float("inf"):
-            raise TrainError(f"learning rate must be positive and finite, got {self.lr}")
+    step: int
+    train_l1: float
+    psnr: float
+    ssim: float | None
+    lr: float
+    seconds: float
+
+    def row(self) -> dict:
+        """The row of metrics.csv and of a checkpoint's history."""
+        row = {
+            "step": self.step,
+            "train_l1": self.train_l1,
+            "val_psnr": self.psnr,
+            "lr": self.lr,
+            "seconds": self.seconds,
+        }
+        return row if self.ssim is None else {**row, "val_ssim": self.ssim}
+
+    @classmethod
+    def from_row(cls, row: dict) -> "Validation":
+        ssim = row.get("val_ssim")
+        return cls(
+            step=int(row["step"]),
+            train_l1=float(row["train_l1"]),
+            psnr=float(row["val_psnr"]),
+            ssim=None if ssim is None else float(ssim),
+            lr=float(row["lr"]),
+            seconds=float(row["seconds"]),
+        )
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """A training so far: its step, the last validation's PSNR and SSIM (None where not
+    computed), the last training loss (None before the first step of this process), the seconds
+    spent in ``advance``, the curve of (step, validation PSNR) and the best PSNR."""
+
+    step: int
+    psnr: float
+    ssim: float | None
+    final_loss: float | None
+    seconds: float
+    curve: tuple[tuple[int, float], ...]
+    best_psnr: float
+
+
+class Trainer:
+    """One network's training: L1, Adam with a (warmed-up) cosine schedule, in the config's
+    precision and memory format, on its device; validated every ``val_every`` steps and at each
+    ``advance``. The seed sets the initial weights (unless ``init_state`` is given) and the order
+    of the batches."""
+
+    def __init__(
+        self,
+        spec: ArchSpec,
+        sampler: PatchSampler,
+        val_blocks: BlockSet,
+        config: TrainConfig,
+        init_state: dict | None = None,
+        hooks: Iterable[Hook] = (),
+        with_ssim: bool = True,
+    ) -> None:
+        self.spec, self.sampler, self.val_blocks, self.config = spec, sampler, val_blocks, config
+        self.hooks, self.with_ssim = list(hooks), with_ssim
+        self.device = resolve_device(config.device)
+        self.precision = Precision.for_device(self.device, config.amp)
+        self.memory_format = (
+            torch.channels_last if config.channels_last else torch.contiguous_format
+        )
+        torch.manual_seed(config.seed)  # before the model is built: the seed sets the weights
+        self.model = build_model(spec).to(self.device, memory_format=self.memory_format)
+        if init_state is not None:
+            load_state_dict_strict(self.model, init_state, source="initial weights")
+        self.optimizer, self.schedule = make_optimizer(
+            self.model, config.lr, config.steps, config.warmup_steps
+        )
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.step, self.best_psnr, self.history = 0, -math.inf, []
+        self.final_loss: float | None = None
+        self.seconds, self._losses = 0.0, []
+
+    def advance(self, to_step: int) -> TrainResult:
+        """Train up to ``to_step`` steps in all (at most ``config.steps``), validating every
+        ``val_every`` steps on the way and at the end; the result at the last validation."""
+        target, started = min(to_step, self.config.steps), time.perf_counter()
+        self.model.train()
+        while self.step < target:
+            self._train_one()
+            if self.step % self.config.val_every == 0 and self.step < target:
+                self._validate(self.seconds + time.perf_counter() - started)
+                self.model.train()
+        if not self.history or self.history[-1].step != self.step:
+            self._validate(self.seconds + time.perf_counter() - started)
+        self.seconds += time.perf_counter() - started
+        return self.result()
+
+    def _train_one(self) -> None:
+        config = self.config
+        noisy, targets = self.sampler.sample(config.batch_size, config.patch_size, self.generator)
+        noisy = to_device(noisy, self.device).contiguous(memory_format=self.memory_format)
+        targets = to_device(targets, self.device)
+        loss = train_step(self.model, self.optimizer, self.schedule, noisy, targets, self.precision)
+        self.step, self.final_loss = self.step + 1, loss
+        self._losses.append(loss)
+        for hook in self.hooks:
+            hook.on_step(self, loss)
+
+    def _validate(self, seconds: float) -> None:
+        summary = summarize(evaluate_blocks(self.model, self.val_blocks, with_ssim=self.with_ssim))
+        record = Validation(
+            step=self.step,
+            train_l1=sum(self._losses) / max(len(self._losses), 1),
+            psnr=summary["psnr"],
+            ssim=summary["ssim"] if self.with_ssim else None,
+            lr=self.schedule.get_last_lr()[0],
+            seconds=seconds,
+        )
+        self._losses = []
+        improved = record.psnr > self.best_psnr
+        if improved:
+            self.best_psnr = record.psnr
+        self.history.append(record)
+        for hook in self.hooks:
+            hook.on_validation(self, record, improved)
+
+    def result(self) -> TrainResult:
+        """The training so far, at its last validation."""
+        last = self.history[-1]
+        return TrainResult(
+            step=self.step,
+            psnr=last.psnr,
+            ssim=last.ssim,
+            final_loss=self.final_loss,
+            seconds=self.seconds,
+            curve=tuple((record.step, record.psnr) for record in self.history),
+            best_psnr=self.best_psnr,
+        )
+
+    def close(self) -> None:
+        """Close the hooks (TensorBoard writers, progress bars)."""
+        for hook in self.hooks:
+            hook.close()
+        self.hooks = []
+
+
+@dataclass(frozen=True)
+class TrainSummary:
+    """A finished full training: the best validation PSNR, the steps, and its files."""
+
+    best_psnr: float
+    steps: int
+    best: Path
+    final: Path
+    metrics: Path
 
 
 def train_network(
@@ -74,162 +217,33 @@ def train_network(
     init_state: dict | None = None,
     resume: bool = False,
     progress: bool = True,
-) -> dict:
-    """Train ``spec`` (from ``init_state`` weights if given) and return the summary of the best
-    weights. With ``resume``, continue from ``out_dir/last.pt``; a finished run returns at once."""
-    config.validate()
+) -> TrainSummary:
+    """Train ``spec`` in full (from ``init_state`` weights if given) into ``out_dir``. With
+    ``resume``, continue from ``out_dir/last.pt``; a finished run returns at once."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(config.device)
-    torch.manual_seed(config.seed)  # before the model is built: the seed sets the initial weights
-    model = build_model(spec).to(device)
-    if init_state is not None:
-        load_state_dict_strict(model, init_state, source="initial weights")
-    optimizer, schedule = make_optimizer(model, config.lr, config.steps)
-    precision = Precision.for_device(device, config.amp)
-    generator = torch.Generator().manual_seed(config.seed)
-    state = {"step": 0, "best_psnr": -math.inf, "history": []}
     last = out_dir / "last.pt"
     if last.exists() and not resume:
         raise TrainError(
-            f"{out_dir} already holds a training run; pass --resume to continue it or choose another --out"
+            f"{out_dir} already holds a training run; pass --resume to continue it or choose "
+            "another --out"
         )
+    trainer = Trainer(spec, sampler, val_blocks, config, init_state, with_ssim=False)
     if resume and last.exists():
-        state = _load_checkpoint(last, model, optimizer, schedule, generator, config, spec)
-    from torch.utils.tensorboard import SummaryWriter
-
-    writer = SummaryWriter(str(out_dir / "tensorboard"), purge_step=state["step"] or None)
-    bar = tqdm(
-        total=config.steps,
-        initial=state["step"],
-        desc=f"train {out_dir.name}",
-        unit="step",
-        disable=not progress,
-    )
-    started, losses = time.perf_counter(), []
-    model.train()
-    while state["step"] < config.steps:
-        noisy, targets = sampler.sample(config.batch_size, config.patch_size, generator)
-        losses.append(
-            train_step(
-                model,
-                optimizer,
-                schedule,
-                to_device(noisy, device),
-                to_device(targets, device),
-                precision,
-            )
-        )
-        state["step"] += 1
-        bar.update(1)
-        if state["step"] % config.val_every == 0 or state["step"] == config.steps:
-            _validate(
-                model,
-                val_blocks,
-                state,
-                losses,
-                schedule,
-                writer,
-                time.perf_counter() - started,
-                spec,
-                out_dir,
-            )
-            losses = []
-            _save_checkpoint(last, model, optimizer, schedule, generator, state, spec, config)
-            model.train()
-    bar.close()
-    writer.close()
-    save_model_file(out_dir / "final.pt", spec, model.state_dict(), step=state["step"])
-    return {
-        "best_psnr": state["best_psnr"],
-        "steps": state["step"],
-        "best": str(out_dir / "best.pt"),
-        "final": str(out_dir / "final.pt"),
-    }
-
-
-def _validate(model, blocks, state, losses, schedule, writer, seconds, spec, out_dir) -> None:
-    summary = summarize(evaluate_blocks(model, blocks, with_ssim=False))
-    row = {
-        "step": state["step"],
-        "train_l1": sum(losses) / max(len(losses), 1),
-        "val_psnr": summary["psnr"],
-        "lr": schedule.get_last_lr()[0],
-        "seconds": seconds,
-    }
-    state["history"].append(row)
-    writer.add_scalar("train/l1", row["train_l1"], row["step"])
-    writer.add_scalar("val/psnr", row["val_psnr"], row["step"])
-    atomic_write_text(out_dir / "metrics.csv", pd.DataFrame(state["history"]).to_csv(index=False))
-    if summary["psnr"] > state["best_psnr"]:
-        state["best_psnr"] = summary["psnr"]
-        save_model_file(
-            out_dir / "best.pt",
-            spec,
-            model.state_dict(),
-            step=state["step"],
-            val_psnr=summary["psnr"],
-        )
-    log.info(
-        "step %d  train L1 %.5f  val PSNR %.3f dB", row["step"], row["train_l1"], row["val_psnr"]
-    )
-
-
-def _save_checkpoint(path, model, optimizer, schedule, generator, state, spec, config) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(
-            {
-                "spec": spec.to_dict(),
-                "config": asdict(config),
-                "state_dict": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "schedule": schedule.state_dict(),
-                "torch_rng": torch.get_rng_state(),
-                "generator": generator.get_state(),
-                **state,
-            },
-            tmp,
-        )
-
-
-def _load_checkpoint(path, model, optimizer, schedule, generator, config, spec) -> dict:
+        load_checkpoint(last, trainer)
+    trainer.hooks = [
+        TensorBoardLog(out_dir / "tensorboard", purge_step=trainer.step or None),
+        MetricsLog(out_dir / "metrics.csv"),
+        BestWeights(out_dir / "best.pt"),
+        Checkpoint(last),
+        ProgressBar(config.steps, trainer.step, f"train {out_dir.name}", enabled=progress),
+    ]
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict):
-            raise TrainError(f"cannot resume from {path}: not a checkpoint of nas.train")
-        if saved["config"]["steps"] != config.steps or saved["config"]["seed"] != config.seed:
-            raise TrainError(
-                f"{path}: was started with steps={saved['config']['steps']} seed={saved['config']['seed']}; "
-                "resume with the same settings"
-            )
-        if saved.get("spec") != spec.to_dict():
-            raise TrainError(
-                f"cannot resume from {path}: it trains another architecture; resume with its --arch, "
-                "or choose another --out"
-            )
-        load_state_dict_strict(model, saved["state_dict"], source=str(path))
-        optimizer.load_state_dict(saved["optimizer"])
-        schedule.load_state_dict(saved["schedule"])
-        torch.set_rng_state(saved["torch_rng"])
-        generator.set_state(saved["generator"])
-        return {
-            "step": int(saved["step"]),
-            "best_psnr": float(saved["best_psnr"]),
-            "history": list(saved["history"]),
-        }
-    except TrainError:
-        raise
-    except WeightsError as err:
-        raise TrainError(f"cannot resume from {path}: {err}") from None
-    except (
-        KeyError,
-        RuntimeError,
-        EOFError,
-        pickle.UnpicklingError,
-        IndexError,
-        ValueError,
-    ) as err:
-        # a junk, truncated or foreign file, or a state (optimizer, RNG) that is not this run's
-        raise TrainError(
-            f"cannot resume from {path}: not a checkpoint of this run ({type(err).__name__}: {err})"
-        ) from None
+        trainer.advance(config.steps)
+    finally:
+        trainer.close()
+    final = out_dir / "final.pt"
+    save_model_file(final, spec, trainer.model.state_dict(), step=trainer.step)
+    return TrainSummary(
+        trainer.best_psnr, trainer.step, out_dir / "best.pt", final, out_dir / "metrics.csv"
+    )

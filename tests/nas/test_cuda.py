@@ -33,7 +33,7 @@ def test_train_and_validate_on_cuda(tmp_path):
         config,
         progress=False,
     )
-    assert summary["steps"] == 4 and summary["best_psnr"] > 0
+    assert summary.steps == 4 and summary.best_psnr > 0
     assert torch.cuda.max_memory_allocated() > 1024**2  # the model and its batches lived on the GPU
 
 

@@ -2,6 +2,8 @@
 
 import os
 
+import torch
+
 from models import ArchSpec, GroupSpec
 from models.spec import GROUP_NAMES
 from nas.search.fitness import ProxyTraining, candidate_seed, evaluate_candidate
@@ -59,3 +61,21 @@ def test_the_budget_warm_up_reaches_the_training():
     warmed = evaluate_candidate(candidate(steps=6, warmup_steps=3), threads=1)
     again = evaluate_candidate(candidate(steps=6, warmup_steps=3), threads=1)
     assert warmed.ok and warmed.psnr != plain.psnr and warmed.psnr == again.psnr
+
+
+def test_a_set_up_error_is_a_failed_result(tmp_path):
+    bad = candidate()
+    bad = Candidate(bad.key, bad.spec, bad.budget.replace(data=f"pairs:{tmp_path / 'none'}"), 0)
+    result = evaluate_candidate(bad, threads=1)
+    assert result.status == "failed" and result.psnr == FAILED_PSNR and result.steps == 0
+    assert result.error.startswith("DataError") and result.params > 0
+
+
+def test_the_proxy_trains_at_proxy_widths_and_drops_the_model_on_close():
+    training = ProxyTraining(candidate(steps=4), threads=1)
+    assert training.model is None
+    assert training.advance(2).status == "stopped"
+    first = next(m for m in training.model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert first.out_channels == 4  # 64 at width_multiplier 0.05, rounded up to 4
+    training.close()
+    assert training.model is None

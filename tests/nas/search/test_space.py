@@ -1,7 +1,7 @@
 import pytest
 import yaml
 
-from nas.search.space import SpaceError, load_space, parse_space
+from nas.search.space import SpaceError, bundled_space, load_space, parse_space
 
 
 def base():
@@ -148,3 +148,59 @@ def test_srgb_genome_decodes_to_a_3_channel_spec():
 
     codec = GenomeCodec(load_space("rcab_dense_srgb.yaml"))
     assert codec.decode(codec.random_genome(random.Random(0))).in_channels == 3
+
+
+def test_a_space_without_budget_or_evolution_gets_rcab_dense_values(tmp_path):
+    bundled = yaml.safe_load(bundled_space("rcab_dense.yaml").read_text())
+    data = {k: v for k, v in bundled.items() if k not in ("budget", "evolution")}
+    path = tmp_path / "bare.yaml"
+    path.write_text(yaml.safe_dump(data))
+    space = load_space(path)
+    for section in ("budget", "evolution"):  # every value the bundled file states
+        assert {k: space.to_dict()[section][k] for k in bundled[section]} == bundled[section]
+    assert space.budget == load_space("rcab_dense.yaml").budget
+    assert space.evolution == load_space("rcab_dense.yaml").evolution
+
+
+def test_a_budget_without_warm_up_warms_up_a_tenth_of_its_steps():
+    data = base()
+    del data["budget"]["warmup_steps"]
+    assert parse_space(data).budget.warmup_steps == 15
+    data["budget"]["steps"] = 6
+    assert parse_space(data).budget.warmup_steps == 0
+    data["budget"]["warmup_steps"] = 2
+    assert parse_space(data).budget.warmup_steps == 2
+
+
+def test_a_stored_space_parses_back_to_itself():
+    """checkpoint.json stores space.to_dict(): every field, explicitly."""
+    for name in ("rcab_dense.yaml", "rcab_dense_srgb.yaml"):
+        space = load_space(name)
+        assert parse_space(space.to_dict()) == space
+        assert set(space.to_dict()["budget"]) == set(
+            yaml.safe_load(bundled_space(name).read_text())["budget"]
+        ) | {"amp", "channels_last"}
+
+
+def test_the_smallest_architecture_is_the_genome_codecs():
+    from nas.search.genome import GenomeCodec
+
+    for blocks in (["residual", "dense", "rcab"], ["rcab", "dense"], ["dense"]):
+        data = base()
+        data.update(blocks=blocks, blocks_per_group={"min": 1, "max": 3})
+        space = parse_space(data)
+        assert space.smallest_cost() == GenomeCodec(space).smallest_cost()
+
+
+def test_a_constrained_space_loads_without_the_genome_codec():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from nas.search.space import load_space; from nas.search import space; "
+        "s = load_space('rcab_dense.yaml'); "
+        "space.parse_space({**s.to_dict(), 'constraints': {'max_gflops': 50}}); "
+        "print('nas.search.genome' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -115,7 +115,7 @@ def test_train_refuses_to_overwrite_without_resume(tmp_path, capsys):
 @pytest.mark.parametrize(
     "option, value, message",
     [
-        ("--lr", "inf", "positive and finite"),
+        ("--lr", "inf", "finite number"),
         ("--val-blocks", "0", "at least 1"),
         ("--val-block-size", "12", "multiple of 8"),
         ("--seed", str(2**70), "2\\*\\*32"),

@@ -1,0 +1,73 @@
+"""Today's numbers of a short proxy training and a short full training, pinned bit for bit.
+
+The search's fitness and full training share one training loop; restructuring it must not move a
+single bit of either (the seed, the model's initial weights, the batch generator and the order of
+the batches stay as they are). The values were recorded on the project's CPU machine with one
+thread; another CPU instruction set may round differently.
+"""
+
+import torch
+
+from models import ArchSpec, GroupSpec
+from models.spec import GROUP_NAMES
+from nas.data import training_sampler, validation_set
+from nas.search.fitness import candidate_seed, evaluate_candidate
+from nas.search.result import Candidate
+from nas.search.space import Budget
+from nas.train.trainer import TrainConfig, train_network
+
+SPEC = ArchSpec(widths=(64, 64, 64), groups=tuple(GroupSpec("rcab", 1) for _ in GROUP_NAMES))
+BUDGET = dict(
+    width_multiplier=0.125,
+    patch_size=16,
+    batch_size=2,
+    steps=4,
+    lr=0.002,
+    val_blocks=2,
+    val_block_size=16,
+    data="synthetic",
+    val_data=None,
+    amp="off",
+    scheduler="none",
+)
+
+
+def proxy(**changes):
+    budget = Budget(**{**BUDGET, **changes})
+    return evaluate_candidate(Candidate("pin", SPEC, budget, candidate_seed(0, "pin")), threads=1)
+
+
+def test_a_proxy_training_gives_todays_metrics_bit_for_bit():
+    result = proxy(warmup_steps=0, channels_last=False, rungs=[0.5])
+    assert result.ok and result.steps == 4
+    assert (result.psnr, result.ssim, result.final_loss) == PROXY
+    assert result.curve == PROXY_CURVE
+
+
+def test_a_proxy_training_with_warm_up_and_channels_last_gives_todays_metrics():
+    result = proxy(warmup_steps=2, channels_last=True, rungs=[])
+    assert result.ok and (result.psnr, result.ssim, result.final_loss) == PROXY_WARM
+
+
+def test_a_full_training_gives_todays_best_psnr_bit_for_bit(tmp_path):
+    torch.set_num_threads(1)
+    spec = ArchSpec(widths=(8, 8, 8), groups=tuple(GroupSpec("rcab", 1) for _ in GROUP_NAMES))
+    config = TrainConfig(steps=4, batch_size=2, patch_size=16, lr=1e-3, val_every=2, seed=3)
+    train_network(
+        spec,
+        training_sampler("synthetic"),
+        validation_set("synthetic", 2, 16),
+        tmp_path,
+        config,
+        progress=False,
+    )
+    best = torch.load(tmp_path / "best.pt", weights_only=True)
+    last = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert [row["val_psnr"] for row in last["history"]] == FULL_CURVE
+    assert best["val_psnr"] == max(FULL_CURVE) and last["best_psnr"] == max(FULL_CURVE)
+
+
+PROXY = (27.244043245478725, 0.5974032886544989, 0.03846924751996994)
+PROXY_CURVE = ((2, 25.468156708179336), (4, 27.244043245478725))
+PROXY_WARM = (28.18551265154718, 0.6737534875477301, 0.03755025565624237)
+FULL_CURVE = [22.951853593837598, 23.56878731613549]
