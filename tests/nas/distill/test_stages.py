@@ -1,4 +1,3 @@
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -60,7 +59,7 @@ def test_a_stage_config_comes_from_its_schedule(tmp_path):
     plan = DistillPlan(spec, spec, TrainConfig(steps=2, seed=7), TrainConfig(steps=3, seed=7))
     assert plan.config(entry("step1_siamese")) == plan.train
     assert plan.config(entry("control4_siamese")) == plan.config(entry("step4_siamese"))
-    assert plan.config(entry("step4_siamese")) == replace(plan.finetune, seed=7 + 4)
+    assert plan.config(entry("step4_siamese")) == plan.finetune.replace(seed=7 + 4)
     assert plan.config(entry("step3_original")).seed == 7 + 3
 
 

@@ -8,7 +8,7 @@ thread; another CPU instruction set may round differently.
 
 import torch
 
-from models import ArchSpec, GroupSpec
+from models import ArchSpec, GroupSpec, ModelFile
 from models.spec import GROUP_NAMES
 from nas.data import training_sampler, validation_set
 from nas.search.fitness import candidate_seed, evaluate_candidate
@@ -61,10 +61,10 @@ def test_a_full_training_gives_todays_best_psnr_bit_for_bit(tmp_path):
         config,
         progress=False,
     )
-    best = torch.load(tmp_path / "best.pt", weights_only=True)
+    best = ModelFile.load(tmp_path / "best.pt")
     last = torch.load(tmp_path / "last.pt", weights_only=True)
     assert [row["val_psnr"] for row in last["history"]] == FULL_CURVE
-    assert best["val_psnr"] == max(FULL_CURVE) and last["best_psnr"] == max(FULL_CURVE)
+    assert best.metrics["val_psnr"] == max(FULL_CURVE) and last["best_psnr"] == max(FULL_CURVE)
 
 
 PROXY = (27.244043245478725, 0.5974032886544989, 0.03846924751996994)

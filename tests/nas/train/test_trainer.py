@@ -6,7 +6,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from models import ArchSpec, GroupSpec, read_state_dict
+from models import ArchSpec, GroupSpec, ModelFile, read_state_dict
 from models.spec import GROUP_NAMES
 from nas.data import training_sampler, validation_set
 from nas.train import __main__ as train
@@ -139,5 +139,4 @@ def test_train_network_returns_a_typed_summary(tmp_path):
     )
     assert isinstance(summary, TrainSummary) and summary.steps == 2
     assert summary.final.is_file() and summary.best.is_file() and summary.metrics.is_file()
-    best = torch.load(summary.best, weights_only=True)
-    assert best["val_psnr"] == summary.best_psnr
+    assert ModelFile.load(summary.best).metrics["val_psnr"] == summary.best_psnr
