@@ -79,6 +79,19 @@ SOURCES: dict[str, Source] = {
     "raws": Source(train=None, validation=None, unlabeled=raw_crops),
 }
 
+# The same photos with a wider noise distribution, one noise model per sample (noise_models.py).
+from .synthetic_mix import (  # noqa: E402
+    synthetic_mix_train,
+    synthetic_mix_val,
+    synthetic_srgb_mix_train,
+    synthetic_srgb_mix_val,
+)
+
+SOURCES["synthetic-mix"] = Source(synthetic_mix_train, synthetic_mix_val, needs_dir=False)
+SOURCES["synthetic-srgb-mix"] = Source(
+    synthetic_srgb_mix_train, synthetic_srgb_mix_val, channels=3, needs_dir=False
+)
+
 
 # The embedded default data of each kind of network: nothing is fetched.
 DEFAULT_SOURCES = {1: "synthetic", 3: "synthetic-srgb"}
