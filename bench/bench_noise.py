@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 
 from models import ArchSpec, GroupSpec
-from nas.arch import load_model
+from nas.arch import load_denoiser
 from nas.data import training_sampler, validation_set
 from nas.data.noise_models import (
     BrooksRawNoise,
@@ -214,7 +214,7 @@ def train(spec: ArchSpec, source: str, in_domain: str, args) -> tuple[torch.nn.M
         summary = train_network(
             spec, training_sampler(source), blocks, Path(tmp), config, progress=False
         )
-        return load_model(summary["final"]), summary["best_psnr"]
+        return load_denoiser(str(summary.final))[0], summary.best_psnr
 
 
 @torch.inference_mode()

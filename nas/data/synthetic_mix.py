@@ -12,7 +12,7 @@ from typing import Sequence
 
 import torch
 
-from .mat import DataError
+from ..errors import DataError
 from .noise_models import RAW_MIX, SRGB_MIX, RawNoiseModel, SrgbNoiseModel, raw_pairs
 from .samplers import BlockSet, PatchSampler, random_int
 from .synthetic import TRAIN_PHOTOS, VAL_PHOTOS, VALIDATION_SEED, photo
@@ -84,8 +84,8 @@ def noise_model_blocks(
         crops.append(image[:, y : y + block_size, x : x + block_size])
     noisy, clean = _pairs(torch.stack(crops), g, noise, srgb)
     if srgb:
-        return BlockSet(list(noisy.numpy()), list(clean.numpy()), source)
-    return BlockSet(noisy[:, 0].numpy(), clean[:, 0].numpy(), source)
+        return BlockSet(list(noisy.numpy()), list(clean.numpy()), source, channels=3)
+    return BlockSet(noisy[:, 0].numpy(), clean[:, 0].numpy(), source, channels=1)
 
 
 def _no_argument(kind: str, arg: str) -> None:
