@@ -99,23 +99,23 @@ def test_damaged_journal_line_is_a_checkpoint_error(tmp_path):
 
 
 def test_damaged_random_state_is_a_checkpoint_error(tmp_path):
-    from nas.search.engine import Evolution
+    from nas.search.engine import SearchEngine
     from ..helpers import tiny_space
 
-    Evolution(tiny_space(), tmp_path, None, 0).save(0.0)
+    SearchEngine(tiny_space(), 0, tmp_path).save()
     state = json.loads((tmp_path / "checkpoint.json").read_text())
     state["random_state"][1] = [1, 2, 3]
     (tmp_path / "checkpoint.json").write_text(json.dumps(state))
     with pytest.raises(CheckpointError, match="checkpoint is damaged"):
-        Evolution.resume(tmp_path, None)
+        SearchEngine.resume(tmp_path)
 
 
 def _saved_run(tmp_path):
-    from nas.search.engine import Evolution
+    from nas.search.engine import SearchEngine
     from ..helpers import tiny_space
 
-    run = Evolution(tiny_space(), tmp_path, None, 0)
-    run.save(0.0)
+    run = SearchEngine(tiny_space(), 0, tmp_path)
+    run.save()
     return run
 
 
@@ -127,19 +127,19 @@ def _saved_run(tmp_path):
     ],
 )
 def test_damaged_scheme_or_logbook_is_a_checkpoint_error(tmp_path, damage):
-    from nas.search.engine import Evolution
+    from nas.search.engine import SearchEngine
 
     _saved_run(tmp_path)
     state = json.loads((tmp_path / "checkpoint.json").read_text())
     damage(state)
     (tmp_path / "checkpoint.json").write_text(json.dumps(state))
     with pytest.raises(CheckpointError, match="checkpoint is damaged"):
-        Evolution.resume(tmp_path, None)
+        SearchEngine.resume(tmp_path)
 
 
 @pytest.mark.parametrize("genome, generation", [([9] * 13, 0), ([0] * 13, -3)])
 def test_a_journal_entry_outside_the_space_is_a_checkpoint_error(tmp_path, genome, generation):
-    from nas.search.engine import Evolution
+    from nas.search.engine import SearchEngine
 
     run = _saved_run(tmp_path)
     key = run.codec.key([0] * 13)
@@ -149,4 +149,4 @@ def test_a_journal_entry_outside_the_space_is_a_checkpoint_error(tmp_path, genom
     with pytest.raises(
         CheckpointError, match="evaluations.jsonl entry .* does not fit the run's space"
     ):
-        Evolution.resume(tmp_path, None)
+        SearchEngine.resume(tmp_path)
