@@ -218,7 +218,7 @@ def test_study_on_ray_writes_tables_and_resumes_without_training(tmp_path):
     )
     assert (out / "scatter_matrix.png").stat().st_size > 10_000
     journal = (out / "evaluations.jsonl").read_text().splitlines()
-    assert len(journal) == 8 and {json.loads(l)["extra"]["fidelity"] for l in journal} == {
+    assert len(journal) == 8 and {json.loads(l)["fidelity"] for l in journal} == {
         "default",
         "steps=4",
     }
