@@ -171,6 +171,7 @@ class SearchEngine:
         )
         self.evaluations[key] = evaluation
         if self.run_dir is not None:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
             append_evaluation(self.run_dir, evaluation)
         log.info(
             "  %-40s %-7s %7.3f dB  %5.1f s  (%d told)",
