@@ -9,8 +9,8 @@ The evolution settings default to the space's own (``evolution:`` in ``--space``
 Fits the surrogate (scikit-learn gradient boosting, ``nas.search.surrogate``) on the database and
 prints its cross-validated Kendall tau. Then the real engine runs each scheme (random,
 tournament, aging; nsga2 with psnr and gflops), asked for candidates and told the surrogate's
-prediction of each, for every seed, until it has made 256 distinct evaluations. It prints, at the space's default number of
-trainings (24 for rcab_dense.yaml), 64 and 256 evaluations:
+prediction of each, for every seed, until it has made 256 distinct evaluations. It prints, at
+the space's default number of trainings (24 for rcab_dense.yaml), 64 and 256 evaluations:
 
 * the median and inter-quartile range of the regret: best possible minus best found (dB); the
   best possible is the surrogate's optimum, found by hill-climbing over one-gene changes from the

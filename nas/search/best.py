@@ -46,7 +46,9 @@ class Metrics:
         for f in fields(self):
             if f.name == "status":
                 if self.status not in get_args(Status):
-                    raise ValueError(f"status: expected one of {get_args(Status)}, got {self.status!r}")
+                    raise ValueError(
+                        f"status: expected one of {get_args(Status)}, got {self.status!r}"
+                    )
                 continue
             kind, convert = (numbers.Integral, int) if f.type == "int" else (numbers.Real, float)
             object.__setattr__(self, f.name, _number(f.name, getattr(self, f.name), kind, convert))

@@ -54,7 +54,9 @@ def _plot_fitness(table: pd.DataFrame, logbook: pd.DataFrame, path: Path) -> Non
     save_png(fig, path)
 
 
-def _plot_pareto(table: pd.DataFrame, pareto: tuple[ParetoMember, ...], cost: str, path: Path) -> None:
+def _plot_pareto(
+    table: pd.DataFrame, pareto: tuple[ParetoMember, ...], cost: str, path: Path
+) -> None:
     fig, ax = new_figure()
     ok = table[table["status"] == "ok"]
     ax.scatter(ok[cost], ok["psnr"], s=12, alpha=0.4, label="evaluations")

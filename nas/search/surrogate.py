@@ -6,7 +6,8 @@ and the log of the full network's parameters and GFLOPs. Its held-out quality is
 K-fold cross-validation (Kendall's tau and mean absolute error).
 
 :class:`SurrogateEvaluator` answers the engine's evaluator interface with the surrogate's
-prediction, so the real engine and schemes run a whole search in seconds (``bench/bench_search.py``).
+prediction (:meth:`~SurrogateEvaluator.score` for an ask/tell client), so the real engine and
+schemes run a whole search in seconds (``bench/bench_search.py``).
 """
 
 from __future__ import annotations

@@ -318,7 +318,7 @@ def test_each_fidelity_is_its_own_field_not_a_generation(tmp_path):
     assert len(trainer.trained) == len(set(trainer.trained)) == 12
     lines = [json.loads(line) for line in (tmp_path / "evaluations.jsonl").read_text().splitlines()]
     assert [line["fidelity"] for line in lines] == [f for f in study.fidelities for _ in range(4)]
-    assert {line["generation"] for line in lines} == {0} and all(not l["extra"] for l in lines)
+    assert {line["generation"] for line in lines} == {0} and not any(line["extra"] for line in lines)
     assert {(e.fidelity, e.result.steps) for e in evaluations} == {
         ("default", space.budget.steps),
         ("steps=4", 4),

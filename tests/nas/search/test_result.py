@@ -175,7 +175,9 @@ def test_best_json_of_before_loads_and_is_written_back_the_same(tmp_path, pareto
 
     from ..helpers import tiny_space
 
-    data = best_json_as_written_before(tiny_space(), [2, 1, 0, 1, 1, 1, 0, 0, 2, 2, 0, 0, 0], pareto)
+    data = best_json_as_written_before(
+        tiny_space(), [2, 1, 0, 1, 1, 1, 0, 0, 2, 2, 0, 0, 0], pareto
+    )
     best = BestRecord.from_json(json.dumps(data))
     assert best.metrics.psnr == 40.5 and (best.pareto is not None) == pareto
     assert json.loads(best.to_json()) == data and list(json.loads(best.to_json())) == list(data)
