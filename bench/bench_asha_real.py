@@ -35,7 +35,8 @@ import pandas as pd
 from nas.atomic import atomic_write_text
 from nas.plotting import median_band, new_figure, save_png
 from nas.search.checkpoint import read_journal
-from nas.search.engine import SearchEngine, run_generations
+from nas.search.engine import SearchEngine
+from nas.search.generational import run_generations
 from nas.search.evaluators import RayEvaluator, check_resources, start_ray
 from nas.search.fitness import candidate_seed, evaluate_candidate
 from nas.search.report import write_reports

@@ -26,7 +26,8 @@ from ..atomic import atomic_write_text
 from ..cli import CommandParser, UsageError, cli_main, parse_duration, seed_int, user_error
 from ..data import training_sampler, validation_set
 from .checkpoint import CHECKPOINT, RUN_INFO, CheckpointError
-from .engine import SearchEngine, run_generations
+from .engine import SearchEngine
+from .generational import run_generations
 from .evaluators import RayEvaluator, ResourceError, check_resources, dashboard_help, start_ray
 from .genome import GenomeError
 from .report import write_reports

@@ -10,8 +10,8 @@ for a steady-state scheme, a batch of children). Proposed keys already scored ar
 the cache without training; the rest are handed out by ``ask`` once each and are *pending* until
 told. A generational scheme's next step is proposed only when the last is folded in; a
 steady-state scheme (``scheme.steady_state``) is asked for more while others are pending.
-:func:`run_generations` is the generational client loop; ``bench/bench_search.py`` and
-``nas.fidelity`` drive the engine directly.
+:func:`nas.search.generational.run_generations` is the generational client loop;
+``bench/bench_search.py`` and ``nas.fidelity`` drive the engine directly.
 
 A resumed run restores the checkpoint (scheme, RNG, logbook, open steps) and the journal (every
 finished evaluation), so it re-proposes the same offspring and trains only what had not
@@ -28,7 +28,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 from deap import base, creator, tools
 
@@ -47,7 +47,7 @@ from .result import FAILED_PSNR, Candidate, CandidateResult, Evaluation
 from .schemes import Scheme, make_scheme
 from .space import SearchSpace, SpaceError, parse_space
 
-__all__ = ["SearchEngine", "CheckpointError", "run_generations"]
+__all__ = ["SearchEngine", "CheckpointError"]
 
 log = logging.getLogger("nas.search")
 _SIGN = {"psnr": 1.0, "gflops": -1.0, "params": -1.0}
@@ -383,41 +383,6 @@ class SearchEngine:
                 f"cannot resume {run_dir}: checkpoint is damaged ({type(err).__name__}: {err})"
             ) from None
         return engine
-
-
-def run_generations(
-    engine: SearchEngine,
-    evaluator,
-    progress: Callable | None = None,
-    time_budget_s: float | None = None,
-) -> bool:
-    """The generational search: ask for a generation, train it with ``evaluator``
-    (``evaluate(candidates, generation, on_result)``, each result told as it arrives), checkpoint.
-    Runs until the last generation, or until one ends with ``time_budget_s`` seconds (of this
-    call) spent; returns whether all are done (a stopped run goes on after SearchEngine.resume)."""
-    started, total = time.perf_counter(), engine.max_generations
-    if engine.generation == 0:
-        engine.save()  # a run killed in generation 0 can be resumed too
-
-    def tell(key: str, result: CandidateResult) -> None:  # an evaluator may report a key twice
-        if key in engine.pending:
-            engine.tell(key, result)
-
-    while not engine.finished:
-        logged = len(engine.logbook)
-        candidates = engine.ask()
-        if candidates:
-            results = evaluator.evaluate(candidates, engine.generation - 1, tell)
-            for c in candidates:  # anything the evaluator did not report as it went
-                tell(c.key, results.get(c.key) or CandidateResult.failed("no result reported"))
-        engine.save()
-        for entry in engine.logbook[logged:]:
-            if progress:
-                progress(entry, eta=entry["elapsed"] / (entry["gen"] + 1) * (total - entry["gen"]))
-        spent = time_budget_s is not None and time.perf_counter() - started >= time_budget_s
-        if spent and not engine.finished:
-            return False
-    return True
 
 
 def _dump_random(state) -> list:

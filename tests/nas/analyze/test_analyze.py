@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from nas.analyze import __main__ as analyze
-from nas.search.engine import SearchEngine, run_generations
+from nas.search.engine import SearchEngine
+from nas.search.generational import run_generations
 from nas.search.evaluators import InProcessEvaluator
 
 from ..helpers import tiny_space, write_space

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from nas.search.engine import SearchEngine, run_generations
+from nas.search.engine import SearchEngine
+from nas.search.generational import run_generations
 from nas.search.report import write_reports
 from nas.search.result import CandidateResult
 from nas.search.schemes import Aging

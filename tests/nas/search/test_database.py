@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from nas.search.database import DatabaseError, export_database, load_database, split_diverged
-from nas.search.engine import SearchEngine, run_generations
+from nas.search.engine import SearchEngine
+from nas.search.generational import run_generations
 from nas.search.evaluators import InProcessEvaluator
 
 from ..helpers import tiny_space

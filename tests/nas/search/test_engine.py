@@ -6,7 +6,8 @@ from dataclasses import replace
 import pytest
 
 from nas.search.checkpoint import CHECKPOINT, JOURNAL
-from nas.search.engine import SearchEngine, run_generations
+from nas.search.engine import SearchEngine
+from nas.search.generational import run_generations
 from nas.search.evaluators import InProcessEvaluator
 from nas.search.report import write_reports
 from nas.search.result import FAILED_PSNR

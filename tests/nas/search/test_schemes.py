@@ -6,7 +6,8 @@ import pytest
 from scipy.stats import mannwhitneyu
 
 from models.spec import GROUP_NAMES
-from nas.search.engine import SearchEngine, run_generations
+from nas.search.engine import SearchEngine
+from nas.search.generational import run_generations
 from nas.search.result import CandidateResult
 from nas.search.schemes import SCHEMES, Aging, make_scheme
 

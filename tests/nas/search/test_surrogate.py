@@ -4,7 +4,8 @@ import random
 
 import numpy as np
 
-from nas.search.engine import SearchEngine, run_generations
+from nas.search.engine import SearchEngine
+from nas.search.generational import run_generations
 from nas.search.genome import GenomeCodec
 from nas.search.result import Candidate
 from nas.search.surrogate import Surrogate, SurrogateEvaluator
