@@ -104,6 +104,9 @@ class SearchEngine:
             "individual", lambda: self.Individual(self.codec.random_genome(random))
         )
         self.toolbox.register("genome", lambda genome: self.Individual(list(genome)))
+        self.toolbox.register("key", self.codec.key)
+        # keys proposed and not yet told (a model-guided scheme counts them as taken)
+        self.toolbox.register("pending", lambda: frozenset(self.pending) | frozenset(self._queue))
         self.toolbox.register("mate", self._mate)
         self.toolbox.register("mutate", self._mutate)
         self.evaluations: dict[str, Evaluation] = {}  # every told result, in the order told
@@ -358,6 +361,8 @@ class SearchEngine:
 
     def save(self) -> None:
         """Write the checkpoint into the run folder."""
+        if self.run_dir is None:
+            raise ValueError("an engine without a run folder has no checkpoint to write")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         write_checkpoint(self.run_dir, self.state_dict())
 

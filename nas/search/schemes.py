@@ -1,7 +1,8 @@
 """Selection schemes: one class each, owning its population, its selection and its replacement.
 
 Every scheme proposes ``settings.children()`` candidates per step from the DEAP ``toolbox``
-(``individual``, ``genome``, ``clone``, ``mate``, ``mutate``), and once a step's candidates are
+(``individual``, ``genome``, ``clone``, ``mate``, ``mutate``; ``key`` of an individual and
+``pending()``, the keys proposed and not yet scored), and once a step's candidates are
 all scored the engine (:class:`~nas.search.engine.SearchEngine`) hands them back to fold into the
 population: ``start`` for the initial step, ``replace`` for every later one. A step is a
 generation: the engine proposes the next only when the last is folded in. A scheme with

@@ -56,6 +56,7 @@ def test_a_generation_waits_for_its_pending_results():
     engine = SearchEngine(small_space(), 0)
     first = engine.ask()
     assert first and engine.ask() == [] and len(engine.pending) == len(first)
+    assert engine.toolbox.pending() == {c.key for c in first}  # what a scheme sees as taken
     for candidate in first[:-1]:
         engine.tell(candidate.key, scored(candidate))
     assert engine.ask() == [] and not engine.logbook  # still one result short
