@@ -35,7 +35,8 @@ import pandas as pd
 from nas.atomic import atomic_write_text
 from nas.plotting import median_band, new_figure, save_png
 from nas.search.checkpoint import read_journal
-from nas.search.engine import Evolution
+from nas.search.engine import SearchEngine
+from nas.search.generational import run_generations
 from nas.search.evaluators import RayEvaluator, check_resources, start_ray
 from nas.search.fitness import candidate_seed, evaluate_candidate
 from nas.search.report import write_reports
@@ -107,7 +108,7 @@ def run_arm(space, folder: Path, seed: int, label: str, budget_s: float) -> dict
     start_ray()
     check_resources(space.resources)
     evaluator = TimedEvaluator(RayEvaluator.for_space(folder, space.resources))
-    run = Evolution(space, folder, evaluator, seed)
+    run = SearchEngine(space, seed, folder)
 
     def after_generation(entry, eta):
         limit = f" of {budget_s:.0f} s" if np.isfinite(budget_s) else ""
@@ -121,7 +122,7 @@ def run_arm(space, folder: Path, seed: int, label: str, budget_s: float) -> dict
 
     evaluator.start = time.perf_counter()
     try:
-        run.run(progress=after_generation)
+        run_generations(run, evaluator, progress=after_generation)
     except WallTimeReached:
         pass
     wall_s = evaluator.elapsed()

@@ -8,9 +8,9 @@ The evolution settings default to the space's own (``evolution:`` in ``--space``
 
 Fits the surrogate (scikit-learn gradient boosting, ``nas.search.surrogate``) on the database and
 prints its cross-validated Kendall tau. Then the real engine runs each scheme (random,
-tournament, aging; nsga2 with psnr and gflops) with the surrogate as its evaluator, for every
-seed, until it has made 256 distinct evaluations. It prints, at the space's default number of
-trainings (24 for rcab_dense.yaml), 64 and 256 evaluations:
+tournament, aging; nsga2 with psnr and gflops), asked for candidates and told the surrogate's
+prediction of each, for every seed, until it has made 256 distinct evaluations. It prints, at
+the space's default number of trainings (24 for rcab_dense.yaml), 64 and 256 evaluations:
 
 * the median and inter-quartile range of the regret: best possible minus best found (dB); the
   best possible is the surrogate's optimum, found by hill-climbing over one-gene changes from the
@@ -25,9 +25,9 @@ and draws the best-so-far curves (median and quartiles) to a PNG.
 """
 
 import argparse
+import math
 import random
 import statistics
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,7 @@ from deap.benchmarks.tools import hypervolume
 
 from nas.plotting import median_band, new_figure, save_png
 from nas.search.database import load_database, split_diverged
-from nas.search.engine import Evolution
+from nas.search.engine import SearchEngine
 from nas.search.genome import GenomeCodec
 from nas.search.space import load_space
 from nas.search.surrogate import Surrogate, SurrogateEvaluator
@@ -47,18 +47,20 @@ TARGET = 64  # the goal: random sampling's best of 64
 SCHEMES = ("random", "tournament", "aging", "nsga2")
 
 
-def run_scheme(space, surrogate, selection, seed, folder, overrides, evaluations):
+def run_scheme(space, surrogate, selection, seed, overrides, evaluations):
+    """The (psnr, gflops) of the first ``evaluations`` distinct candidates, in evaluation order,
+    of ``selection`` driven by ask/tell with the surrogate as the trainer."""
     objectives = ["psnr", "gflops"] if selection == "nsga2" else ["psnr"]
     configured = space.with_overrides(
         top={"objectives": objectives}, evolution=dict(overrides, selection=selection)
     )
-    generations = (
-        2 * evaluations // configured.evolution.children() + 4
-    )  # enough for that many distinct
-    configured = configured.with_overrides(evolution={"generations": generations})
-    run = Evolution(configured, folder / f"{selection}-{seed}", SurrogateEvaluator(surrogate), seed)
-    run.run()
-    return [(e.result.psnr, e.result.gflops) for e in run.cache.values()]  # in evaluation order
+    engine = SearchEngine(configured, seed, max_generations=math.inf)
+    scorer = SurrogateEvaluator(surrogate)
+    while len(engine.evaluations) < evaluations:
+        for key, result in scorer.score(engine.ask()).items():
+            engine.tell(key, result)
+    evaluated = list(engine.evaluations.values())[:evaluations]
+    return [(e.result.psnr, e.result.gflops) for e in evaluated]
 
 
 def default_trainings(space) -> int:
@@ -148,14 +150,11 @@ def main():
     }
     budgets = tuple(sorted({default_trainings(space), *LARGER_BUDGETS}))
     runs = {}
-    with tempfile.TemporaryDirectory(dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as tmp:
-        for selection in [s for s in SCHEMES if s == "random" or s in args.schemes]:
-            runs[selection] = [
-                run_scheme(space, surrogate, selection, seed, Path(tmp), overrides, budgets[-1])[
-                    : budgets[-1]
-                ]
-                for seed in range(args.seeds)
-            ]
+    for selection in [s for s in SCHEMES if s == "random" or s in args.schemes]:
+        runs[selection] = [
+            run_scheme(space, surrogate, selection, seed, overrides, budgets[-1])
+            for seed in range(args.seeds)
+        ]
     best_possible = surrogate_optimum(space, surrogate, table)
     found = max(p for seeds in runs.values() for run in seeds for p, _ in run)
     print(

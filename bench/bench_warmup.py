@@ -33,7 +33,7 @@ def study_candidates(
     """(candidate at the fidelity, its PSNR in the study) for ``count`` architectures, diverged first."""
     space = parse_space(json.loads((study / "study.json").read_text())["space"])
     fidelity = parse_fidelity(fidelity_text, space)
-    done = [e for e in read_journal(study) if e.extra.get("fidelity") == fidelity.name]
+    done = [e for e in read_journal(study) if e.fidelity == fidelity.name]
     if not done:
         sys.exit(f"error: {study} has no trainings at fidelity {fidelity.name!r}")
     done.sort(

@@ -19,7 +19,6 @@ those at most that many times the default's cost, e.g. to keep a search's time).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -39,7 +38,8 @@ from ..cli import (
     user_error,
 )
 from ..data import training_sampler
-from ..search.checkpoint import append_evaluation, read_journal
+from ..search.checkpoint import CheckpointError, read_journal
+from ..search.engine import SearchEngine
 from ..search.evaluators import (
     RayEvaluator,
     ResourceError,
@@ -48,21 +48,24 @@ from ..search.evaluators import (
     start_ray,
 )
 from ..search.genome import GenomeCodec
-from ..search.result import Evaluation
-from ..search.space import SpaceError, load_space, parse_space
+from ..search.result import CandidateResult, Evaluation, RecordError
+from ..search.schemes import GivenGenomes
+from ..search.space import SpaceError, load_space
 from .study import (
     FidelityError,
+    Study,
+    StudyError,
     agreement,
-    candidates_at,
     cheapest_reliable,
     fidelity_summary,
     parse_fidelity,
     scatter_matrix_png,
+    space_at,
     spread_sample,
 )
 from .zero_cost import ZERO_COST_PROXIES, zero_cost_scores
 
-user_error(FidelityError, SpaceError, ResourceError, ConnectionError)
+user_error(FidelityError, SpaceError, CheckpointError, RecordError, ResourceError, ConnectionError)
 STUDY = "study.json"
 
 
@@ -99,103 +102,73 @@ def build_parser() -> CommandParser:
     return p
 
 
-def _study(args) -> tuple[Path, dict]:
+def _study(args) -> tuple[Path, Study]:
     if args.resume:
         folder = Path(args.resume)
         if not (folder / STUDY).is_file():
             raise UsageError(f"cannot resume {folder}: no {STUDY}")
-        return folder, _with_added_fidelities(folder, _read_study(folder), args.fidelity)
+        study = _read_study(folder)
+        added = study.with_fidelities(args.fidelity)
+        if added != study:
+            atomic_write_text(folder / STUDY, added.to_json())
+        return folder, added
     space = load_space(args.space)
     if args.count < 3:
         raise UsageError(f"--count must be at least 3 to compare rankings, got {args.count}")
     folder = Path(args.out or f"runs/fidelity-{space.name}")
     if (folder / STUDY).exists():
         raise UsageError(f"{folder} already holds a study; continue it with --resume {folder}")
-    fidelities = ["default", *args.fidelity]
-    for text in fidelities:
-        parse_fidelity(text, space)  # fail now, before anything is written
-    study = {
-        "space": space.to_dict(),
-        "count": args.count,
-        "seed": args.seed,
-        "fidelities": fidelities,
-    }
+    # every fidelity is checked before anything is written
+    study = Study(space, args.count, args.seed, ("default",)).with_fidelities(args.fidelity)
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(folder / STUDY, json.dumps(study, indent=1))
+    atomic_write_text(folder / STUDY, study.to_json())
     return folder, study
 
 
-def _read_study(folder: Path) -> dict:
-    """The study of ``folder``, checked; UsageError names what is wrong with it."""
+def _read_study(folder: Path) -> Study:
+    """The study of ``folder``; UsageError names what is wrong with it."""
     try:
-        study = json.loads((folder / STUDY).read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        return Study.from_json((folder / STUDY).read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as err:
         raise UsageError(f"cannot resume {folder}: {STUDY} is not JSON ({err})") from None
-    if not isinstance(study, dict) or not {"space", "count", "seed", "fidelities"} <= set(study):
-        raise UsageError(f"cannot resume {folder}: {STUDY} lacks space, count, seed or fidelities")
-    if not (
-        isinstance(study["fidelities"], list)
-        and all(isinstance(f, str) for f in study["fidelities"])
-        and isinstance(study["count"], int)
-        and isinstance(study["seed"], int)
-    ):
-        raise UsageError(
-            f"cannot resume {folder}: {STUDY} has a malformed count, seed or fidelity list"
-        )
-    return study
-
-
-def _with_added_fidelities(folder: Path, study: dict, added: list[str]) -> dict:
-    """The study with the --fidelity values it lacks appended (validated first), saved atomically."""
-    new = [text for text in dict.fromkeys(added) if text not in study["fidelities"]]
-    if new:
-        space = parse_space(study["space"], source=f"{folder / STUDY}")
-        for text in new:
-            parse_fidelity(text, space)
-        study = {**study, "fidelities": study["fidelities"] + new}
-        atomic_write_text(folder / STUDY, json.dumps(study, indent=1))
-    return study
+    except (StudyError, SpaceError) as err:
+        raise UsageError(f"cannot resume {folder}: {STUDY}: {err}") from None
 
 
 def _train_all(
-    folder: Path, space, genomes, fidelities, seed: int, evaluator: RayEvaluator
+    folder: Path, study: Study, genomes, fidelities, evaluator: RayEvaluator
 ) -> list[Evaluation]:
-    done = {(e.extra.get("fidelity"), e.key): e for e in read_journal(folder, repair=True)}
-    codec = GenomeCodec(space)
+    """Every evaluation of the study: the journal's, and one per architecture and fidelity that
+    it lacks, trained now. Each fidelity is an ask/tell search over the given genomes."""
+    done = read_journal(folder, repair=True)
     for index, fidelity in enumerate(fidelities):
-        todo = [
-            c
-            for c in candidates_at(space, genomes, fidelity, seed)
-            if (fidelity.name, c.key) not in done
-        ]
-        by_key = {c.key: c for c in todo}
+        engine = SearchEngine(
+            space_at(study.space, fidelity),
+            study.seed,
+            folder,
+            scheme=GivenGenomes(study.space.evolution, genomes),
+            max_generations=0,
+            fidelity=fidelity.name,
+        )
+        engine.restore(e for e in done if e.fidelity == fidelity.name)
 
-        def record(key, result, fidelity=fidelity, index=index):
-            c = by_key[key]
-            evaluation = Evaluation(
-                index,
-                key,
-                tuple(codec.encode(c.spec)),
-                c.spec,
-                c.seed,
-                result,
-                extra={"fidelity": fidelity.name},
-            )
-            if (fidelity.name, key) not in done:
-                done[(fidelity.name, key)] = evaluation
-                append_evaluation(folder, evaluation)
+        def tell(key, result, engine=engine, name=fidelity.name):
+            if key in engine.pending:  # an evaluator may report a key twice
+                engine.tell(key, result)
+                done.append(engine.evaluations[key])
                 print(
-                    f"  {fidelity.name:32s} {key:36s} {result.status:7s} {result.psnr:7.3f} dB "
+                    f"  {name:32s} {key:36s} {result.status:7s} {result.psnr:7.3f} dB "
                     f"{result.train_seconds:6.1f} s",
                     flush=True,
                 )
 
+        todo = engine.ask()
         if todo:
             print(f"fidelity {fidelity.name}: training {len(todo)} architectures", flush=True)
-            results = evaluator.evaluate(todo, index, record)
-            for key, result in results.items():
-                record(key, result)
-    return list(done.values())
+            results = evaluator.evaluate(todo, index, tell)
+            for c in todo:
+                tell(c.key, results.get(c.key) or CandidateResult.failed("no result reported"))
+    return done
 
 
 def _zero_cost(folder: Path, space, genomes) -> pd.DataFrame:
@@ -225,16 +198,16 @@ def main(argv=None) -> None:
             f"--max-cost {args.max_cost:g}: must be a positive multiple of the default's cost"
         )
     folder, study = _study(args)
-    space = parse_space(study["space"], source=f"{folder / STUDY}")
-    fidelities = [parse_fidelity(text, space) for text in study["fidelities"]]
-    genomes = spread_sample(space, study["count"], study["seed"])
+    space = study.space
+    fidelities = [parse_fidelity(text, space) for text in study.fidelities]
+    genomes = spread_sample(space, study.count, study.seed)
     print(dashboard_help(start_ray(args.address)))
     resources = space.resources.model_copy(
         update={"cpus": args.cpus_per_trial, "gpus": args.gpus_per_trial}
     )
     check_resources(resources)
     evaluator = RayEvaluator(folder, args.cpus_per_trial, args.gpus_per_trial, args.max_concurrent)
-    evaluations = _train_all(folder, space, genomes, fidelities, study["seed"], evaluator)
+    evaluations = _train_all(folder, study, genomes, fidelities, evaluator)
     scores = _wide(evaluations)
     columns = [_psnr_column(f.name) for f in fidelities]
     if not args.no_zero_cost:
@@ -287,7 +260,7 @@ def _wide(evaluations: list[Evaluation]) -> pd.DataFrame:
     rows: dict[str, dict] = {}
     for e in evaluations:
         row = rows.setdefault(e.key, {"gflops": e.result.gflops, "params": e.result.params})
-        name = e.extra["fidelity"]
+        name = e.fidelity
         row[_psnr_column(name)] = e.result.psnr if e.result.ok else None
         row[f"seconds {name}"] = e.result.train_seconds
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("key")

@@ -4,6 +4,8 @@ rankings agree (Kendall's tau and Spearman's rho with bootstrap intervals, top-5
 from __future__ import annotations
 
 import itertools
+import json
+import numbers
 import random
 import warnings
 from dataclasses import dataclass
@@ -16,17 +18,17 @@ from pydantic import ValidationError
 from scipy.stats import kendalltau, spearmanr
 
 from ..plotting import new_figure, save_png
-from ..search.fitness import candidate_seed
 from ..search.genome import GenomeCodec
-from ..search.result import Candidate
 from ..search.space import Budget, SearchSpace, SpaceError, format_validation_error, parse_space
 
 __all__ = [
     "FidelityError",
+    "StudyError",
     "Fidelity",
+    "Study",
     "parse_fidelity",
+    "space_at",
     "spread_sample",
-    "candidates_at",
     "agreement",
     "cheapest_reliable",
     "fidelity_summary",
@@ -37,12 +39,62 @@ class FidelityError(ValueError):
     """A fidelity that is not a valid budget."""
 
 
+class StudyError(ValueError):
+    """A study.json that does not hold a study."""
+
+
 @dataclass(frozen=True)
 class Fidelity:
     """A named budget: the space's default budget with some fields changed."""
 
     name: str
     budget: Budget
+
+
+@dataclass(frozen=True)
+class Study:
+    """A study's ``study.json``: the space (its budget is the default fidelity), how many
+    architectures, the seed, and the fidelities by name, in the order they were added."""
+
+    space: SearchSpace
+    count: int
+    seed: int
+    fidelities: tuple[str, ...]
+
+    def with_fidelities(self, added: list[str]) -> "Study":
+        """This study with those of ``added`` it lacks appended (each validated first)."""
+        new = [text for text in dict.fromkeys(added) if text not in self.fidelities]
+        for text in new:
+            parse_fidelity(text, self.space)
+        return Study(self.space, self.count, self.seed, self.fidelities + tuple(new))
+
+    def to_json(self) -> str:
+        data = {"space": self.space.to_dict(), "count": self.count, "seed": self.seed}
+        return json.dumps({**data, "fidelities": list(self.fidelities)}, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Study":
+        """The study in ``text``; StudyError (or SpaceError for its space) names what is wrong."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise StudyError(f"not JSON ({err})") from None
+        names = {"space", "count", "seed", "fidelities"}
+        if not isinstance(data, dict) or set(data) != names:
+            raise StudyError(f"expected an object with exactly {', '.join(sorted(names))}")
+        fidelities = data["fidelities"]
+        if not (
+            isinstance(fidelities, list)
+            and all(isinstance(f, str) for f in fidelities)
+            and all(_integer(data[k]) for k in ("count", "seed"))
+        ):
+            raise StudyError("a malformed count, seed or fidelity list")
+        space = parse_space(data["space"], source="space")
+        return cls(space, data["count"], data["seed"], tuple(fidelities))
+
+
+def _integer(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def parse_fidelity(text: str, space: SearchSpace) -> Fidelity:
@@ -89,16 +141,9 @@ def spread_sample(space: SearchSpace, count: int, seed: int) -> list[list[int]]:
     return [ranked[i] for i in picks]
 
 
-def candidates_at(
-    space: SearchSpace, genomes: list[list[int]], fidelity: Fidelity, seed: int
-) -> list[Candidate]:
-    codec = GenomeCodec(space)
-    return [
-        Candidate(
-            codec.key(g), codec.decode(g), fidelity.budget, candidate_seed(seed, codec.key(g))
-        )
-        for g in genomes
-    ]
+def space_at(space: SearchSpace, fidelity: Fidelity) -> SearchSpace:
+    """``space`` with ``fidelity``'s budget (valid: :func:`parse_fidelity` checked it)."""
+    return parse_space({**space.to_dict(), "budget": fidelity.budget.model_dump(mode="json")})
 
 
 def _bootstrap(a: np.ndarray, b: np.ndarray, statistic, resamples: int, rng) -> tuple[float, float]:

@@ -26,7 +26,8 @@ from ..atomic import atomic_write_text
 from ..cli import CommandParser, UsageError, cli_main, parse_duration, seed_int, user_error
 from ..data import training_sampler, validation_set
 from .checkpoint import CHECKPOINT, RUN_INFO, CheckpointError
-from .engine import Evolution
+from .engine import SearchEngine
+from .generational import run_generations
 from .evaluators import RayEvaluator, ResourceError, check_resources, dashboard_help, start_ray
 from .genome import GenomeError
 from .report import write_reports
@@ -162,7 +163,7 @@ def _new_run_folder(args, space) -> Path:
     return run_dir
 
 
-def _start_new_run(run_dir: Path, space) -> Evolution:
+def _start_new_run(run_dir: Path, space) -> SearchEngine:
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "space.yaml", yaml.safe_dump(space.to_dict(), sort_keys=False))
     command = shlex.join(["python", "-m", "nas.search", *sys.argv[1:]])
@@ -170,10 +171,10 @@ def _start_new_run(run_dir: Path, space) -> Evolution:
         run_dir / RUN_INFO,
         json.dumps({"command": command, "started": dt.datetime.now().isoformat()}),
     )
-    return Evolution(space, run_dir, RayEvaluator.for_space(run_dir, space.resources), space.seed)
+    return SearchEngine(space, space.seed, run_dir)
 
 
-def _resumed_run(args) -> Evolution:
+def _resumed_run(args) -> SearchEngine:
     """The run in --resume; resources may change between sessions, the space and its settings may not."""
     fixed = [
         f
@@ -199,7 +200,7 @@ def _resumed_run(args) -> Evolution:
             f"--resume continues a run as it was configured; drop --{fixed[0].replace('_', '-')} "
             "(only --cpus-per-trial, --gpus-per-trial, --max-concurrent and --address may change)"
         )
-    run = Evolution.resume(Path(args.resume), evaluator=None, repair=not args.check)
+    run = SearchEngine.resume(Path(args.resume), repair=not args.check)
     run.space = run.space.with_overrides(
         resources={
             "cpus": args.cpus_per_trial,
@@ -207,7 +208,6 @@ def _resumed_run(args) -> Evolution:
             "max_concurrent": args.max_concurrent,
         }
     )
-    run.evaluator = RayEvaluator.for_space(run.run_dir, run.space.resources)
     return run
 
 
@@ -238,14 +238,16 @@ def main(argv=None) -> None:
         print("space and data: OK")
         return
     total = space.evolution.generations
-    if run is not None and run.generation > total:
+    if run is not None and run.finished:
         print(f"{run_dir}: all {total} generations are done")
     else:
         print(dashboard_help(start_ray(args.address)))
         check_resources(space.resources)  # before anything is written: a trial must fit somewhere
         run = run or _start_new_run(run_dir, space)
         print(f"run folder: {run_dir}")
-        finished = run.run(
+        finished = run_generations(
+            run,
+            RayEvaluator.for_space(run_dir, space.resources),
             progress=lambda entry, eta: (write_reports(run), _print_generation(entry, eta, total)),
             time_budget_s=time_budget_s,
         )
@@ -255,10 +257,10 @@ def main(argv=None) -> None:
                 f"go on with: python -m nas.search --resume {run_dir} [--time-budget ...]"
             )
     best = write_reports(run)
-    m = best["metrics"]
+    m = best.metrics
     print(
-        f"best: {best['key']}  PSNR {m['psnr']:.3f} dB  SSIM {m['ssim']:.4f}  params {m['params']:,}  "
-        f"GFLOPs@256 {m['gflops']:.1f}"
+        f"best: {best.key}  PSNR {m.psnr:.3f} dB  SSIM {m.ssim:.4f}  params {m.params:,}  "
+        f"GFLOPs@256 {m.gflops:.1f}"
     )
     print(
         f"wrote {run_dir / 'best.json'}; build it with: python -m nas.export {run_dir / 'best.json'}"

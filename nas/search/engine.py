@@ -1,28 +1,38 @@
-"""The evolutionary search: DEAP's toolbox and a selection scheme own the loop, an evaluator
-(Ray Tune, or in-process) scores each generation's new candidates.
+"""The search engine, ask/tell: DEAP's toolbox and a selection scheme propose, a client trains.
 
-    for each generation:
-        offspring = scheme.initial(toolbox) if generation 0 else scheme.propose(toolbox)
-        score the offspring not yet in the cache (each result is journalled as it arrives)
-        scheme.replace(offspring); logbook; checkpoint
+    engine = SearchEngine(space, seed, run_dir)
+    candidates = engine.ask(n)        # up to n new candidates: never scored, never pending
+    engine.tell(key, result)          # journalled; a step whose results are all in is folded in
+    engine.state_dict()               # the checkpoint (load_state_dict, or SearchEngine.resume)
 
-A resumed run restores the checkpoint (scheme, RNG, logbook) and the journal (every finished
-evaluation), so it re-proposes the same offspring and trains only what had not finished. On CPU
-it ends with the same ``best.json`` as an uninterrupted run.
+A *step* is what the scheme proposes at once: the initial population, then a generation (or,
+for a steady-state scheme, a batch of children). Proposed keys already scored are resolved from
+the cache without training; the rest are handed out by ``ask`` once each and are *pending* until
+told. A generational scheme's next step is proposed only when the last is folded in; a
+steady-state scheme (``scheme.steady_state``) is asked for more while others are pending.
+:func:`nas.search.generational.run_generations` is the generational client loop;
+``bench/bench_search.py`` and ``nas.fidelity`` drive the engine directly.
+
+A resumed run restores the checkpoint (scheme, RNG, logbook, open steps) and the journal (every
+finished evaluation), so it re-proposes the same offspring and trains only what had not
+finished. On CPU it ends with the same ``best.json`` as an uninterrupted run.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import random
 import statistics
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Iterable
 
 from deap import base, creator, tools
 
+from .best import BestRecord, Metrics, ParetoMember
 from .checkpoint import (
     JOURNAL,
     CheckpointError,
@@ -34,13 +44,14 @@ from .checkpoint import (
 from .fitness import candidate_seed
 from .genome import GenomeCodec, GenomeError
 from .result import FAILED_PSNR, Candidate, CandidateResult, Evaluation
-from .schemes import make_scheme
+from .schemes import Scheme, make_scheme
 from .space import SearchSpace, SpaceError, parse_space
 
-__all__ = ["Evolution", "CheckpointError"]
+__all__ = ["SearchEngine", "CheckpointError"]
 
 log = logging.getLogger("nas.search")
 _SIGN = {"psnr": 1.0, "gflops": -1.0, "params": -1.0}
+LOGBOOK_HEADER = ["gen", "evals", "cached", "failed", "stopped", "best", "median", "elapsed"]
 
 
 def _deap_classes(objectives: list[str]):
@@ -53,35 +64,60 @@ def _deap_classes(objectives: list[str]):
     return getattr(creator, individual)
 
 
-class Evolution:
-    """One search run in ``run_dir`` over ``space``; ``evaluator.evaluate(candidates, generation,
-    on_result)`` scores candidates and calls ``on_result(key, result)`` as each one finishes."""
+@dataclass
+class _Step:
+    """One proposal of the scheme: its offspring (DEAP individuals) and the keys not yet told."""
 
-    def __init__(self, space: SearchSpace, run_dir: Path, evaluator, seed: int) -> None:
-        self.space, self.run_dir, self.evaluator, self.seed = space, Path(run_dir), evaluator, seed
+    generation: int
+    offspring: list
+    waiting: set[str] = field(default_factory=set)
+
+
+class SearchEngine:
+    """One search over ``space`` with run seed ``seed``; ``run_dir`` holds its journal and
+    checkpoint (None: in memory only). ``scheme`` defaults to the space's selection scheme;
+    ``max_generations`` (default: the space's ``evolution.generations``; ``math.inf`` for a client
+    that stops on its own count) is the last step proposed. ``fidelity`` names the budget of a
+    study that is not the space's own; it is recorded in every evaluation."""
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        seed: int,
+        run_dir: Path | None = None,
+        *,
+        scheme: Scheme | None = None,
+        max_generations: float | None = None,
+        fidelity: str | None = None,
+    ) -> None:
+        self.space, self.seed, self.fidelity = space, seed, fidelity
+        self.run_dir = None if run_dir is None else Path(run_dir)
+        self.max_generations = (
+            space.evolution.generations if max_generations is None else max_generations
+        )
         self.codec = GenomeCodec(space)
         self.objectives = space.objectives
         self.Individual = _deap_classes(self.objectives)
-        self.scheme = make_scheme(space.evolution)
+        self.scheme = scheme or make_scheme(space.evolution)
         self.toolbox = base.Toolbox()
         self.toolbox.register(
             "individual", lambda: self.Individual(self.codec.random_genome(random))
         )
+        self.toolbox.register("genome", lambda genome: self.Individual(list(genome)))
+        self.toolbox.register("key", self.codec.key)
+        # keys proposed and not yet told (a model-guided scheme counts them as taken)
+        self.toolbox.register("pending", lambda: frozenset(self.pending) | frozenset(self._queue))
         self.toolbox.register("mate", self._mate)
         self.toolbox.register("mutate", self._mutate)
-        self.cache: dict[str, Evaluation] = {}
+        self.evaluations: dict[str, Evaluation] = {}  # every told result, in the order told
+        self.pending: dict[str, Candidate] = {}  # handed out by ask, not yet told
+        self._queue: dict[str, tuple[tuple[int, ...], int]] = {}  # key -> (genome, generation)
+        self._asked: dict[str, tuple[tuple[int, ...], int]] = {}
+        self._steps: list[_Step] = []  # proposed and not yet folded in
         self.logbook = tools.Logbook()
-        self.logbook.header = [
-            "gen",
-            "evals",
-            "cached",
-            "failed",
-            "stopped",
-            "best",
-            "median",
-            "elapsed",
-        ]
-        self.generation, self.elapsed_before = 0, 0.0
+        self.logbook.header = LOGBOOK_HEADER
+        self.generation = 0  # steps proposed so far: the next step's index
+        self.elapsed_before, self._clock = 0.0, time.perf_counter()
         self.rng_state = random.Random(seed).getstate()
 
     # ---- variation (DEAP operators wrapping the codec) ------------------------------------------
@@ -96,94 +132,119 @@ class Evolution:
     def individual(self, genome) -> list:
         """A DEAP individual of ``genome``, with its fitness when it has been scored."""
         ind = self.Individual(genome)
-        evaluation = self.cache.get(self.codec.key(ind))
+        evaluation = self.evaluations.get(self.codec.key(ind))
         if evaluation is not None:
             ind.fitness.values = evaluation.result.fitness(self.objectives)
         return ind
 
-    # ---- evaluation ----------------------------------------------------------------------------
-    def _record(
-        self, generation: int, genomes: dict, candidates: dict, key: str, result: CandidateResult
-    ) -> None:
-        if key in self.cache:
-            return
-        candidate = candidates[key]
+    # ---- ask / tell ----------------------------------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        """Nothing left to propose, and every proposed step folded in."""
+        return self.generation > self.max_generations and not self._steps
+
+    def ask(self, n: int | None = None) -> list[Candidate]:
+        """Up to ``n`` new candidates to train (default: those of the next step that has any).
+        Fewer when the scheme waits for pending results (a generation's barrier) or nothing is
+        left to propose; steps whose candidates are all scored already are folded in on the way."""
+        wanted = math.inf if n is None else n
+        handed: list[Candidate] = []
+        while len(handed) < wanted:
+            if self._queue:
+                handed.append(self._hand_out(next(iter(self._queue))))
+            elif (
+                self.generation > self.max_generations
+                or (self._steps and not self.scheme.steady_state)
+                or (n is None and handed)
+            ):
+                break
+            else:
+                self._propose()
+        return handed
+
+    def tell(self, key: str, result: CandidateResult) -> None:
+        """Record the result of a pending candidate (journal, cache); fold in every step it
+        completes. A key that is not pending (never asked, or told already) is refused."""
+        if key not in self.pending:
+            raise KeyError(f"tell({key!r}): not a pending candidate (never asked, or told already)")
+        candidate = self.pending.pop(key)
+        genome, generation = self._asked.pop(key)
         evaluation = Evaluation(
-            generation, key, genomes[key], candidate.spec, candidate.seed, result
+            generation, key, genome, candidate.spec, candidate.seed, result, fidelity=self.fidelity
         )
-        self.cache[key] = evaluation
-        append_evaluation(self.run_dir, evaluation)
+        self.evaluations[key] = evaluation
+        if self.run_dir is not None:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            append_evaluation(self.run_dir, evaluation)
         log.info(
-            "  %-40s %-7s %7.3f dB  %5.1f s  (%d trained in this run folder)",
+            "  %-40s %-7s %7.3f dB  %5.1f s  (%d told)",
             key,
             result.status,
             result.psnr,
             result.train_seconds,
-            len(self.cache),
+            len(self.evaluations),
         )
+        self.scheme.observe(evaluation)
+        for step in list(self._steps):
+            step.waiting.discard(key)
+            if not step.waiting:
+                self._fold(step)
 
-    def _evaluate(self, individuals: list, generation: int) -> None:
-        """Score ``individuals``: cached keys are reused, the rest go to the evaluator once each."""
-        genomes, candidates = {}, {}
-        for ind in individuals:
-            key = self.codec.key(ind)
-            if key not in self.cache and key not in candidates:
-                genomes[key] = tuple(ind)
-                candidates[key] = Candidate(
-                    key, self.codec.decode(ind), self.space.budget, candidate_seed(self.seed, key)
-                )
-        if candidates:
-            record = lambda key, result: self._record(generation, genomes, candidates, key, result)
-            results = self.evaluator.evaluate(list(candidates.values()), generation, record)
-            for key in candidates:  # anything the evaluator did not report as it went
-                record(key, results.get(key) or CandidateResult.failed("no result reported"))
-        for ind in individuals:
-            ind.fitness.values = self.cache[self.codec.key(ind)].result.fitness(self.objectives)
-
-    # ---- the loop ------------------------------------------------------------------------------
-    def run(self, progress: Callable | None = None, time_budget_s: float | None = None) -> bool:
-        """Run (or continue) until the configured number of generations is done, or until a
-        generation ends with ``time_budget_s`` seconds (of this call) spent. Returns whether all
-        generations are done; a run stopped by its time budget continues with :meth:`resume`."""
-        started = time.perf_counter()
-        total = self.space.evolution.generations
-        if self.generation == 0:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            self.save(self.elapsed_before)  # a run killed in generation 0 can be resumed too
-        while self.generation <= total:
-            gen = self.generation
-            with self._evolution_rng():
-                offspring = (
-                    self.scheme.initial(self.toolbox)
-                    if gen == 0
-                    else self.scheme.propose(self.toolbox)
-                )
-            self._evaluate(offspring, gen)
+    def _propose(self) -> None:
+        """The scheme's next step: known keys resolved, new ones queued; folded at once when it
+        waits for nothing."""
+        gen = self.generation
+        with self._evolution_rng():
             if gen == 0:
-                self.scheme.start(offspring)
+                offspring = self.scheme.initial(self.toolbox)
             else:
-                self.scheme.replace(offspring)
-            elapsed = self.elapsed_before + time.perf_counter() - started
-            self._log(gen, offspring, elapsed)
-            self.generation = gen + 1
-            self.save(elapsed)
-            if progress:
-                progress(self.logbook[-1], eta=elapsed / (gen + 1) * (total - gen))
-            if (
-                time_budget_s is not None
-                and time.perf_counter() - started >= time_budget_s
-                and gen < total
-            ):
-                return False
-        return True
+                offspring = self.scheme.propose(self.toolbox)
+        self.generation = gen + 1
+        self._open(_Step(gen, offspring))
 
-    def _log(self, gen: int, offspring: list, elapsed: float) -> None:
-        results = [self.cache[self.codec.key(ind)].result for ind in offspring]
+    def _open(self, step: _Step) -> None:
+        self._steps.append(step)
+        for ind in step.offspring:
+            key = self.codec.key(ind)
+            if key in self.evaluations:
+                continue
+            step.waiting.add(key)
+            if key not in self.pending and key not in self._queue:
+                self._queue[key] = (tuple(ind), step.generation)
+        if not step.waiting:
+            self._fold(step)
+
+    def _hand_out(self, key: str) -> Candidate:
+        genome, generation = self._queue.pop(key)
+        candidate = Candidate(
+            key,
+            self.codec.decode(list(genome)),
+            self.space.budget,
+            candidate_seed(self.seed, key),
+        )
+        self.pending[key], self._asked[key] = candidate, (genome, generation)
+        return candidate
+
+    def _fold(self, step: _Step) -> None:
+        """Hand a scored step to the scheme and record it in the logbook."""
+        for ind in step.offspring:
+            ind.fitness.values = self.evaluations[self.codec.key(ind)].result.fitness(
+                self.objectives
+            )
+        if step.generation == 0:
+            self.scheme.start(step.offspring)
+        else:
+            self.scheme.replace(step.offspring)
+        self._steps.remove(step)
+        self._log(step.generation, step.offspring)
+
+    def _log(self, gen: int, offspring: list) -> None:
+        results = [self.evaluations[self.codec.key(ind)].result for ind in offspring]
         ok = [r.psnr for r in results if r.ok]
-        trained = sum(1 for e in self.cache.values() if e.generation == gen)
+        trained = sum(1 for e in self.evaluations.values() if e.generation == gen)
         seen = [
             e.result.psnr if e.result.ok else FAILED_PSNR
-            for e in self.cache.values()
+            for e in self.evaluations.values()
             if e.generation <= gen
         ]
         self.logbook.record(
@@ -192,10 +253,14 @@ class Evolution:
             cached=len(offspring) - trained,
             failed=sum(r.status == "failed" for r in results),
             stopped=sum(r.status == "stopped" for r in results),
-            best=max(seen),
+            best=max(seen, default=FAILED_PSNR),
             median=statistics.median(ok) if ok else FAILED_PSNR,
-            elapsed=round(elapsed, 1),
+            elapsed=round(self.elapsed(), 1),
         )
+
+    def elapsed(self) -> float:
+        """Seconds this search has run, over every session."""
+        return self.elapsed_before + time.perf_counter() - self._clock
 
     @contextmanager
     def _evolution_rng(self):
@@ -211,61 +276,79 @@ class Evolution:
             random.setstate(outside)
 
     # ---- results -------------------------------------------------------------------------------
-    def best(self) -> dict:
-        """The best evaluation (highest PSNR; ties by key) and, with several objectives, the
-        Pareto set of all fully trained evaluations (one entry per architecture)."""
-        everything = sorted(self.cache.values(), key=lambda e: e.key)
+    def best(self) -> BestRecord:
+        """The best evaluation (highest PSNR of the fully trained; ties by key) and, with several
+        objectives, the Pareto set of the fully trained (one member per architecture). Its
+        ``run`` is left for the report to fill in."""
+        everything = sorted(self.evaluations.values(), key=lambda e: e.key)
         ok = [e for e in everything if e.result.ok] or everything
         top = max(ok, key=lambda e: e.result.psnr)
-        best = {
-            "key": top.key,
-            "genome": list(top.genome),
-            "spec": top.spec.to_dict(),
-            "metrics": top.result.metrics(),
-        }
+        pareto = None
         if len(self.objectives) > 1:
             front = tools.ParetoFront(similar=lambda a, b: self.codec.key(a) == self.codec.key(b))
             front.update([self.individual(e.genome) for e in ok if e.result.ok])
-            best["pareto"] = [
-                {
-                    "key": self.codec.key(ind),
-                    "genome": list(ind),
-                    "metrics": self.cache[self.codec.key(ind)].result.metrics(),
-                }
+            pareto = tuple(
+                ParetoMember(
+                    self.codec.key(ind),
+                    tuple(ind),
+                    Metrics.of(self.evaluations[self.codec.key(ind)].result),
+                )
                 for ind in front
-            ]
-        return best
+            )
+        return BestRecord(
+            top.key,
+            top.genome,
+            top.spec,
+            Metrics.of(top.result),
+            self.space,
+            self.seed,
+            pareto=pareto,
+        )
 
     # ---- checkpoint (one pair: state_dict / load_state_dict) -------------------------------------
-    def state_dict(self, elapsed: float) -> dict:
+    def state_dict(self) -> dict:
+        """Plain JSON: with the journal, everything a resumed search needs. Open steps keep their
+        offspring; what they had handed out and not yet heard of is asked for again."""
         return {
             "seed": self.seed,
             "space": self.space.to_dict(),
             "generation": self.generation,
-            "elapsed_seconds": elapsed,
+            "elapsed_seconds": self.elapsed(),
             "scheme": self.scheme.state_dict(),
             "random_state": _dump_random(self.rng_state),
             "logbook": [dict(entry) for entry in self.logbook],
+            "open_steps": [
+                {"generation": s.generation, "offspring": [list(ind) for ind in s.offspring]}
+                for s in self._steps
+            ],
         }
 
-    def load_state_dict(self, state: dict, evaluations: list[Evaluation]) -> None:
+    def load_state_dict(self, state: dict, evaluations: Iterable[Evaluation] = ()) -> None:
+        """Restore a checkpoint (and the journal's ``evaluations``); ValueError or
+        CheckpointError when they do not belong to this search."""
+        self.restore(evaluations)
+        self.scheme.load_state_dict(state["scheme"], self.individual)
+        for entry in state["logbook"]:
+            if not isinstance(entry, dict) or not isinstance(entry.get("gen"), int):
+                raise ValueError(f"logbook entry without its generation: {entry!r}")
+            self.logbook.record(**entry)
+        self.generation = int(state["generation"])
+        self.elapsed_before, self._clock = float(state["elapsed_seconds"]), time.perf_counter()
+        self.rng_state = _load_random(state["random_state"])
+        for step in state.get("open_steps", []):  # checkpoints of a generation boundary have none
+            offspring = [self.Individual(self.codec.validate(g)) for g in step["offspring"]]
+            self._open(_Step(int(step["generation"]), offspring))
+
+    def restore(self, evaluations: Iterable[Evaluation]) -> None:
+        """Take journalled evaluations as told (they will not be asked for again)."""
         for e in evaluations:  # a journal of another space, or edited by hand, is refused here
             if not self._fits(e):
                 raise CheckpointError(
                     f"cannot resume {self.run_dir}: {JOURNAL} entry {e.key!r} does not fit the "
                     "run's space (another run's, or edited)"
                 )
-        self.cache = {e.key: e for e in evaluations}
-        self.scheme.load_state_dict(state["scheme"], self.individual)
-        for entry in state["logbook"]:
-            if not isinstance(entry, dict) or not isinstance(entry.get("gen"), int):
-                raise ValueError(f"logbook entry without its generation: {entry!r}")
-            self.logbook.record(**entry)
-        self.generation, self.elapsed_before = (
-            int(state["generation"]),
-            float(state["elapsed_seconds"]),
-        )
-        self.rng_state = _load_random(state["random_state"])
+            self.evaluations[e.key] = e
+            self.scheme.observe(e)
 
     def _fits(self, evaluation: Evaluation) -> bool:
         try:
@@ -276,23 +359,26 @@ class Evolution:
         except GenomeError:
             return False
 
-    def save(self, elapsed: float) -> None:
-        write_checkpoint(self.run_dir, self.state_dict(elapsed))
+    def save(self) -> None:
+        """Write the checkpoint into the run folder."""
+        if self.run_dir is None:
+            raise ValueError("an engine without a run folder has no checkpoint to write")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        write_checkpoint(self.run_dir, self.state_dict())
 
     @classmethod
-    def resume(cls, run_dir: Path, evaluator, repair: bool = True) -> "Evolution":
-        """The run in ``run_dir`` as it was when it stopped; CheckpointError if it cannot be.
+    def resume(cls, run_dir: Path, repair: bool = True) -> "SearchEngine":
+        """The search in ``run_dir`` as it was when it stopped; CheckpointError if it cannot be.
         ``repair=False`` (a look only, e.g. ``--check``) leaves a torn journal line as it is."""
         state = read_checkpoint(run_dir)
         evaluations = read_journal(run_dir, repair=repair)
         try:
-            run = cls(
+            engine = cls(
                 parse_space(state["space"], source=f"{run_dir}: checkpoint"),
-                Path(run_dir),
-                evaluator,
                 int(state["seed"]),
+                Path(run_dir),
             )
-            run.load_state_dict(state, evaluations)
+            engine.load_state_dict(state, evaluations)
         except CheckpointError:
             raise
         except (KeyError, TypeError, ValueError, IndexError) as err:
@@ -301,7 +387,7 @@ class Evolution:
             raise CheckpointError(
                 f"cannot resume {run_dir}: checkpoint is damaged ({type(err).__name__}: {err})"
             ) from None
-        return run
+        return engine
 
 
 def _dump_random(state) -> list:

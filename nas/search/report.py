@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
 from ..atomic import atomic_write_text
 from ..plotting import new_figure, save_png
+from .best import BestRecord, ParetoMember
 from .result import Evaluation
 
 __all__ = ["evaluations_table", "write_reports"]
@@ -24,17 +25,18 @@ def _atomic_csv(table: pd.DataFrame, path: Path) -> None:
     atomic_write_text(path, table.to_csv(index=False))
 
 
-def write_reports(run) -> dict:
-    """Write evaluations.csv, logbook.csv, best.json and the plots of ``run`` (an Evolution)."""
-    folder = run.run_dir
-    table = evaluations_table(list(run.cache.values()))
+def write_reports(engine) -> BestRecord:
+    """Write evaluations.csv, logbook.csv, best.json and the plots of ``engine`` (a
+    :class:`~nas.search.engine.SearchEngine` with a run folder); returns the best.json record."""
+    folder = engine.run_dir
+    table = evaluations_table(list(engine.evaluations.values()))
     _atomic_csv(table, folder / "evaluations.csv")
-    _atomic_csv(pd.DataFrame(list(run.logbook)), folder / "logbook.csv")
-    best = {**run.best(), "space": run.space.to_dict(), "seed": run.seed, "run": str(folder)}
-    atomic_write_text(folder / "best.json", json.dumps(best, indent=2, allow_nan=False))
-    _plot_fitness(table, pd.DataFrame(list(run.logbook)), folder / "fitness.png")
-    if len(run.objectives) > 1:
-        _plot_pareto(table, best.get("pareto", []), run.objectives[1], folder / "pareto.png")
+    _atomic_csv(pd.DataFrame(list(engine.logbook)), folder / "logbook.csv")
+    best = replace(engine.best(), run=str(folder))
+    atomic_write_text(folder / "best.json", best.to_json())
+    _plot_fitness(table, pd.DataFrame(list(engine.logbook)), folder / "fitness.png")
+    if len(engine.objectives) > 1:
+        _plot_pareto(table, best.pareto or (), engine.objectives[1], folder / "pareto.png")
     return best
 
 
@@ -52,12 +54,14 @@ def _plot_fitness(table: pd.DataFrame, logbook: pd.DataFrame, path: Path) -> Non
     save_png(fig, path)
 
 
-def _plot_pareto(table: pd.DataFrame, pareto: list[dict], cost: str, path: Path) -> None:
+def _plot_pareto(
+    table: pd.DataFrame, pareto: tuple[ParetoMember, ...], cost: str, path: Path
+) -> None:
     fig, ax = new_figure()
     ok = table[table["status"] == "ok"]
     ax.scatter(ok[cost], ok["psnr"], s=12, alpha=0.4, label="evaluations")
     front = sorted(
-        (p["metrics"][cost], p["metrics"]["psnr"]) for p in pareto if p["metrics"]["status"] == "ok"
+        (getattr(p.metrics, cost), p.metrics.psnr) for p in pareto if p.metrics.status == "ok"
     )
     if front:
         ax.plot(*zip(*front), "r-o", label="Pareto front")

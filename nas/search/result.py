@@ -180,12 +180,17 @@ class Evaluation(_JsonRecord):
     seed: int
     result: CandidateResult
     extra: dict = field(default_factory=dict)  # scheme-specific bookkeeping; kept as plain JSON
+    # The named budget it was trained at when that is not its run's own (a proxy-fidelity
+    # study's column, e.g. "steps=1200"); None for a search's evaluations.
+    fidelity: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "genome", tuple(self.genome))
+        if self.fidelity is not None and not isinstance(self.fidelity, str):
+            raise ValueError(f"fidelity: expected a string, got {self.fidelity!r}")
 
     def to_dict(self) -> dict:
-        return {
+        data = {
             "generation": self.generation,
             "key": self.key,
             "genome": list(self.genome),
@@ -194,11 +199,17 @@ class Evaluation(_JsonRecord):
             "result": self.result.to_dict(),
             "extra": self.extra,
         }
+        if self.fidelity is not None:  # a search's journal lines stay as they were
+            data["fidelity"] = self.fidelity
+        return data
 
     @classmethod
     def from_dict(cls, data: object) -> "Evaluation":
         data = _strict_fields(cls, data, "evaluation")
         try:
+            extra, fidelity = dict(data.get("extra", {})), data.get("fidelity")
+            if fidelity is None and "fidelity" in extra:  # a study journalled before the field
+                fidelity = extra.pop("fidelity")
             return cls(
                 generation=int(data["generation"]),
                 key=str(data["key"]),
@@ -206,7 +217,8 @@ class Evaluation(_JsonRecord):
                 spec=ArchSpec.from_dict(data["spec"]),
                 seed=int(data["seed"]),
                 result=CandidateResult.from_dict(data["result"]),
-                extra=dict(data.get("extra", {})),
+                extra=extra,
+                fidelity=fidelity,
             )
         except (TypeError, ValueError) as err:
             raise RecordError(f"evaluation {data.get('key')}: {err}") from None
@@ -222,6 +234,7 @@ class Evaluation(_JsonRecord):
             "seed": self.seed,
             "genome": json.dumps(list(self.genome)),
             "spec": self.spec.to_json(),
+            **({"fidelity": self.fidelity} if self.fidelity is not None else {}),
         }
 
 

@@ -1,9 +1,16 @@
 """Selection schemes: one class each, owning its population, its selection and its replacement.
 
-Every scheme proposes ``settings.children()`` candidates per generation from the DEAP
-``toolbox`` (``individual``, ``clone``, ``mate``, ``mutate``), and after they are scored folds
-them into its population. Its ``state_dict`` is its part of the checkpoint: the population in
-the scheme's own order (aging keeps it oldest first).
+Every scheme proposes ``settings.children()`` candidates per step from the DEAP ``toolbox``
+(``individual``, ``genome``, ``clone``, ``mate``, ``mutate``; ``key`` of an individual and
+``pending()``, the keys proposed and not yet scored), and once a step's candidates are
+all scored the engine (:class:`~nas.search.engine.SearchEngine`) hands them back to fold into the
+population: ``start`` for the initial step, ``replace`` for every later one. A step is a
+generation: the engine proposes the next only when the last is folded in. A scheme with
+``steady_state = True`` is asked for a new step while earlier ones are still training, and each
+step is folded in as soon as its own candidates are scored (one child per step folds per result),
+so replacement can be per generation, per batch or per result. ``observe`` sees every result as
+it is told (a model-guided scheme's training data). Its ``state_dict`` is its part of the
+checkpoint: the population in the scheme's own order (aging keeps it oldest first).
 
 ============  ==========================================================  ==============
 scheme        what it does                                                objectives
@@ -26,28 +33,32 @@ from deap import tools
 
 from .space import EvolutionSettings
 
-__all__ = ["SCHEMES", "Scheme", "make_scheme"]
+__all__ = ["SCHEMES", "Scheme", "GivenGenomes", "make_scheme"]
 
 
 class Scheme:
     """Base: the population and its (de)serialisation; subclasses select and replace."""
 
     name = ""
+    steady_state = False  # True: propose while earlier steps train; fold each step as it completes
 
     def __init__(self, settings: EvolutionSettings) -> None:
         self.settings = settings
         self.population: list = []
+
+    def observe(self, evaluation) -> None:
+        """Every told result (an :class:`~nas.search.result.Evaluation`), as it arrives."""
 
     def initial(self, toolbox) -> list:
         """Generation 0: ``population`` random individuals."""
         return [toolbox.individual() for _ in range(self.settings.population)]
 
     def propose(self, toolbox) -> list:
-        """The next generation's candidates (unscored)."""
+        """The next step's candidates (unscored)."""
         raise NotImplementedError
 
     def replace(self, offspring: list) -> None:
-        """Fold the scored ``offspring`` into the population."""
+        """Fold a step's scored ``offspring`` into the population."""
         raise NotImplementedError
 
     def start(self, offspring: list) -> None:
@@ -137,6 +148,26 @@ class NSGA2(Scheme):
 
     def replace(self, offspring: list) -> None:
         self.population = tools.selNSGA2(self.population + offspring, self.settings.population)
+
+
+class GivenGenomes(Scheme):
+    """No selection: the initial step is ``genomes`` as given, and nothing follows (a study that
+    scores a fixed sample, e.g. at several budgets). Not selectable by a space's ``selection``."""
+
+    name = "given"
+
+    def __init__(self, settings: EvolutionSettings, genomes: list) -> None:
+        super().__init__(settings)
+        self.genomes = [list(g) for g in genomes]
+
+    def initial(self, toolbox) -> list:
+        return [toolbox.genome(g) for g in self.genomes]
+
+    def propose(self, toolbox) -> list:
+        return []
+
+    def replace(self, offspring: list) -> None:
+        pass
 
 
 def _dcd_parents(population: list, k: int) -> list:

@@ -6,7 +6,8 @@ and the log of the full network's parameters and GFLOPs. Its held-out quality is
 K-fold cross-validation (Kendall's tau and mean absolute error).
 
 :class:`SurrogateEvaluator` answers the engine's evaluator interface with the surrogate's
-prediction, so the real engine and schemes run a whole search in seconds (``bench/bench_search.py``).
+prediction (:meth:`~SurrogateEvaluator.score` for an ask/tell client), so the real engine and
+schemes run a whole search in seconds (``bench/bench_search.py``).
 """
 
 from __future__ import annotations
@@ -122,15 +123,17 @@ class Surrogate:
 
 
 class SurrogateEvaluator:
-    """The engine's evaluator interface, answered by a fitted :class:`Surrogate` in milliseconds."""
+    """The engine's evaluator interface, answered by a fitted :class:`Surrogate` in milliseconds;
+    :meth:`score` for an ask/tell client."""
 
     def __init__(self, surrogate: Surrogate) -> None:
         self.surrogate = surrogate
         self.evaluations = 0
 
-    def evaluate(
-        self, candidates: list[Candidate], generation: int, on_result=None
-    ) -> dict[str, CandidateResult]:
+    def score(self, candidates: list[Candidate]) -> dict[str, CandidateResult]:
+        """The predicted result of each candidate, by key (its cost from the cost model)."""
+        if not candidates:
+            return {}
         predicted = self.surrogate.predict([c.spec for c in candidates])
         results = {}
         for candidate, psnr in zip(candidates, predicted):
@@ -138,7 +141,14 @@ class SurrogateEvaluator:
             results[candidate.key] = CandidateResult(
                 "ok", float(psnr), 0.0, cost.params, cost.gflops, steps=candidate.budget.steps
             )
-            if on_result:
-                on_result(candidate.key, results[candidate.key])
         self.evaluations += len(candidates)
+        return results
+
+    def evaluate(
+        self, candidates: list[Candidate], generation: int, on_result=None
+    ) -> dict[str, CandidateResult]:
+        results = self.score(candidates)
+        for key, result in results.items():
+            if on_result:
+                on_result(key, result)
         return results

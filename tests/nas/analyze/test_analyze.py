@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from nas.analyze import __main__ as analyze
-from nas.search.engine import Evolution
+from nas.search.engine import SearchEngine
+from nas.search.generational import run_generations
 from nas.search.evaluators import InProcessEvaluator
 
 from ..helpers import tiny_space, write_space
@@ -13,7 +14,7 @@ from ..helpers import tiny_space, write_space
 def test_analysis_of_a_small_database_with_a_scored_reference(tmp_path, capsys):
     space = tiny_space(evolution={"selection": "random", "population": 12, "generations": 0})
     space_file = write_space(tmp_path / "tiny.yaml", space)
-    Evolution(space, tmp_path / "run", InProcessEvaluator(threads=1), 0).run()
+    run_generations(SearchEngine(space, 0, tmp_path / "run"), InProcessEvaluator(threads=1))
     genome = tmp_path / "reference.json"
     genome.write_text(json.dumps({"genome": [2, 2] * 5 + [0, 0, 0], "space": str(space_file)}))
     analyze.main(
@@ -46,7 +47,7 @@ def test_a_genome_is_scored_at_the_budget_the_database_was_made_with(tmp_path, c
         evolution={"selection": "random", "population": 10, "generations": 0}, budget={"steps": 3}
     )
     space_file = write_space(tmp_path / "tiny.yaml", space)
-    Evolution(space, tmp_path / "run", InProcessEvaluator(threads=1), 0).run()
+    run_generations(SearchEngine(space, 0, tmp_path / "run"), InProcessEvaluator(threads=1))
     genome = tmp_path / "reference.json"
     genome.write_text(json.dumps({"genome": [2, 2] * 5 + [0, 0, 0], "space": str(space_file)}))
     analyze.main(
@@ -69,7 +70,7 @@ def test_too_small_or_missing_database_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_info.value.code == 2 and len(err) == 1 and "not found" in err[0]
     space = tiny_space(evolution={"selection": "random", "population": 3, "generations": 0})
-    Evolution(space, tmp_path / "small", InProcessEvaluator(threads=1), 0).run()
+    run_generations(SearchEngine(space, 0, tmp_path / "small"), InProcessEvaluator(threads=1))
     with pytest.raises(SystemExit) as exit_info:
         analyze.main([str(tmp_path / "small")])
     err = capsys.readouterr().err.strip().splitlines()
@@ -83,7 +84,7 @@ def test_a_diverged_training_is_left_out_and_named(tmp_path, capsys):
         budget={"rungs": [0.5], "steps": 4},
     )
     space_file = write_space(tmp_path / "tiny.yaml", space)
-    Evolution(space, tmp_path / "run", InProcessEvaluator(threads=1), 0).run()
+    run_generations(SearchEngine(space, 0, tmp_path / "run"), InProcessEvaluator(threads=1))
     analyze.main(
         [
             str(tmp_path / "run"),

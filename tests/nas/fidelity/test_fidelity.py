@@ -1,19 +1,24 @@
+import gzip
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from nas.fidelity.__main__ import _train_all, _wide
 from nas.fidelity.study import (
     FidelityError,
+    Study,
     agreement,
     cheapest_reliable,
     fidelity_summary,
     parse_fidelity,
     spread_sample,
 )
+from nas.search.result import CandidateResult, Evaluation
 
 from ..helpers import tiny_space, write_space
 
@@ -218,7 +223,7 @@ def test_study_on_ray_writes_tables_and_resumes_without_training(tmp_path):
     )
     assert (out / "scatter_matrix.png").stat().st_size > 10_000
     journal = (out / "evaluations.jsonl").read_text().splitlines()
-    assert len(journal) == 8 and {json.loads(l)["extra"]["fidelity"] for l in journal} == {
+    assert len(journal) == 8 and {json.loads(l)["fidelity"] for l in journal} == {
         "default",
         "steps=4",
     }
@@ -270,3 +275,54 @@ def test_study_on_ray_writes_tables_and_resumes_without_training(tmp_path):
         and summary["cost_vs_default"].notna().all()
     )
     assert "no fidelity costs at most 0.01x the default's seconds" in added.stdout, added.stdout
+
+
+DATA = Path(__file__).parents[2].parent / "bench" / "data"
+
+
+def test_the_committed_study_and_journal_still_load():
+    study = Study.from_json((DATA / "fidelity_rcab_dense.study.json").read_text())
+    assert (study.count, study.seed, study.fidelities[0]) == (24, 0, "default")
+    assert Study.from_json(study.to_json()) == study
+    lines = gzip.decompress((DATA / "fidelity_rcab_dense.jsonl.gz").read_bytes()).decode()
+    evaluations = [Evaluation.from_json(line) for line in lines.splitlines()]
+    assert {e.fidelity for e in evaluations} == set(study.fidelities)  # from the older "extra"
+    assert all("fidelity" not in e.extra for e in evaluations)
+    table = _wide(evaluations)
+    assert len(table) == 24 and table[[f"psnr {f}" for f in study.fidelities]].notna().all().all()
+
+
+class LandscapeTrainer:
+    """Scores candidates on a synthetic landscape that depends on the budget (no training)."""
+
+    def __init__(self):
+        self.trained = []
+
+    def evaluate(self, candidates, generation, on_result=None):
+        results = {}
+        for c in candidates:
+            self.trained.append((c.budget.steps, c.key))
+            psnr = 30.0 + sum(g.num_blocks for g in c.spec.groups) / c.budget.steps
+            results[c.key] = CandidateResult("ok", psnr, 0.9, 1, 1.0, steps=c.budget.steps)
+            on_result(c.key, results[c.key])
+        return results
+
+
+def test_each_fidelity_is_its_own_field_not_a_generation(tmp_path):
+    space = tiny_space()
+    study = Study(space, 4, 0, ("default",)).with_fidelities(["steps=4", "steps=6"])
+    fidelities = [parse_fidelity(text, space) for text in study.fidelities]
+    genomes = spread_sample(space, study.count, study.seed)
+    trainer = LandscapeTrainer()
+    evaluations = _train_all(tmp_path, study, genomes, fidelities, trainer)
+    assert len(trainer.trained) == len(set(trainer.trained)) == 12
+    lines = [json.loads(line) for line in (tmp_path / "evaluations.jsonl").read_text().splitlines()]
+    assert [line["fidelity"] for line in lines] == [f for f in study.fidelities for _ in range(4)]
+    assert {line["generation"] for line in lines} == {0} and not any(line["extra"] for line in lines)
+    assert {(e.fidelity, e.result.steps) for e in evaluations} == {
+        ("default", space.budget.steps),
+        ("steps=4", 4),
+        ("steps=6", 6),
+    }
+    again = LandscapeTrainer()
+    assert len(_train_all(tmp_path, study, genomes, fidelities, again)) == 12 and not again.trained

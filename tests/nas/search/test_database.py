@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from nas.search.database import DatabaseError, export_database, load_database, split_diverged
-from nas.search.engine import Evolution
+from nas.search.engine import SearchEngine
+from nas.search.generational import run_generations
 from nas.search.evaluators import InProcessEvaluator
 
 from ..helpers import tiny_space
@@ -16,7 +17,7 @@ def test_a_random_search_is_a_database_that_exports_and_reloads(tmp_path):
         budget={"rungs": [0.5], "steps": 4},
     )
     run = tmp_path / "run"
-    Evolution(space, run, InProcessEvaluator(threads=1), 0).run()
+    run_generations(SearchEngine(space, 0, run), InProcessEvaluator(threads=1))
     table = load_database(run)
     assert len(table) == 3 and all(len(curve) == 2 for curve in table["curve"])
     out = tmp_path / "db.csv.gz"
@@ -45,7 +46,7 @@ def tiny_run(tmp_path_factory):
     space = tiny_space(
         evolution={"selection": "random", "population": 2, "generations": 0}, budget={"steps": 2}
     )
-    Evolution(space, run, InProcessEvaluator(threads=1), 0).run()
+    run_generations(SearchEngine(space, 0, run), InProcessEvaluator(threads=1))
     return run
 
 

@@ -6,7 +6,8 @@ from dataclasses import replace
 import pytest
 
 from nas.search.checkpoint import CHECKPOINT, JOURNAL
-from nas.search.engine import Evolution
+from nas.search.engine import SearchEngine
+from nas.search.generational import run_generations
 from nas.search.evaluators import InProcessEvaluator
 from nas.search.report import write_reports
 from nas.search.result import FAILED_PSNR
@@ -39,9 +40,16 @@ class CountingEvaluator(InProcessEvaluator):
 
 def run_search(folder, space, seed=0, evaluator=None):
     evaluator = evaluator or CountingEvaluator()
-    run = Evolution(space, folder, evaluator, seed)
-    run.run()
-    return run, evaluator
+    engine = SearchEngine(space, seed, folder)
+    run_generations(engine, evaluator)
+    return engine, evaluator
+
+
+def resume_search(folder):
+    evaluator = CountingEvaluator()
+    engine = SearchEngine.resume(folder)
+    run_generations(engine, evaluator)
+    return engine, evaluator
 
 
 def test_no_architecture_is_trained_twice(tmp_path):
@@ -49,7 +57,7 @@ def test_no_architecture_is_trained_twice(tmp_path):
         evolution={"population": 6, "generations": 3, "tournament_size": 3}
     )  # a seed with repeats
     run, evaluator = run_search(tmp_path, space)
-    assert len(evaluator.trained) == len(set(evaluator.trained)) == len(run.cache)
+    assert len(evaluator.trained) == len(set(evaluator.trained)) == len(run.evaluations)
     proposed = sum(entry["evals"] + entry["cached"] for entry in run.logbook)
     assert proposed > len(evaluator.trained), (
         "later generations re-proposed some architectures (cache hits)"
@@ -59,9 +67,9 @@ def test_no_architecture_is_trained_twice(tmp_path):
 def test_failed_candidates_get_the_worst_fitness_and_never_win(tmp_path):
     space = tiny_space(evolution={"population": 4, "generations": 0})
     probe, _ = run_search(tmp_path / "probe", space)
-    keys = sorted(probe.cache)
+    keys = sorted(probe.evaluations)
     run, _ = run_search(tmp_path / "run", space, evaluator=CountingEvaluator(diverge=keys[:2]))
-    failed = [e for e in run.cache.values() if e.key in keys[:2]]
+    failed = [e for e in run.evaluations.values() if e.key in keys[:2]]
     assert all(
         e.result.status == "failed" and e.result.psnr == FAILED_PSNR and e.result.error
         for e in failed
@@ -69,8 +77,8 @@ def test_failed_candidates_get_the_worst_fitness_and_never_win(tmp_path):
     assert all(e.result.final_loss is None for e in failed)  # no NaN in the records
     assert run.logbook[0]["failed"] == 2
     best = run.best()
-    assert best["metrics"]["status"] == "ok" and best["key"] in keys[2:]
-    assert best["metrics"]["psnr"] == max(e.result.psnr for e in run.cache.values())
+    assert best.metrics.status == "ok" and best.key in keys[2:]
+    assert best.metrics.psnr == max(e.result.psnr for e in run.evaluations.values())
     text = (tmp_path / "run" / CHECKPOINT).read_text()
     json.loads(text, parse_constant=lambda name: pytest.fail(f"checkpoint holds {name}"))
 
@@ -86,10 +94,9 @@ def test_resume_after_a_kill_trains_only_what_was_unfinished(tmp_path, die_after
         run_search(killed, space, seed=3, evaluator=CountingEvaluator(die_after=die_after))
     finished = len((killed / JOURNAL).read_text().splitlines())
     assert finished == die_after
-    resumed = Evolution.resume(killed, CountingEvaluator())
-    resumed.run()
-    assert len(resumed.evaluator.trained) == len(counted.trained) - finished
-    assert write_reports(resumed)["key"] == write_reports(whole)["key"]
+    resumed, again = resume_search(killed)
+    assert len(again.trained) == len(counted.trained) - finished
+    assert write_reports(resumed).key == write_reports(whole).key
     assert resumed.best() == whole.best()
     assert [dict(e, elapsed=0) for e in resumed.logbook] == [
         dict(e, elapsed=0) for e in whole.logbook
@@ -104,10 +111,9 @@ def test_resume_of_two_objective_run_keeps_the_same_pareto_set(tmp_path):
     whole, counted = run_search(tmp_path / "whole", space, seed=1)
     with pytest.raises(KeyboardInterrupt):
         run_search(tmp_path / "killed", space, seed=1, evaluator=CountingEvaluator(die_after=5))
-    resumed = Evolution.resume(tmp_path / "killed", CountingEvaluator())
-    resumed.run()
-    assert resumed.best()["pareto"] == whole.best()["pareto"]
-    assert len(resumed.evaluator.trained) == len(counted.trained) - 5
+    resumed, again = resume_search(tmp_path / "killed")
+    assert resumed.best().pareto == whole.best().pareto
+    assert len(again.trained) == len(counted.trained) - 5
 
 
 def dominates(a, b):
@@ -121,10 +127,10 @@ def test_pareto_run_writes_front_and_plots(tmp_path):
     )
     run, _ = run_search(tmp_path, space)
     best = write_reports(run)
-    keys = [m["key"] for m in best["pareto"]]
+    keys = [m.key for m in best.pareto]
     assert keys and len(keys) == len(set(keys)), "one entry per architecture"
     everything = {
-        e.key: (e.result.psnr, -e.result.gflops) for e in run.cache.values() if e.result.ok
+        e.key: (e.result.psnr, -e.result.gflops) for e in run.evaluations.values() if e.result.ok
     }
     front = {
         k for k, p in everything.items() if not any(dominates(q, p) for q in everything.values())
@@ -140,7 +146,9 @@ def test_pareto_run_writes_front_and_plots(tmp_path):
         CHECKPOINT,
     ):
         assert (tmp_path / name).is_file(), name
-    assert json.loads((tmp_path / "best.json").read_text())["pareto"] == best["pareto"]
+    assert json.loads((tmp_path / "best.json").read_text())["pareto"] == [
+        m.to_dict() for m in best.pareto
+    ]
 
 
 class StoppingEvaluator(CountingEvaluator):
@@ -158,22 +166,22 @@ class StoppingEvaluator(CountingEvaluator):
 def test_a_stopped_candidate_is_never_ranked_as_fully_trained(tmp_path):
     space = tiny_space(evolution={"population": 4, "generations": 0})
     run, _ = run_search(tmp_path, space, evaluator=StoppingEvaluator())
-    stopped = [e for e in run.cache.values() if e.result.status == "stopped"]
+    stopped = [e for e in run.evaluations.values() if e.result.status == "stopped"]
     assert len(stopped) == 1 and stopped[0].result.psnr == max(
-        e.result.psnr for e in run.cache.values()
+        e.result.psnr for e in run.evaluations.values()
     )
     best = run.best()
-    assert best["key"] != stopped[0].key and best["metrics"]["status"] == "ok"
-    assert run.logbook[0]["stopped"] == 1 and run.logbook[0]["best"] == best["metrics"]["psnr"]
+    assert best.key != stopped[0].key and best.metrics.status == "ok"
+    assert run.logbook[0]["stopped"] == 1 and run.logbook[0]["best"] == best.metrics.psnr
     assert run.individual(stopped[0].genome).fitness.values == (FAILED_PSNR,)
 
 
 def test_a_spent_time_budget_ends_the_run_after_its_generation_and_resume_goes_on(tmp_path):
     space = tiny_space(evolution={"population": 4, "generations": 2})
-    run = Evolution(space, tmp_path, CountingEvaluator(), 0)
-    assert run.run(time_budget_s=0) is False  # spent at once: generation 0 only
+    run = SearchEngine(space, 0, tmp_path)
+    assert run_generations(run, CountingEvaluator(), time_budget_s=0) is False  # generation 0 only
     assert run.generation == 1 and len(run.logbook) == 1
-    resumed = Evolution.resume(tmp_path, CountingEvaluator())
-    assert resumed.run() is True and resumed.generation == 3
+    resumed = SearchEngine.resume(tmp_path)
+    assert run_generations(resumed, CountingEvaluator()) is True and resumed.generation == 3
     uninterrupted, _ = run_search(tmp_path / "whole", space)
-    assert write_reports(resumed)["key"] == write_reports(uninterrupted)["key"]
+    assert write_reports(resumed).key == write_reports(uninterrupted).key

@@ -99,23 +99,23 @@ def test_damaged_journal_line_is_a_checkpoint_error(tmp_path):
 
 
 def test_damaged_random_state_is_a_checkpoint_error(tmp_path):
-    from nas.search.engine import Evolution
+    from nas.search.engine import SearchEngine
     from ..helpers import tiny_space
 
-    Evolution(tiny_space(), tmp_path, None, 0).save(0.0)
+    SearchEngine(tiny_space(), 0, tmp_path).save()
     state = json.loads((tmp_path / "checkpoint.json").read_text())
     state["random_state"][1] = [1, 2, 3]
     (tmp_path / "checkpoint.json").write_text(json.dumps(state))
     with pytest.raises(CheckpointError, match="checkpoint is damaged"):
-        Evolution.resume(tmp_path, None)
+        SearchEngine.resume(tmp_path)
 
 
 def _saved_run(tmp_path):
-    from nas.search.engine import Evolution
+    from nas.search.engine import SearchEngine
     from ..helpers import tiny_space
 
-    run = Evolution(tiny_space(), tmp_path, None, 0)
-    run.save(0.0)
+    run = SearchEngine(tiny_space(), 0, tmp_path)
+    run.save()
     return run
 
 
@@ -127,19 +127,19 @@ def _saved_run(tmp_path):
     ],
 )
 def test_damaged_scheme_or_logbook_is_a_checkpoint_error(tmp_path, damage):
-    from nas.search.engine import Evolution
+    from nas.search.engine import SearchEngine
 
     _saved_run(tmp_path)
     state = json.loads((tmp_path / "checkpoint.json").read_text())
     damage(state)
     (tmp_path / "checkpoint.json").write_text(json.dumps(state))
     with pytest.raises(CheckpointError, match="checkpoint is damaged"):
-        Evolution.resume(tmp_path, None)
+        SearchEngine.resume(tmp_path)
 
 
 @pytest.mark.parametrize("genome, generation", [([9] * 13, 0), ([0] * 13, -3)])
 def test_a_journal_entry_outside_the_space_is_a_checkpoint_error(tmp_path, genome, generation):
-    from nas.search.engine import Evolution
+    from nas.search.engine import SearchEngine
 
     run = _saved_run(tmp_path)
     key = run.codec.key([0] * 13)
@@ -149,4 +149,51 @@ def test_a_journal_entry_outside_the_space_is_a_checkpoint_error(tmp_path, genom
     with pytest.raises(
         CheckpointError, match="evaluations.jsonl entry .* does not fit the run's space"
     ):
-        Evolution.resume(tmp_path, None)
+        SearchEngine.resume(tmp_path)
+
+
+def best_json_as_written_before(space, genome, pareto=True):
+    """A best.json in the layout the search has always written (the key order included)."""
+    from nas.search.genome import GenomeCodec
+
+    codec = GenomeCodec(space)
+    metrics = {"psnr": 40.5, "ssim": 0.9, "params": 10, "gflops": 1.5, "status": "ok", "steps": 3}
+    data = {
+        "key": codec.key(genome),
+        "genome": genome,
+        "spec": codec.decode(genome).to_dict(),
+        "metrics": metrics,
+    }
+    if pareto:
+        data["pareto"] = [{"key": data["key"], "genome": genome, "metrics": metrics}]
+    return {**data, "space": space.to_dict(), "seed": 3, "run": "runs/x"}
+
+
+@pytest.mark.parametrize("pareto", [True, False])
+def test_best_json_of_before_loads_and_is_written_back_the_same(tmp_path, pareto):
+    from nas.search.best import BestRecord, read_result
+
+    from ..helpers import tiny_space
+
+    data = best_json_as_written_before(
+        tiny_space(), [2, 1, 0, 1, 1, 1, 0, 0, 2, 2, 0, 0, 0], pareto
+    )
+    best = BestRecord.from_json(json.dumps(data))
+    assert best.metrics.psnr == 40.5 and (best.pareto is not None) == pareto
+    assert json.loads(best.to_json()) == data and list(json.loads(best.to_json())) == list(data)
+    (tmp_path / "best.json").write_text(json.dumps(data))
+    assert read_result(tmp_path / "best.json")["key"] == best.key
+
+
+def test_best_json_without_steps_loads_and_damaged_metrics_are_refused(tmp_path):
+    from nas.search.best import BestRecord, ResultError, read_result
+
+    from ..helpers import tiny_space
+
+    data = best_json_as_written_before(tiny_space(), [2, 1, 0, 1, 1, 1, 0, 0, 2, 2, 0, 0, 0])
+    del data["metrics"]["steps"]  # files written before steps were recorded
+    assert BestRecord.from_dict(data).metrics.steps == 0
+    data["metrics"]["psnr"] = "high"
+    (tmp_path / "best.json").write_text(json.dumps(data))
+    with pytest.raises(ResultError, match="psnr: expected a number"):
+        read_result(tmp_path / "best.json")

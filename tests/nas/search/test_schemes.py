@@ -6,7 +6,8 @@ import pytest
 from scipy.stats import mannwhitneyu
 
 from models.spec import GROUP_NAMES
-from nas.search.engine import Evolution
+from nas.search.engine import SearchEngine
+from nas.search.generational import run_generations
 from nas.search.result import CandidateResult
 from nas.search.schemes import SCHEMES, Aging, make_scheme
 
@@ -43,9 +44,9 @@ def best_found(tmp_path, selection, seed, **evolution):
         **evolution,
     }
     space = tiny_space(blocks_per_group={"min": 0, "max": 20}, evolution=settings)
-    run = Evolution(space, tmp_path / f"{selection}-{seed}", LandscapeEvaluator(), seed)
-    run.run()
-    return run.best()["metrics"]["psnr"], len(run.cache)
+    run = SearchEngine(space, seed, tmp_path / f"{selection}-{seed}")
+    run_generations(run, LandscapeEvaluator())
+    return run.best().metrics.psnr, len(run.evaluations)
 
 
 def test_every_scheme_is_chosen_by_name():
@@ -100,8 +101,8 @@ def test_nsga2_proposes_its_number_of_children(tmp_path, population, offspring):
             "elitism": 1,
         },
     )
-    run = Evolution(space, tmp_path, LandscapeEvaluator(), 0)
-    run.run()
+    run = SearchEngine(space, 0, tmp_path)
+    run_generations(run, LandscapeEvaluator())
     proposed = [entry["evals"] + entry["cached"] for entry in run.logbook]
     assert proposed == [population] + [offspring or population] * 2
     assert len(run.scheme.population) == population

@@ -258,14 +258,11 @@ def test_existing_run_is_not_overwritten(tmp_path, space_file):
 
 
 def test_resume_applies_new_resources(tmp_path, space_file):
-    from nas.search.engine import Evolution
+    from nas.search.engine import SearchEngine
     from nas.search.space import load_space
 
     run = tmp_path / "run"
-    run.mkdir()
-    Evolution(load_space(space_file), run, None, 0).save(
-        0.0
-    )  # a run killed before its first result
+    SearchEngine(load_space(space_file), 0, run).save()  # a run killed before its first result
     proc = subprocess.run(
         [sys.executable, "-m", "nas.search", "--resume", str(run), "--gpus-per-trial", "0.5"],
         capture_output=True,

@@ -4,7 +4,8 @@ import random
 
 import numpy as np
 
-from nas.search.engine import Evolution
+from nas.search.engine import SearchEngine
+from nas.search.generational import run_generations
 from nas.search.genome import GenomeCodec
 from nas.search.result import Candidate
 from nas.search.surrogate import Surrogate, SurrogateEvaluator
@@ -41,7 +42,7 @@ def test_surrogate_evaluator_runs_the_real_engine(tmp_path):
     )
     specs, psnr = database(space, 100)
     evaluator = SurrogateEvaluator(Surrogate(space.blocks).fit(specs, psnr))
-    run = Evolution(space, tmp_path, evaluator, 0)
-    run.run()
-    assert len(run.logbook) == 6 and evaluator.evaluations == len(run.cache)
-    assert run.best()["metrics"]["psnr"] == max(e.result.psnr for e in run.cache.values())
+    run = SearchEngine(space, 0, tmp_path)
+    run_generations(run, evaluator)
+    assert len(run.logbook) == 6 and evaluator.evaluations == len(run.evaluations)
+    assert run.best().metrics.psnr == max(e.result.psnr for e in run.evaluations.values())
