@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .atomic import atomic_write_text
+from .errors import UserError
 
 __all__ = ["LOCK_NAME", "LockOwner", "RunFolderInUse", "RunLock", "run_lock"]
 
@@ -40,7 +41,7 @@ LOCK_NAME = ".lock"
 log = logging.getLogger(__name__)
 
 
-class RunFolderInUse(ValueError):
+class RunFolderInUse(UserError):
     """Another live process holds the run folder's lock."""
 
 
@@ -113,11 +114,15 @@ class RunLock:
         self.path = self.run_dir / LOCK_NAME
         self.heartbeat_s, self.stale_after_s = heartbeat_s, stale_after_s
         self.owner: LockOwner | None = None
+        self.created = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def acquire(self) -> None:
-        """Take the lock, taking over a stale one; RunFolderInUse when a live process holds it."""
+        """Take the lock, taking over a stale one; RunFolderInUse when a live process holds it.
+        A folder that does not exist yet is made (and removed again on release if the holder
+        left nothing in it)."""
+        self.created = not self.run_dir.exists()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         for _ in range(3):  # a take-over, then one more try; a third means a race we lost
             me = LockOwner.me()
@@ -204,6 +209,8 @@ class RunLock:
             self._thread = None
         if self.owner is not None and self._read() == self.owner:
             self.path.unlink(missing_ok=True)
+            if self.created and not any(self.run_dir.iterdir()):
+                self.run_dir.rmdir()
         self.owner = None
 
 

@@ -38,6 +38,7 @@ from ..cli import (
     user_error,
 )
 from ..data import training_sampler
+from ..runlock import run_lock
 from ..search.checkpoint import CheckpointError, read_journal
 from ..search.engine import SearchEngine
 from ..search.evaluators import (
@@ -102,27 +103,31 @@ def build_parser() -> CommandParser:
     return p
 
 
-def _study(args) -> tuple[Path, Study]:
+def _study_folder(args) -> Path:
     if args.resume:
-        folder = Path(args.resume)
+        return Path(args.resume)
+    return Path(args.out or f"runs/fidelity-{load_space(args.space).name}")
+
+
+def _study(args, folder: Path) -> Study:
+    if args.resume:
         if not (folder / STUDY).is_file():
             raise UsageError(f"cannot resume {folder}: no {STUDY}")
         study = _read_study(folder)
         added = study.with_fidelities(args.fidelity)
         if added != study:
             atomic_write_text(folder / STUDY, added.to_json())
-        return folder, added
+        return added
     space = load_space(args.space)
     if args.count < 3:
         raise UsageError(f"--count must be at least 3 to compare rankings, got {args.count}")
-    folder = Path(args.out or f"runs/fidelity-{space.name}")
     if (folder / STUDY).exists():
         raise UsageError(f"{folder} already holds a study; continue it with --resume {folder}")
     # every fidelity is checked before anything is written
     study = Study(space, args.count, args.seed, ("default",)).with_fidelities(args.fidelity)
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_text(folder / STUDY, study.to_json())
-    return folder, study
+    return study
 
 
 def _read_study(folder: Path) -> Study:
@@ -197,7 +202,14 @@ def main(argv=None) -> None:
         raise UsageError(
             f"--max-cost {args.max_cost:g}: must be a positive multiple of the default's cost"
         )
-    folder, study = _study(args)
+    folder = _study_folder(args)
+    if args.resume and not folder.is_dir():
+        raise UsageError(f"cannot resume {folder}: no {STUDY}")
+    with run_lock(folder):
+        _run_study(args, folder, _study(args, folder))
+
+
+def _run_study(args, folder: Path, study: Study) -> None:
     space = study.space
     fidelities = [parse_fidelity(text, space) for text in study.fidelities]
     genomes = spread_sample(space, study.count, study.seed)

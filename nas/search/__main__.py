@@ -2,7 +2,7 @@
 
     python -m nas.search --space rcab_dense.yaml
     python -m nas.search --resume runs/rcab_dense-20261125-101500
-    python -m nas.search --space rcab_dense.yaml --generations 40 --time-budget 2h   # as far as 2 hours go
+    python -m nas.search --space rcab_dense.yaml --generations 40 --time-budget 2h  # 2 hours
 
 Flags override the space file for quick experiments. Outputs go to the run folder: the space as
 used (space.yaml), run.json (the command), the journal evaluations.jsonl and its table
@@ -13,29 +13,20 @@ tensorboard/ (one log per trial) and tune/ (Ray Tune's own trial folders).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import logging
 import shlex
 import sys
-from pathlib import Path
 
-import yaml
-
-from ..atomic import atomic_write_text
 from ..cli import CommandParser, UsageError, cli_main, parse_duration, seed_int, user_error
-from ..data import training_sampler, validation_set
-from .checkpoint import CHECKPOINT, RUN_INFO, CheckpointError
-from .engine import SearchEngine
-from .generational import run_generations
-from .evaluators import RayEvaluator, ResourceError, check_resources, dashboard_help, start_ray
-from .genome import GenomeError
-from .report import write_reports
+from .evaluators import ResourceError
 from .result import RecordError
-from .space import SCHEMES, SpaceError, load_space
+from .run import OVERRIDES, RESOURCE_OVERRIDES, check, configure, plan, resume, search
+from .space import SCHEMES
 
-user_error(SpaceError, GenomeError, CheckpointError, RecordError, ResourceError, ConnectionError)
+# The library's errors that are bad input (UserError subclasses are caught anyway).
+user_error(RecordError, ResourceError, ConnectionError)
 log = logging.getLogger("nas.search")
+FLAG_OF = {"cpus": "cpus_per_trial", "gpus": "gpus_per_trial"}  # API name -> argparse dest
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,8 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _print_generation(entry: dict, eta: float, total: int) -> None:
     print(
-        f"gen {entry['gen']:>3}/{total}  best {entry['best']:7.3f} dB  median {entry['median']:7.3f} dB  "
-        f"failed {entry['failed']}  stopped {entry['stopped']}  evals {entry['evals']} (+{entry['cached']} cached)  "
+        f"gen {entry['gen']:>3}/{total}  best {entry['best']:7.3f} dB  "
+        f"median {entry['median']:7.3f} dB  failed {entry['failed']}  stopped {entry['stopped']}  "
+        f"evals {entry['evals']} (+{entry['cached']} cached)  "
         f"elapsed {_duration(entry['elapsed'])}  ETA {_duration(eta)}",
         flush=True,
     )
@@ -117,154 +109,84 @@ def _duration(seconds: float) -> str:
     return f"{minutes}m{secs:02d}s"
 
 
-def _configured_space(args):
-    space = load_space(args.space or "rcab_dense.yaml")
-    space = space.with_overrides(
-        top={"seed": args.seed},
-        evolution={
-            "population": args.population,
-            "generations": args.generations,
-            "selection": args.selection,
-        },
-        budget={
-            "steps": args.steps,
-            "warmup_steps": args.warmup_steps,
-            "width_multiplier": args.width_multiplier,
-            "patch_size": args.patch_size,
-            "data": args.data,
-            "val_data": args.val_data,
-            "rungs": args.rungs,
-        },
-        resources={
-            "cpus": args.cpus_per_trial,
-            "gpus": args.gpus_per_trial,
-            "max_concurrent": args.max_concurrent,
-        },
-    )
-    budget = space.budget
-    training_sampler(budget.data, space.in_channels).check_patch(
-        budget.patch_size
-    )  # fail now, not in every trial
-    validation_set(
-        budget.val_data or budget.data, budget.val_blocks, budget.val_block_size, space.in_channels
-    )
-    return space
+def _given(args, names) -> dict:
+    """The flags given on the command line, by their API names."""
+    flags = {name: getattr(args, FLAG_OF.get(name, name)) for name in names}
+    return {name: value for name, value in flags.items() if value is not None}
 
 
-def _new_run_folder(args, space) -> Path:
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_dir = Path(args.out or Path("runs") / f"{space.name}-{stamp}")
-    if run_dir.exists() and not run_dir.is_dir():
-        raise UsageError(f"--out {run_dir}: is a file, not a folder")
-    if (run_dir / CHECKPOINT).exists():
-        raise UsageError(
-            f"{run_dir} already holds a run; continue it with --resume {run_dir} or choose another --out"
-        )
-    return run_dir
-
-
-def _start_new_run(run_dir: Path, space) -> SearchEngine:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "space.yaml", yaml.safe_dump(space.to_dict(), sort_keys=False))
-    command = shlex.join(["python", "-m", "nas.search", *sys.argv[1:]])
-    atomic_write_text(
-        run_dir / RUN_INFO,
-        json.dumps({"command": command, "started": dt.datetime.now().isoformat()}),
-    )
-    return SearchEngine(space, space.seed, run_dir)
-
-
-def _resumed_run(args) -> SearchEngine:
-    """The run in --resume; resources may change between sessions, the space and its settings may not."""
-    fixed = [
-        f
-        for f in (
-            "space",
-            "seed",
-            "population",
-            "generations",
-            "selection",
-            "steps",
-            "warmup_steps",
-            "width_multiplier",
-            "patch_size",
-            "data",
-            "val_data",
-            "rungs",
-            "out",
-        )
-        if getattr(args, f) is not None
-    ]
-    if fixed:
-        raise UsageError(
-            f"--resume continues a run as it was configured; drop --{fixed[0].replace('_', '-')} "
-            "(only --cpus-per-trial, --gpus-per-trial, --max-concurrent and --address may change)"
-        )
-    run = SearchEngine.resume(Path(args.resume), repair=not args.check)
-    run.space = run.space.with_overrides(
-        resources={
-            "cpus": args.cpus_per_trial,
-            "gpus": args.gpus_per_trial,
-            "max_concurrent": args.max_concurrent,
-        }
-    )
-    return run
-
-
-def _plan(space) -> str:
-    e, b, r = space.evolution, space.budget, space.resources
-    trainings = e.population + e.generations * e.children()
-    warmup = f" ({b.warmup_steps} of warm-up)" if b.warmup_steps else ""
-    return (
-        f"space {space.name}: {e.selection}, population {e.population}, {e.generations} generations, "
-        f"at most {trainings} trainings of {b.steps} steps{warmup} on {b.patch_size}-pixel patches "
-        f"at width x{b.width_multiplier} on {b.data}; "
-        f"{r.cpus:g} CPU and {r.gpus:g} GPU per trial"
-    )
+def _fixed_flag(args) -> str | None:
+    """A flag that would change what a resumed run searches (refused)."""
+    names = [n for n in OVERRIDES if n not in RESOURCE_OVERRIDES] + ["space", "out"]
+    given = [n for n in names if getattr(args, FLAG_OF.get(n, n)) is not None]
+    return FLAG_OF.get(given[0], given[0]) if given else None
 
 
 @cli_main
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     time_budget_s = parse_duration(args.time_budget, "--time-budget") if args.time_budget else None
+    resources = _given(args, RESOURCE_OVERRIDES)
     if args.resume:
-        run = _resumed_run(args)
-        space, run_dir = run.space, run.run_dir
-    else:
-        space = _configured_space(args)
-        run, run_dir = None, _new_run_folder(args, space)
-    if args.check:
-        print(_plan(space))
-        print("space and data: OK")
-        return
-    total = space.evolution.generations
-    if run is not None and run.finished:
-        print(f"{run_dir}: all {total} generations are done")
-    else:
-        print(dashboard_help(start_ray(args.address)))
-        check_resources(space.resources)  # before anything is written: a trial must fit somewhere
-        run = run or _start_new_run(run_dir, space)
-        print(f"run folder: {run_dir}")
-        finished = run_generations(
-            run,
-            RayEvaluator.for_space(run_dir, space.resources),
-            progress=lambda entry, eta: (write_reports(run), _print_generation(entry, eta, total)),
-            time_budget_s=time_budget_s,
-        )
-        if not finished:
-            print(
-                f"time budget of {args.time_budget} spent after generation {run.generation - 1} of {total}; "
-                f"go on with: python -m nas.search --resume {run_dir} [--time-budget ...]"
+        fixed = _fixed_flag(args)
+        if fixed:
+            raise UsageError(
+                f"--resume continues a run as it was configured; drop --{fixed.replace('_', '-')} "
+                "(only --cpus-per-trial, --gpus-per-trial, --max-concurrent and --address may "
+                "change)"
             )
-    best = write_reports(run)
-    m = best.metrics
+        if args.check:
+            engine = check(args.resume)
+            print(plan(engine.space.with_overrides(resources=_resource_fields(resources))))
+            print("space and data: OK")
+            return
+        outcome = resume(
+            args.resume,
+            address=args.address,
+            time_budget_s=time_budget_s,
+            progress=_print_generation,
+            announce=print,
+            **resources,
+        )
+    else:
+        overrides = _given(args, OVERRIDES)
+        if args.check:
+            print(plan(configure(args.space or "rcab_dense.yaml", **overrides)))
+            print("space and data: OK")
+            return
+        outcome = search(
+            args.space or "rcab_dense.yaml",
+            out=args.out,
+            address=args.address,
+            time_budget_s=time_budget_s,
+            progress=_print_generation,
+            announce=print,
+            command=shlex.join(["python", "-m", "nas.search", *sys.argv[1:]]),
+            **overrides,
+        )
+    _print_outcome(outcome, args.time_budget)
+
+
+def _resource_fields(resources: dict) -> dict:
+    return {OVERRIDES[name][1]: value for name, value in resources.items()}
+
+
+def _print_outcome(outcome, time_budget: str | None) -> None:
+    run_dir, total = outcome.run_dir, outcome.generations
+    if not outcome.ran:
+        print(f"{run_dir}: all {total} generations are done")
+    elif not outcome.finished:
+        print(
+            f"time budget of {time_budget} spent after generation {outcome.generations_done - 1} "
+            f"of {total}; go on with: python -m nas.search --resume {run_dir} [--time-budget ...]"
+        )
+    m = outcome.best.metrics
     print(
-        f"best: {best.key}  PSNR {m.psnr:.3f} dB  SSIM {m.ssim:.4f}  params {m.params:,}  "
-        f"GFLOPs@256 {m.gflops:.1f}"
+        f"best: {outcome.best.key}  PSNR {m.psnr:.3f} dB  SSIM {m.ssim:.4f}  "
+        f"params {m.params:,}  GFLOPs@256 {m.gflops:.1f}"
     )
-    print(
-        f"wrote {run_dir / 'best.json'}; build it with: python -m nas.export {run_dir / 'best.json'}"
-    )
+    best_json = run_dir / "best.json"
+    print(f"wrote {best_json}; build it with: python -m nas.export {best_json}")
 
 
 if __name__ == "__main__":

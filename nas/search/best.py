@@ -18,6 +18,7 @@ from typing import get_args
 
 from models import ArchSpec, SpecError
 
+from ..errors import UserError
 from .genome import GenomeCodec, GenomeError, spec_key
 from .result import CandidateResult, RecordError, Status, _JsonRecord, _number, _strict_fields
 from .space import SearchSpace, SpaceError, load_space, parse_space
@@ -27,7 +28,7 @@ __all__ = ["ResultError", "Metrics", "ParetoMember", "BestRecord", "read_result"
 PARETO_MALFORMED = "'pareto' is malformed (expected a list of members with genome and metrics)"
 
 
-class ResultError(ValueError):
+class ResultError(UserError):
     """A result or genome file cannot be read, or its genome and spec disagree."""
 
 

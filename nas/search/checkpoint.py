@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..errors import UserError
 from ..atomic import append_line, atomic_write_text
 from .result import Evaluation, RecordError
 
@@ -33,7 +34,7 @@ RUN_INFO = "run.json"  # the command that started the run, and when
 VERSION = 2
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A run folder cannot be resumed."""
 
 

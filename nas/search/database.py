@@ -23,6 +23,7 @@ import yaml
 
 from models import ArchSpec
 
+from ..errors import UserError
 from ..atomic import atomic_path, atomic_write_text
 from .checkpoint import (
     CHECKPOINT,
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 
-class DatabaseError(ValueError):
+class DatabaseError(UserError):
     """A path that holds no evaluation database."""
 
 

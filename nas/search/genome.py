@@ -12,6 +12,7 @@ import random
 from models import GROUP_NAMES, ArchSpec, Cost, GroupSpec
 from models.cost import composed_cost
 
+from ..errors import UserError
 from .space import SearchSpace
 
 __all__ = ["GenomeError", "GenomeCodec", "spec_key", "GENOME_LENGTH"]
@@ -19,7 +20,7 @@ __all__ = ["GenomeError", "GenomeCodec", "spec_key", "GENOME_LENGTH"]
 GENOME_LENGTH = 2 * len(GROUP_NAMES) + 3
 
 
-class GenomeError(ValueError):
+class GenomeError(UserError):
     """A genome does not fit its search space."""
 
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from models import BLOCKS, GROUP_NAMES, ArchSpec, Cost, GroupSpec, composed_cost
 
+from ..errors import UserError
 from ..data import DataError, describe_channels, source_channels
 from ..train.config import (
     Amp,
@@ -39,7 +40,7 @@ SCHEMES = ("tournament", "aging", "nsga2", "random")
 BlockName = Literal[tuple(BLOCKS)]
 
 
-class SpaceError(ValueError):
+class SpaceError(UserError):
     """A search-space file is missing or invalid; the message names the field path."""
 
 
