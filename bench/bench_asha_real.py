@@ -1,4 +1,4 @@
-"""Plain evolution against evolution + ASHA on the real proxy, at equal wall time (issue 11).
+"""Plain evolution against evolution + ASHA on the real proxy, at equal wall time.
 
     python bench/bench_asha_real.py [--seeds 0 1 2] [--space rcab_dense.yaml] [--out runs/bench_asha_real]
         [--population N] [--generations N] [--steps N] [--patch-size N] [--rescore-seeds 1000 1001]

@@ -7,10 +7,8 @@
 #   bash bench/gpu_session.sh OUTDIR [CANDIDATES] [STEPS]
 #
 # Each stage has its own time limit and log (OUTDIR/STAGE.log), so one failure hides no other.
-# CANDIDATES and STEPS size bench_gpu's generations. On an H100 (session 7) the tests took 60 s,
-# distill/evaluate/denoise about 60 s, bench_gpu's first three parts about 100 s, and its
-# generations at 8 x 100 steps about 75 s per GPU share (8 x 200 outran the limit): so the
-# defaults, 8 and 100, fit a 15-minute lease with a machine start.
+# CANDIDATES and STEPS size bench_gpu's generations; the defaults fit a 15-minute lease with a
+# machine start (bench/README.md, "Running the GPU script", has the stage timings).
 set -u
 out=${1:?usage: gpu_session.sh OUTDIR [CANDIDATES] [STEPS]}
 candidates=${2:-8}

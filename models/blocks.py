@@ -85,8 +85,9 @@ class DenseBlock(nn.Module):
     """Residual dense block (RDN, Zhang et al. 2018): ``num_layers`` 3x3 convs, each seeing the
     concatenation of the input and all earlier outputs, a 1x1 fusion back to ``width``, a local skip.
 
-    Growth ``width // 4`` (at least 4) with 4 layers costs about 0.8x an RCAB at the same width,
-    so the search compares block types at a similar price rather than buying PSNR with FLOPs.
+    Growth ``width // 4`` (at least 4) with 4 layers costs about as much as an RCAB at the same
+    width (models/cost.py counts it), so the search compares block types at a similar price
+    rather than buying PSNR with FLOPs.
     """
 
     def __init__(

@@ -3,7 +3,7 @@
 The released network stores one 4x1x2x2 filter bank per transform and applies it as a grouped,
 stride-2 cross-correlation (DWT) or the matching transposed convolution (IWT). We compute the
 same thing as ``pixel_unshuffle`` followed by a 4x4 matrix product, which gives bit-identical
-results and runs faster on CPU for wide feature maps (``bench/bench_wavelet.py``).
+results and is faster on CPU for wide feature maps (bench/README.md, "Wavelet transforms").
 """
 
 from __future__ import annotations

@@ -150,8 +150,8 @@ def cache_folder() -> Path:
 class _DecodedPng:
     """Crops of a PNG without decoding it each time: the first crop decodes it once into an
     uint8 .npy in :func:`cache_folder` (keyed by the file's path, size and time), and every crop
-    after that reads only its window through a memory map. A SIDD-Medium image takes about 4 s
-    to decode; a cached crop, microseconds."""
+    after that reads only its window through a memory map: decoding a SIDD-Medium image costs
+    far more than reading a cached crop."""
 
     def __init__(self, path: Path) -> None:
         stat = path.stat()

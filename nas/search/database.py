@@ -57,9 +57,8 @@ DIVERGED_DROP_DB = 10.0
 def split_diverged(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(trained, diverged)``: a training diverged when its final PSNR is more than
     :data:`DIVERGED_DROP_DB` below the best of its own learning curve (ten times the squared
-    error it once had). Its PSNR then measures the blow-up, not the architecture (one row 38 dB
-    below the rest moves a mean of 100 rows by 0.4 dB), so analyses and surrogates leave such
-    rows out. Without a recorded curve (``rungs: []``) no training counts as diverged."""
+    error it once had). Its PSNR then measures the blow-up, not the architecture (one such row
+    moves a mean over a hundred rows visibly), so analyses and surrogates leave such rows out. Without a recorded curve (``rungs: []``) no training counts as diverged."""
     if "curve" not in table:
         return table.reset_index(drop=True), table.iloc[0:0]
     best_on_curve = table["curve"].map(

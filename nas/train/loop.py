@@ -20,7 +20,7 @@ def make_optimizer(model: torch.nn.Module, lr: float, total_steps: int, warmup_s
     """Adam with a cosine schedule from ``lr`` down to ``lr / 100`` over ``total_steps``; with
     ``warmup_steps``, the first steps rise linearly to ``lr`` (k/warmup_steps) and the cosine takes
     the rest. Warm-up keeps Adam's first, badly estimated steps from throwing a deep, wide network
-    off (BENCHMARKS.md, "Learning-rate warm-up")."""
+    off (bench/README.md, "Learning-rate warm-up")."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     if warmup_steps <= 0:
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
