@@ -29,7 +29,7 @@ from typing import Callable
 from models.spec import GROUP_LEVEL, GROUP_NAMES
 
 from .fitness import ProxyTraining, evaluate_candidate
-from .recovery import failure_config, quiet_ray_logs, retry_log
+from .recovery import failure_config, quiet_ray_logs, retry_log, tune_storage
 from .result import Candidate, CandidateResult
 from .space import Resources
 from .tensorboard import SCALARS, tensorboard_writer
@@ -243,7 +243,7 @@ class RayEvaluator:
             ),
             run_config=tune.RunConfig(
                 name=f"generation_{generation:03d}",
-                storage_path=str(self.run_dir / "tune"),
+                storage_path=str(tune_storage(self.run_dir)),  # not on a shared disk
                 failure_config=failure_config(self.max_retries),
                 verbose=0,
                 callbacks=[retries, tensorboard_writer(self.run_dir / "tensorboard", keys)]

@@ -8,6 +8,9 @@
   search goes on.
 * :func:`quiet_ray_logs`: Ray's own traces, raylet messages and state dumps go to ``RUN/ray.log``
   instead of the console.
+* :func:`tune_storage`: Ray Tune's own folders, outside the run folder. Tune's trial actors check
+  that they can write into its storage path, so it must be a path every node can create: the
+  system's temporary folder. Nothing the run keeps is there.
 
 A retried trial trains again from scratch (a fitness evaluation has no checkpoint), with the
 same seed, so its result is the one it would have had without the fault.
@@ -15,8 +18,10 @@ same seed, so its result is the one it would have had without the fault.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
+import tempfile
 from pathlib import Path
 
 __all__ = [
@@ -26,6 +31,7 @@ __all__ = [
     "RetryLog",
     "retry_log",
     "quiet_ray_logs",
+    "tune_storage",
 ]
 
 log = logging.getLogger(__name__)
@@ -44,6 +50,14 @@ _REASONS = (
         "worker killed",
     ),
 )
+
+
+def tune_storage(run_dir: Path) -> Path:
+    """Ray Tune's storage path for the run in ``run_dir``: in the temporary folder, named after
+    the run folder (and a digest of its absolute path), the same on every node."""
+    run_dir = Path(run_dir).resolve()
+    digest = hashlib.sha256(str(run_dir).encode()).hexdigest()[:8]
+    return Path(tempfile.gettempdir()) / "mwnas-tune" / f"{run_dir.name}-{digest}"
 
 
 def failure_config(max_retries: int):
