@@ -29,7 +29,10 @@ from typing import Callable
 from models.spec import GROUP_LEVEL, GROUP_NAMES
 
 from .fitness import ProxyTraining, evaluate_candidate
+from .recovery import failure_config, quiet_ray_logs, retry_log, tune_storage
 from .result import Candidate, CandidateResult
+from .space import Resources
+from .tensorboard import SCALARS, tensorboard_writer
 
 OnResult = Callable[[str, CandidateResult], None]
 
@@ -136,7 +139,7 @@ def _fitness_trainable():
                 candidate,
                 threads=config["threads"],
                 device=config["device"],
-                tensorboard_dir=str(Path(config["tensorboard_root"]) / candidate.key),
+                record_scalars=True,  # the driver writes them (nas/search/tensorboard.py)
             )
             self.rungs = iter(self.training.rungs)
 
@@ -150,6 +153,7 @@ def _fitness_trainable():
                 "steps": result.steps,
                 "status": result.status,
                 "candidate_result": result.to_json(),
+                SCALARS: self.training.take_scalars(),
                 "done": done,
             }
 
@@ -186,23 +190,32 @@ class RayEvaluator:
     """Evaluates candidates as Ray Tune trials, one Tuner per generation."""
 
     def __init__(
-        self, run_dir: Path, cpus: float, gpus: float, max_concurrent: int | None = None
+        self,
+        run_dir: Path,
+        cpus: float,
+        gpus: float,
+        max_concurrent: int | None = None,
+        max_retries: int = Resources().max_retries,
     ) -> None:
         self.run_dir = Path(run_dir).resolve()
         self.resources = {"cpu": cpus, "gpu": gpus}
         self.threads = max(1, int(cpus))
         self.max_concurrent = max_concurrent
+        self.max_retries = max_retries
 
     @classmethod
     def for_space(cls, run_dir: Path, resources) -> "RayEvaluator":
         """The evaluator for a space's ``resources`` section."""
-        return cls(run_dir, resources.cpus, resources.gpus, resources.max_concurrent)
+        return cls(
+            run_dir, resources.cpus, resources.gpus, resources.max_concurrent, resources.max_retries
+        )
 
     def evaluate(
         self, candidates: list[Candidate], generation: int, on_result: OnResult | None = None
     ) -> dict[str, CandidateResult]:
         from ray import tune
 
+        quiet_ray_logs(self.run_dir)
         # Longest first: trials start in grid order, so this shortens the generation's makespan
         # when candidates of very different cost share few slots.
         by_cost = sorted(candidates, key=lambda c: -_relative_cost(c))
@@ -210,6 +223,8 @@ class RayEvaluator:
         name = lambda trial: prefix + by_cost[trial.config["index"]].key
         # Candidates travel through the object store (typed, as they are); a trial's config is its index.
         trainable = tune.with_parameters(_fitness_trainable(), candidates=by_cost)
+        keys = [c.key for c in by_cost]
+        retries = retry_log(keys, self.max_retries)
         tuner = tune.Tuner(
             tune.with_resources(trainable, self.resources),
             param_space={
@@ -218,7 +233,6 @@ class RayEvaluator:
                 "device": "cuda"
                 if self.resources["gpu"] > 0
                 else "cpu",  # Ray's GPU for this trial
-                "tensorboard_root": str(self.run_dir / "tensorboard"),
             },
             tune_config=tune.TuneConfig(
                 trial_name_creator=name,
@@ -229,12 +243,11 @@ class RayEvaluator:
             ),
             run_config=tune.RunConfig(
                 name=f"generation_{generation:03d}",
-                storage_path=str(self.run_dir / "tune"),
-                failure_config=tune.FailureConfig(max_failures=1),
+                storage_path=str(tune_storage(self.run_dir)),  # not on a shared disk
+                failure_config=failure_config(self.max_retries),
                 verbose=0,
-                callbacks=[_journal_callback([c.key for c in by_cost], on_result)]
-                if on_result
-                else None,
+                callbacks=[retries, tensorboard_writer(self.run_dir / "tensorboard", keys)]
+                + ([_journal_callback(keys, on_result)] if on_result else []),
             ),
         )
         results = {}
@@ -250,7 +263,9 @@ class RayEvaluator:
                     if result.error
                     else "no result reported"
                 )
-                results[key] = CandidateResult.failed(f"worker crashed: {error}")
+                results[key] = CandidateResult.failed(
+                    f"worker crashed: {retries.failure(key) or error}"
+                )
         return {
             c.key: results.get(c.key)
             or CandidateResult.failed("worker crashed: no result reported")

@@ -24,6 +24,7 @@ from ..device import resolve_device
 from ..train.hooks import TensorBoardLog
 from ..train.trainer import Trainer
 from .result import Candidate, CandidateResult
+from .tensorboard import ScalarLog
 
 __all__ = ["candidate_seed", "proxy_spec", "ProxyTraining", "evaluate_candidate"]
 
@@ -47,6 +48,8 @@ class ProxyTraining:
 
     Set-up errors, NaN losses and out-of-memory are results (``status='failed'``), not crashes; a
     failed training stays failed. ``close()`` releases the TensorBoard writer and the model.
+    ``record_scalars``: keep the TensorBoard scalars in memory for :meth:`take_scalars` (a Ray
+    trial sends them to the driver, which writes the log) instead of writing them here.
     """
 
     def __init__(
@@ -55,6 +58,7 @@ class ProxyTraining:
         threads: int | None = None,
         tensorboard_dir: str | None = None,
         device: str | torch.device = "auto",
+        record_scalars: bool = False,
     ) -> None:
         self.candidate, self.threads, self.tensorboard_dir, self.device = (
             candidate,
@@ -62,6 +66,7 @@ class ProxyTraining:
             tensorboard_dir,
             device,
         )
+        self.scalars = ScalarLog() if record_scalars else None
         self.params, self.gflops, self.seconds = 0, 0.0, 0.0
         self.trainer: Trainer | None = None
         self.failure: CandidateResult | None = None
@@ -90,7 +95,13 @@ class ProxyTraining:
         trainer = Trainer(spec, sampler, blocks, config)
         if self.tensorboard_dir:  # last: nothing after it can fail and leave the writer open
             trainer.hooks.append(TensorBoardLog(self.tensorboard_dir))
+        if self.scalars is not None:
+            trainer.hooks.append(self.scalars)
         return trainer
+
+    def take_scalars(self) -> list[list]:
+        """The TensorBoard scalars ([tag, step, value]) since the last call (``record_scalars``)."""
+        return self.scalars.take() if self.scalars is not None else []
 
     def advance(self, to_step: int) -> CandidateResult:
         """Train up to ``to_step`` steps in all, then score; the result so far."""

@@ -212,6 +212,12 @@ class Resources(_Strict):
         ge=1,
         description="trials at once (default: as many as the cluster's resources allow)",
     )
+    max_retries: int = Field(
+        default=2,
+        ge=0,
+        description="times a trial is started again after its worker or node died "
+        "(then the candidate is recorded failed)",
+    )
 
 
 class SearchSpace(_Strict):

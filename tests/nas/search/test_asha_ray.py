@@ -8,6 +8,7 @@ from models import ArchSpec, GroupSpec
 from models.spec import GROUP_NAMES
 from nas.search.evaluators import RayEvaluator, start_ray
 from nas.search.fitness import candidate_seed
+from nas.search.recovery import tune_storage
 from nas.search.result import Candidate
 
 from ..helpers import tiny_space
@@ -45,7 +46,7 @@ def test_asha_stops_a_poor_candidate_and_rungs_reach_tune(tmp_path, local_ray):
     finished = [k for k, r in results.items() if r.ok]
     assert finished, "some candidate was trained in full"
     rows = (
-        (tmp_path / "tune" / "generation_000" / f"g000_{finished[0]}" / "result.json")
+        (tune_storage(tmp_path) / "generation_000" / f"g000_{finished[0]}" / "result.json")
         .read_text()
         .splitlines()
     )
