@@ -7,7 +7,7 @@
 Flags override the space file for quick experiments. Outputs go to the run folder: the space as
 used (space.yaml), run.json (the command), the journal evaluations.jsonl and its table
 evaluations.csv, logbook.csv, best.json, checkpoint.json, fitness.png (and pareto.png),
-tensorboard/ (one log per trial) and tune/ (Ray Tune's own trial folders).
+tensorboard/ (one log per trial, written by the driver) and ray.log (Ray's own messages).
 """
 
 from __future__ import annotations
