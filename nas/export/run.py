@@ -1,8 +1,8 @@
 """``export``: a search result or genome file to a shippable network, from Python.
 
-    from nas.export import export
-    result = export("runs/NAME/best.json", max_gflops=100)
-    result.files["pt"]          # runs/NAME/export-KEY/model.pt
+from nas.export import export
+result = export("runs/NAME/best.json", max_gflops=100)
+result.files["pt"]          # runs/NAME/export-KEY/model.pt
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """``train``: one network trained in full, from Python.
 
-    from nas.train import train
-    summary = train("runs/NAME/export-KEY/model.json", data="synthetic", steps=20000)
-    summary.best                 # the model file with the best validation PSNR
+from nas.train import train
+summary = train("runs/NAME/export-KEY/model.json", data="synthetic", steps=20000)
+summary.best                 # the model file with the best validation PSNR
 """
 
 from __future__ import annotations
