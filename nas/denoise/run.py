@@ -84,11 +84,9 @@ def denoise(
     src, dst = Path(input), Path(output)
     preview = os.fspath(preview) if preview else None
     tile = tile or 0
-    if tile:
+    if tile:  # a negative tile is refused here too
         overlap = default_overlap(tile) if overlap is None else overlap
         check_tiling(tile, overlap)
-    elif tile < 0:
-        raise UsageError(f"--tile must be 0 (whole image) or a positive multiple of 8, got {tile}")
     model, model_pattern = load_denoiser(os.fspath(arch), weights, resolve_device(device))
     channels = network_channels(model)
     if channels == 3:
