@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import inspect
 import logging
 import os
 import sys
@@ -15,6 +16,7 @@ __all__ = [
     "UsageError",
     "CommandParser",
     "cli_main",
+    "defaults_of",
     "user_error",
     "parse_duration",
     "positive_int",
@@ -144,6 +146,16 @@ def seed_int(text: str) -> int:
     if not 0 <= value < 2**32:
         raise argparse.ArgumentTypeError(f"must be between 0 and 2**32 - 1, got {value}")
     return value
+
+
+def defaults_of(fn) -> dict[str, object]:
+    """The default of each parameter of ``fn`` that has one: a command line's option defaults are
+    read from the Python function it calls, so each default is written once."""
+    return {
+        name: p.default
+        for name, p in inspect.signature(fn).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
 
 
 def user_error(*types: type[BaseException]) -> None:

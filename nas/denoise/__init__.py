@@ -1,1 +1,5 @@
-"""python -m nas.denoise (the command is __main__.py)."""
+"""Denoising one full-size image: :func:`denoise` (``python -m nas.denoise`` is __main__.py)."""
+
+from .run import DenoiseResult, denoise
+
+__all__ = ["DenoiseResult", "denoise"]

@@ -1,1 +1,6 @@
-"""python -m nas.evaluate (the command is __main__.py)."""
+"""Scoring a denoiser on fixed validation blocks: :func:`evaluate` (``python -m nas.evaluate``
+is __main__.py)."""
+
+from .run import EvaluationResult, evaluate
+
+__all__ = ["EvaluationResult", "evaluate"]

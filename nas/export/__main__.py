@@ -9,15 +9,14 @@ python -m nas.export search_spaces/mwrcanet_paper.json         # exactly the rel
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-import pandas as pd
-
-from ..cli import CommandParser, cli_main, user_error
-from ..search.best import ResultError, read_result
-from .exporter import FORMATS, compare_with_paper, export_model
+from ..cli import CommandParser, cli_main, defaults_of, user_error
+from ..search.best import ResultError
+from .exporter import FORMATS
+from .run import export
 
 user_error(ResultError)  # ExportError is a UserError
+DEFAULTS = defaults_of(export)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,8 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--format",
         nargs="+",
         choices=FORMATS,
-        default=["pt", "torchscript"],
-        help="formats to write (default: pt torchscript)",
+        default=list(DEFAULTS["formats"]),
+        help=f"formats to write (default: {' '.join(DEFAULTS['formats'])})",
     )
     p.add_argument("--pick", type=int, help="export member N (0-based) of the Pareto set")
     p.add_argument(
@@ -45,21 +44,18 @@ def build_parser() -> argparse.ArgumentParser:
 @cli_main
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
-    result = read_result(args.genome, pick=args.pick, max_gflops=args.max_gflops)
-    out = (
-        Path(args.out)
-        if args.out
-        else Path(args.genome).resolve().parent / f"export-{result['key']}"
+    result = export(
+        args.genome,
+        args.out,
+        pick=args.pick,
+        max_gflops=args.max_gflops,
+        formats=args.format,
+        weights=args.weights,
     )
-    info = export_model(result, out, formats=args.format, weights=args.weights)
-    print(
-        pd.DataFrame(compare_with_paper(info)).to_string(
-            index=False, float_format=lambda v: f"{v:.1f}"
-        )
-    )
-    for fmt, name in info["files"].items():
-        print(f"{fmt:12s} {out / name}   max abs diff vs eager {info['max_abs_diff'][fmt]:.2e}")
-    print(f"model.json   {out / 'model.json'}")
+    print(result.comparison.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+    for fmt, path in result.files.items():
+        print(f"{fmt:12s} {path}   max abs diff vs eager {result.max_abs_diff[fmt]:.2e}")
+    print(f"model.json   {result.model_json}")
 
 
 if __name__ == "__main__":

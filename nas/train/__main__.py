@@ -11,17 +11,12 @@ and channels_last on GPU.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-from pathlib import Path
 
-from models import read_state_dict
-
-from ..arch import resolve_arch
 from ..cli import CommandParser, cli_main, user_error
-from ..data import default_source, source_channels, training_sampler, validation_set
 from .loop import NonFiniteLoss
 from .options import add_training_arguments, prepare
-from .trainer import TrainError, train_network
+from .run import train
+from .trainer import TrainError
 
 user_error(TrainError, NonFiniteLoss)
 
@@ -41,23 +36,16 @@ def build_parser() -> argparse.ArgumentParser:
 @cli_main
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
-    config = prepare(args)
-    spec = resolve_arch(args.arch, source_channels(args.data) if args.data else None)[0]
-    data = args.data or default_source(spec.in_channels)
-    sampler = training_sampler(data, spec.in_channels)
-    sampler.check_patch(config.patch_size)
-    val = validation_set(
-        args.val_data or data, args.val_blocks, args.val_block_size, spec.in_channels
-    )
-    out = Path(args.out or Path("runs") / f"train-{spec.key()}-{dt.datetime.now():%Y%m%d-%H%M%S}")
-    summary = train_network(
-        spec,
-        sampler,
-        val,
-        out,
-        config,
+    summary = train(
+        args.arch,
+        data=args.data,
+        val_data=args.val_data,
+        out=args.out,
+        weights=args.weights,
         resume=args.resume,
-        init_state=read_state_dict(args.weights) if args.weights else None,
+        config=prepare(args),
+        val_blocks=args.val_blocks,
+        val_block_size=args.val_block_size,
     )
     print(f"best validation PSNR {summary.best_psnr:.3f} dB after {summary.steps} steps")
     print(f"best weights {summary.best}   last weights {summary.final}   metrics {summary.metrics}")

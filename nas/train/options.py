@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from ..cli import UsageError, cpu_threads, multiple_of_8, positive_int, seed_int
 from ..device import AMP_MODES, resolve_device
 from .config import TrainConfig, describe_error
+from .run import VAL_BLOCK_SIZE, VAL_BLOCKS
 
 __all__ = ["add_training_arguments", "prepare", "config_from"]
 
@@ -54,13 +55,13 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--val-blocks",
         type=positive_int,
-        default=64,
+        default=VAL_BLOCKS,
         help="validation blocks (an evenly spaced subset)",
     )
     p.add_argument(
         "--val-block-size",
         type=multiple_of_8,
-        default=128,
+        default=VAL_BLOCK_SIZE,
         help="block side of the synthetic validation set",
     )
     _config_argument(p, "seed", type=seed_int)
