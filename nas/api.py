@@ -1,9 +1,10 @@
 """The toolkit from Python: each command's work as one function with typed arguments and a typed
 result (a dataclass), for notebooks and scripts.
 
-    from nas.api import export, train, evaluate, denoise
+    from nas.api import search, export, train, evaluate, denoise
 
-    exported = export("runs/NAME/best.json")                       # -> ExportResult
+    outcome = search("rcab_dense.yaml", out="runs/demo")            # -> SearchOutcome
+    exported = export(outcome.run_dir / "best.json")                # -> ExportResult
     summary = train(exported.model_json, data="synthetic", steps=20000)   # -> TrainSummary
     scores = evaluate(summary.best, data="synthetic", ensemble=True)      # -> EvaluationResult
     denoise("IMG_0001.dng", "denoised.dng", arch=summary.best)           # -> DenoiseResult
@@ -19,18 +20,20 @@ from __future__ import annotations
 from .denoise import DenoiseResult, denoise
 from .evaluate import EvaluationResult, evaluate
 from .export import ExportResult, export
+from .search.run import SearchOutcome, resume, search
 from .train import TrainConfig, TrainSummary, train
-
-# search and resume (nas/search/run.py): from .search.run import SearchOutcome, resume, search
 
 __all__ = [
     "DenoiseResult",
     "EvaluationResult",
     "ExportResult",
+    "SearchOutcome",
     "TrainConfig",
     "TrainSummary",
     "denoise",
     "evaluate",
     "export",
+    "resume",
+    "search",
     "train",
 ]
