@@ -70,7 +70,8 @@ def main():
     curves = [c for c in table["curve"] if len(c) > 1]
     steps = curves[0][-1][0]
     print(
-        f"{len(curves)} learning curves, rungs at steps {[s for s, _ in curves[0]]}; eta = {args.reduction_factor}"
+        f"{len(curves)} learning curves, rungs at steps {[s for s, _ in curves[0]]}; "
+        f"eta = {args.reduction_factor}"
     )
     rng = np.random.default_rng(0)
     full, asha = [], []
@@ -81,7 +82,8 @@ def main():
     for n in (8, 16, 32, len(curves)):
         budget = n * steps
         print(
-            f"compute of {n:3d} full trainings: median best  full {np.median([best_at(t, budget) for t in full]):.3f} dB"
+            f"compute of {n:3d} full trainings: median best  full "
+            f"{np.median([best_at(t, budget) for t in full]):.3f} dB"
             f"   ASHA {np.median([best_at(t, budget) for t in asha]):.3f} dB"
         )
     n = min(32, len(curves))
@@ -90,8 +92,10 @@ def main():
     need_asha = [compute_to_reach(t, target) for t, target in zip(asha, targets)]
     ratio = np.array(need_asha) / np.array(need_full)
     print(
-        f"compute to reach full training's best of {n}: full {np.nanmedian(need_full) / steps:.1f} trainings, "
-        f"ASHA {np.nanmedian(need_asha) / steps:.1f} (median ratio {np.nanmedian(ratio):.2f}; ASHA never reached it "
+        f"compute to reach full training's best of {n}: "
+        f"full {np.nanmedian(need_full) / steps:.1f} trainings, "
+        f"ASHA {np.nanmedian(need_asha) / steps:.1f} (median ratio {np.nanmedian(ratio):.2f}; "
+        "ASHA never reached it "
         f"in {np.isnan(need_asha).mean() * 100:.0f}% of orders)"
     )
     plot(full, asha, steps, Path(args.png))

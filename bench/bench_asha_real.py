@@ -1,7 +1,8 @@
 """Plain evolution against evolution + ASHA on the real proxy, at equal wall time.
 
-    python bench/bench_asha_real.py [--seeds 0 1 2] [--space rcab_dense.yaml] [--out runs/bench_asha_real]
-        [--population N] [--generations N] [--steps N] [--patch-size N] [--rescore-seeds 1000 1001]
+    python bench/bench_asha_real.py [--seeds 0 1 2] [--space rcab_dense.yaml]
+        [--out runs/bench_asha_real] [--population N] [--generations N] [--steps N]
+        [--patch-size N] [--rescore-seeds 1000 1001]
         [--csv bench/results/asha_real.csv] [--png bench/results/asha_real.png]
 
 For each seed the real engine (local Ray Tune, real training) runs the space in two arms, one
@@ -53,7 +54,8 @@ class WallTimeReached(Exception):
 
 
 class TimedEvaluator:
-    """An evaluator that passes the work on and notes when each training finished (seconds since ``start``)."""
+    """An evaluator that passes the work on and notes when each training finished (seconds since
+    ``start``)."""
 
     def __init__(self, inner) -> None:
         self.inner, self.start, self.events = inner, time.perf_counter(), []
@@ -160,7 +162,8 @@ def incumbents(events: list[dict], until_s: float = np.inf) -> list[tuple[float,
 
 
 class Rescorer:
-    """Mean PSNR of an architecture trained in-process at ``budget`` with each rescoring seed; kept in a JSON file."""
+    """Mean PSNR of an architecture trained in-process at ``budget`` with each rescoring seed; kept
+    in a JSON file."""
 
     def __init__(self, path: Path, budget, run_seeds: list[int]) -> None:
         self.path, self.budget, self.run_seeds = path, budget, run_seeds
@@ -192,7 +195,8 @@ def compare_seed(seed: int, out: Path, records: dict, rescore: Rescorer) -> dict
     reached_s = next(
         (t for t, key, _ in asha_steps if rescore(key, specs["asha"][key]) >= target), np.inf
     )
-    # The same architecture gets the same search PSNR in both arms (same candidate seed): no rescoring noise.
+    # The same architecture gets the same search PSNR in both arms (same candidate seed): no
+    # rescoring noise.
     reached_search_s = next((t for t, _, psnr in asha_steps if psnr >= plain_search), np.inf)
     _, asha_key, asha_search = asha_steps[-1]
     counted = [e for e in asha["events"] if e["finished_s"] <= budget_s]
@@ -222,22 +226,29 @@ def report(rows: list[dict]) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     for r in rows:
         print(
-            f"seed {r['seed']}: plain {r['plain_wall_s']:.0f} s ({r['plain_trainings']} trainings), best "
-            f"{r['plain_best_key']} {r['plain_search_psnr']:.3f} dB in search, {r['plain_rescored']:.3f} rescored; "
-            f"asha in that time {r['asha_full']} full + {r['asha_stopped']} stopped, best {r['asha_best_key']} "
+            f"seed {r['seed']}: plain {r['plain_wall_s']:.0f} s "
+            f"({r['plain_trainings']} trainings), best "
+            f"{r['plain_best_key']} {r['plain_search_psnr']:.3f} dB in search, "
+            f"{r['plain_rescored']:.3f} rescored; "
+            f"asha in that time {r['asha_full']} full + {r['asha_stopped']} stopped, "
+            f"best {r['asha_best_key']} "
             f"{r['asha_search_psnr']:.3f} dB in search, {r['asha_rescored']:.3f} rescored"
         )
         print(
-            f"  asha reached plain's rescored best {_when(r['asha_reached_s'], r['ratio'])} -> goal "
+            f"  asha reached plain's rescored best {_when(r['asha_reached_s'], r['ratio'])} "
+            "-> goal "
             f"{'met' if r['goal_met'] else 'not met'}; its search best "
             f"{_when(r['asha_reached_search_s'], r['ratio_search'])}"
         )
     median = table.drop(columns=["plain_best_key", "asha_best_key"]).median()
     print(
-        f"median over {len(rows)} seeds: plain {median['plain_wall_s']:.0f} s; asha reached plain's rescored best "
+        f"median over {len(rows)} seeds: plain {median['plain_wall_s']:.0f} s; "
+        "asha reached plain's rescored best "
         f"{_when(median['asha_reached_s'], median['ratio'])} (search best "
-        f"{_when(median['asha_reached_search_s'], median['ratio_search'])}); rescored best plain {median['plain_rescored']:.3f} dB, asha "
-        f"{median['asha_rescored']:.3f} dB; goal (ratio <= {GOAL_RATIO}) {'met' if median['ratio'] <= GOAL_RATIO else 'not met'}"
+        f"{_when(median['asha_reached_search_s'], median['ratio_search'])}); "
+        f"rescored best plain {median['plain_rescored']:.3f} dB, asha "
+        f"{median['asha_rescored']:.3f} dB; goal (ratio <= {GOAL_RATIO}) "
+        f"{'met' if median['ratio'] <= GOAL_RATIO else 'not met'}"
         f" on the median, on {int(table['goal_met'].sum())} of {len(rows)} seeds"
     )
     return table

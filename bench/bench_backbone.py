@@ -61,7 +61,8 @@ def main() -> None:
         f"device={device} threads={args.threads} repeats={args.repeats} torch={torch.__version__}"
     )
     print(
-        f"matmul 2048^3          median {statistics.median(times['matmul']) * 1e3:8.1f} ms  {mm_rate:7.1f} GFLOP/s"
+        f"matmul 2048^3          median {statistics.median(times['matmul']) * 1e3:8.1f} ms  "
+        f"{mm_rate:7.1f} GFLOP/s"
     )
     for name in variants:
         median = statistics.median(times[name])

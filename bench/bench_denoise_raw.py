@@ -1,7 +1,8 @@
 """Denoise a 4000 x 3000 camera DNG with tiles: wall time and peak memory of the command.
 
-    python bench/bench_denoise_raw.py [--size 3000 4000] [--tile 512] [--arch A --weights W] [--ensemble]
-        [--preview] [--threads N] [--photo astronaut] [--noise SHOT READ] [--keep DIR]
+    python bench/bench_denoise_raw.py [--size 3000 4000] [--tile 512] [--arch A --weights W]
+        [--ensemble] [--preview] [--threads N] [--photo astronaut] [--noise SHOT READ]
+        [--keep DIR]
 
 Makes a 12-bit BGGR DNG (a bundled photo, unprocessed to raw, with shot and read noise, written
 by nas.data.camera_raw), then runs ``python -m nas.denoise IN.dng OUT.dng`` in a child process
@@ -141,7 +142,8 @@ def main() -> None:
             check=True,
         )
         print(
-            f"made a {args.size[0]} x {args.size[1]} BGGR DNG ({(folder / 'in.dng').stat().st_size / 1e6:.1f} MB) "
+            f"made a {args.size[0]} x {args.size[1]} BGGR DNG "
+            f"({(folder / 'in.dng').stat().st_size / 1e6:.1f} MB) "
             f"in {time.perf_counter() - began:.1f} s"
         )
         arch = args.arch or str(proxy_model(folder))
@@ -171,12 +173,16 @@ def main() -> None:
                 if (folder / name).exists():
                     shutil.copy(folder / name, Path(args.keep) / name)
     print(
-        f"command: python -m nas.denoise IN.dng OUT.dng --arch {Path(arch).name} --tile {args.tile} "
-        f"--threads {args.threads}{' --ensemble' if args.ensemble else ''}{' --preview P.png' if args.preview else ''}"
+        f"command: python -m nas.denoise IN.dng OUT.dng --arch {Path(arch).name} "
+        f"--tile {args.tile} "
+        f"--threads {args.threads}{' --ensemble' if args.ensemble else ''}"
+        f"{' --preview P.png' if args.preview else ''}"
     )
     print(stdout.strip().splitlines()[-1])
     print(
-        f"wall time {wall:.1f} s (denoise, write, preview as reported: {reported.group(1) if reported else '?'} s), "
+        "wall time "
+        f"{wall:.1f} s (denoise, write, preview as reported: "
+        f"{reported.group(1) if reported else '?'} s), "
         f"peak RSS {peak_gb:.2f} GB"
     )
 

@@ -62,15 +62,18 @@ def main():
         t_parallel = time.perf_counter() - t0
     same = all(in_process[k].psnr == ray_serial[k].psnr == ray_parallel[k].psnr for k in in_process)
     print(
-        f"{args.candidates} candidates x {args.steps} steps, 1 thread each; Ray start-up {t_start:.1f} s (excluded)"
+        f"{args.candidates} candidates x {args.steps} steps, 1 thread each; "
+        f"Ray start-up {t_start:.1f} s (excluded)"
     )
     print(f"in-process, one at a time      {t_local:7.1f} s")
     print(
-        f"Ray Tune, one trial at a time  {t_serial:7.1f} s   overhead {(t_serial / t_local - 1) * 100:+.1f}% "
+        f"Ray Tune, one trial at a time  {t_serial:7.1f} s   "
+        f"overhead {(t_serial / t_local - 1) * 100:+.1f}% "
         f"({(t_serial - t_local) / args.candidates:.2f} s per trial)"
     )
     print(
-        f"Ray Tune, 2 concurrent trials  {t_parallel:7.1f} s   speed-up over one at a time {t_serial / t_parallel:.2f}x"
+        f"Ray Tune, 2 concurrent trials  {t_parallel:7.1f} s   "
+        f"speed-up over one at a time {t_serial / t_parallel:.2f}x"
     )
     print(f"same PSNR in-process and on Ray: {same}")
 

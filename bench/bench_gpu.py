@@ -63,7 +63,8 @@ def forward_vs_matmul():
                 net = flops / timed(lambda: model(x))
                 mm = 2 * 4096**3 / timed(lambda: a @ b)
             print(
-                f"batch {batch} {name:5s} forward {net / 1e12:7.1f} TFLOP/s   matmul {mm / 1e12:7.1f} TFLOP/s   "
+                f"batch {batch} {name:5s} forward {net / 1e12:7.1f} TFLOP/s   "
+                f"matmul {mm / 1e12:7.1f} TFLOP/s   "
                 f"ratio {net / mm:.2f}",
                 flush=True,
             )
@@ -133,7 +134,8 @@ def precision_and_layout(steps: int):
 
 
 def generation(candidates, gpus: float):
-    """One generation of ``candidates`` on Ray at ``gpus`` per trial: (evaluations per hour, results)."""
+    """One generation of ``candidates`` on Ray at ``gpus`` per trial: (evaluations per hour,
+    results)."""
     from nas.search.evaluators import RayEvaluator
 
     with tempfile.TemporaryDirectory() as tmp:

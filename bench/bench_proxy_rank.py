@@ -56,7 +56,8 @@ def main():
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     rho, p = spearmanr(table.iloc[:, 1], table.iloc[:, 2])
     print(
-        f"Spearman rank correlation, {short.steps} vs {long.steps} steps: {rho:.2f} (p = {p:.3f}, n = {n})"
+        f"Spearman rank correlation, {short.steps} vs {long.steps} steps: "
+        f"{rho:.2f} (p = {p:.3f}, n = {n})"
     )
 
 

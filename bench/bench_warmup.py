@@ -1,8 +1,8 @@
 """Learning-rate warm-up against divergence: architectures of a fidelity study trained at one of
 its fidelities without and with ``budget.warmup_steps``, side by side, same seeds.
 
-    python bench/bench_warmup.py --study runs/fidelity --fidelity width_multiplier=0.25,patch_size=64 \\
-        --warmup 30 --count 3
+    python bench/bench_warmup.py --study runs/fidelity \\
+        --fidelity width_multiplier=0.25,patch_size=64 --warmup 30 --count 3
 
 The architectures are the study's diverged ones at that fidelity (PSNR below --diverged-db) first,
 then the rest in the order the study's journal holds them. Each is trained in-process on one
@@ -30,7 +30,8 @@ from nas.search.space import Budget, parse_space
 def study_candidates(
     study: Path, fidelity_text: str, count: int, diverged_db: float
 ) -> list[tuple[Candidate, float]]:
-    """(candidate at the fidelity, its PSNR in the study) for ``count`` architectures, diverged first."""
+    """(candidate at the fidelity, its PSNR in the study) for ``count`` architectures, diverged
+    first."""
     space = parse_space(json.loads((study / "study.json").read_text())["space"])
     fidelity = parse_fidelity(fidelity_text, space)
     done = [e for e in read_journal(study) if e.fidelity == fidelity.name]
@@ -85,7 +86,8 @@ def main() -> None:
             )
             loss = "none (non-finite)" if result.final_loss is None else f"{result.final_loss:.3g}"
             print(
-                f"{candidate.key:36s} warmup {warmup:4d}: {result.status} {result.psnr:7.3f} dB, final loss "
+                f"{candidate.key:36s} warmup {warmup:4d}: {result.status} {result.psnr:7.3f} dB, "
+                "final loss "
                 f"{loss}, {result.train_seconds:.0f} s (study: {study_psnr:.3f} dB)",
                 flush=True,
             )

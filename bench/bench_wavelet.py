@@ -1,5 +1,6 @@
-"""DWT/IWT formulations side by side: grouped conv (as released) vs pixel_unshuffle + 4x4 matmul (ours),
-on the six transforms of one mwrcanet_paper forward pass at 1 x 1 x 256 x 256, with their total.
+"""DWT/IWT formulations side by side: grouped conv (as released) vs pixel_unshuffle + 4x4 matmul
+(ours), on the six transforms of one mwrcanet_paper forward pass at 1 x 1 x 256 x 256, with their
+total.
 
     python bench/bench_wavelet.py [--repeats 100] [--device cuda]
 
@@ -48,13 +49,19 @@ def main():
     args = parser.parse_args()
     device = torch.device(args.device)
     bank = haar_filters().to(device)
-    conv_dwt = lambda x: F.conv2d(x, bank.repeat(x.shape[1], 1, 1, 1), stride=2, groups=x.shape[1])
-    conv_iwt = lambda y: F.conv_transpose2d(
-        y, bank.repeat(y.shape[1] // 4, 1, 1, 1), stride=2, groups=y.shape[1] // 4
-    )
+
+    def conv_dwt(x):
+        return F.conv2d(x, bank.repeat(x.shape[1], 1, 1, 1), stride=2, groups=x.shape[1])
+
+    def conv_iwt(y):
+        return F.conv_transpose2d(
+            y, bank.repeat(y.shape[1] // 4, 1, 1, 1), stride=2, groups=y.shape[1] // 4
+        )
+
     ours_dwt, ours_iwt = DWT().to(device), IWT().to(device)
     print(
-        f"{'transform':>28} {'conv (released)':>16} {'ours':>8}   (median ms, {device}, threads={torch.get_num_threads()})"
+        f"{'transform':>28} {'conv (released)':>16} {'ours':>8}   "
+        f"(median ms, {device}, threads={torch.get_num_threads()})"
     )
     totals = [0.0, 0.0]
     with torch.inference_mode():

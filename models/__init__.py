@@ -1,4 +1,5 @@
-"""Wavelet U-Net denoisers: Haar transforms, blocks, the spec-built backbone, named architectures."""
+"""Wavelet U-Net denoisers: Haar transforms, blocks, the spec-built backbone, named
+architectures."""
 
 from .backbone import SIZE_MULTIPLE, WaveletUNet, build_model
 from .blocks import ACTIVATIONS, BLOCKS

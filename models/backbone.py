@@ -20,7 +20,8 @@ class WaveletUNet(nn.Module):
 
     ``head`` DWT -> ``down1`` (conv, act, enc1) -> ``down2`` (DWT, conv, act, enc2)
     -> ``down3`` (DWT, conv, act) -> ``middle`` -> ``up1`` (conv, act, IWT) + down2 output
-    -> ``up2`` (dec2, conv, act, IWT) + down1 output -> ``up3`` (dec1, conv) + head output -> ``tail`` IWT.
+    -> ``up2`` (dec2, conv, act, IWT) + down1 output -> ``up3`` (dec1, conv) + head output
+    -> ``tail`` IWT.
     """
 
     def __init__(self, spec: ArchSpec) -> None:
@@ -67,6 +68,7 @@ def _groups(group: GroupSpec, width: int, act) -> nn.Module:
 
 
 def build_model(spec: ArchSpec, device: torch.device | str | None = None) -> WaveletUNet:
-    """Build the backbone for ``spec`` (on ``device``, e.g. ``"meta"`` to size it without memory)."""
+    """Build the backbone for ``spec`` (on ``device``, e.g. ``"meta"`` to size it without
+    memory)."""
     with torch.device(device or "cpu"):
         return WaveletUNet(spec)

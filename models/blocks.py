@@ -68,7 +68,8 @@ class ChannelAttention(nn.Module):
 
 
 class RCAB(nn.Module):
-    """Residual channel attention block exactly as released: conv -> act -> conv -> CA, plus input."""
+    """Residual channel attention block exactly as released: conv -> act -> conv -> CA, plus
+    input."""
 
     def __init__(self, width: int, act: ActFactory, reduction: int = 16) -> None:
         super().__init__()
@@ -83,7 +84,8 @@ class RCAB(nn.Module):
 
 class DenseBlock(nn.Module):
     """Residual dense block (RDN, Zhang et al. 2018): ``num_layers`` 3x3 convs, each seeing the
-    concatenation of the input and all earlier outputs, a 1x1 fusion back to ``width``, a local skip.
+    concatenation of the input and all earlier outputs, a 1x1 fusion back to ``width``, a local
+    skip.
 
     Growth ``width // 4`` (at least 4) with 4 layers costs about as much as an RCAB at the same
     width (models/cost.py counts it), so the search compares block types at a similar price

@@ -71,15 +71,16 @@ def composed_cost(spec: ArchSpec, height: int = 256, width: int = 256) -> Cost:
     for slot, group in enumerate(spec.groups):
         if group.num_blocks == 0:
             continue
-        piece = lambda blocks: _cached_counts(
-            _with_group(spec, slot, GroupSpec(group.block, blocks), _PIECE_WIDTH), height, width
-        )
+
+        def piece(blocks):
+            return _cached_counts(
+                _with_group(spec, slot, GroupSpec(group.block, blocks), _PIECE_WIDTH), height, width
+            )
+
         skeleton, one, two = piece(0), piece(1), piece(2)
         for k in range(3):
-            per_block, first = (
-                two[k] - one[k],
-                one[k] - skeleton[k],
-            )  # first = one block + group tail
+            # first = one block + group tail
+            per_block, first = two[k] - one[k], one[k] - skeleton[k]
             total[k] += group.num_groups * (first + (group.num_blocks - 1) * per_block)
     return _as_cost(total)
 

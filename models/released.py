@@ -73,7 +73,8 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 def load_state_dict_strict(
     model: torch.nn.Module, state: Mapping[str, torch.Tensor], source: str = "weights"
 ) -> None:
-    """Load ``state`` into ``model``; any missing, unexpected or mis-shaped key raises WeightsError."""
+    """Load ``state`` into ``model``; any missing, unexpected or mis-shaped key raises
+    WeightsError."""
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))

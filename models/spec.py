@@ -37,7 +37,8 @@ class GroupSpec:
 
 @dataclass(frozen=True)
 class ArchSpec:
-    """A wavelet U-Net: widths of the 3 levels and one :class:`GroupSpec` per slot in GROUP_NAMES."""
+    """A wavelet U-Net: widths of the 3 levels and one :class:`GroupSpec` per slot in
+    GROUP_NAMES."""
 
     widths: tuple[int, int, int] = (96, 128, 128)
     groups: tuple[GroupSpec, ...] = field(
@@ -84,14 +85,16 @@ class ArchSpec:
             raise SpecError(f"widths: expected 3 positive integers, got {list(self.widths)}")
         if len(self.groups) != len(GROUP_NAMES):
             raise SpecError(
-                f"groups: expected {len(GROUP_NAMES)} ({', '.join(GROUP_NAMES)}), got {len(self.groups)}"
+                f"groups: expected {len(GROUP_NAMES)} ({', '.join(GROUP_NAMES)}), "
+                f"got {len(self.groups)}"
             )
         for name, group in zip(GROUP_NAMES, self.groups):
             if not isinstance(group, GroupSpec):
                 raise SpecError(f"groups.{name}: expected a GroupSpec, got {type(group).__name__}")
             if not isinstance(group.block, str) or group.block not in BLOCKS:
                 raise SpecError(
-                    f"groups.{name}.block: unknown block type {group.block!r} (known: {', '.join(BLOCKS)})"
+                    f"groups.{name}.block: unknown block type {group.block!r} "
+                    f"(known: {', '.join(BLOCKS)})"
                 )
             if not _nonneg_int(group.num_blocks):
                 raise SpecError(
@@ -103,7 +106,8 @@ class ArchSpec:
                 )
         if self.in_channels not in (1, 3) or isinstance(self.in_channels, bool):
             raise SpecError(
-                f"in_channels: expected 1 (raw mosaics) or 3 (sRGB images), got {self.in_channels!r}"
+                "in_channels: expected 1 (raw mosaics) or 3 (sRGB images), "
+                f"got {self.in_channels!r}"
             )
         if not isinstance(self.activation, str) or self.activation not in ACTIVATIONS:
             raise SpecError(

@@ -36,12 +36,14 @@ class _HaarBank(nn.Module):
         self.register_buffer("weight", haar_filters())
 
     def _matrix(self, x: torch.Tensor) -> torch.Tensor:
-        # Row k holds filter k over the 2x2 cell in pixel_unshuffle order (0,0), (0,1), (1,0), (1,1).
+        # Row k holds filter k over the 2x2 cell in pixel_unshuffle order (0,0), (0,1), (1,0),
+        # (1,1).
         return self.weight.reshape(4, 4).to(dtype=x.dtype)
 
 
 class DWT(_HaarBank):
-    """N x C x H x W -> N x 4C x H/2 x W/2, channel-major sub-bands [c0 LL, c0 LH, c0 HL, c0 HH, c1 LL, ...]."""
+    """N x C x H x W -> N x 4C x H/2 x W/2, channel-major sub-bands
+    [c0 LL, c0 LH, c0 HL, c0 HH, c1 LL, ...]."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, h, w = x.shape

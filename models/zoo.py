@@ -24,7 +24,8 @@ def mwrcanet_paper_spec(in_channels: int = 1) -> ArchSpec:
 def mwresnet_spec(
     widths: tuple[int, int, int] = (64, 128, 256), blocks_per_group: int = 4, in_channels: int = 1
 ) -> ArchSpec:
-    """The paper's "original network": residual blocks with ReLU, 4 per group, two groups in the middle.
+    """The paper's "original network": residual blocks with ReLU, 4 per group, two groups in the
+    middle.
 
     The paper does not publish its widths. We use MWCNN's doubling 64/128/256 (Liu et al. 2018),
     the widths of the MWCNN the paper starts from. That gives 16.9 M parameters and 75 GFLOP at

@@ -62,7 +62,8 @@ _SECONDS_PER = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_duration(text: str, option: str) -> float:
-    """Seconds of ``90m``, ``2h``, ``45s``, ``1d`` or plain seconds (``3600``); UsageError otherwise."""
+    """Seconds of ``90m``, ``2h``, ``45s``, ``1d`` or plain seconds (``3600``); UsageError
+    otherwise."""
     number, unit = (
         (text[:-1], text[-1].lower()) if text and text[-1].lower() in _SECONDS_PER else (text, "s")
     )
@@ -141,7 +142,8 @@ def cpu_threads(text: str) -> int:
 
 
 def seed_int(text: str) -> int:
-    """argparse type: a random seed, 0 to 2**32 - 1 (what every generator the toolkit seeds accepts)."""
+    """argparse type: a random seed, 0 to 2**32 - 1 (what every generator the toolkit seeds
+    accepts)."""
     value = _converted(text, int, "an integer")
     if not 0 <= value < 2**32:
         raise argparse.ArgumentTypeError(f"must be between 0 and 2**32 - 1, got {value}")

@@ -1,5 +1,6 @@
 """Inference: the paper's x8 self-ensemble (batched, phase-correct), tiled inference for full-size
-mosaics and sRGB images, and Bayer unification of inputs in another CFA pattern than the network's."""
+mosaics and sRGB images, and Bayer unification of inputs in another CFA pattern than the
+network's."""
 
 from __future__ import annotations
 
@@ -130,7 +131,8 @@ def default_overlap(tile: int) -> int:
 
 
 def check_tiling(tile: int, overlap: int) -> None:
-    """TilingError unless ``tile`` is a positive multiple of 8 and ``overlap`` a multiple of 8 in [0, tile)."""
+    """TilingError unless ``tile`` is a positive multiple of 8 and ``overlap`` a multiple of 8 in
+    [0, tile)."""
     if tile <= 0 or tile % SIZE_MULTIPLE:
         raise TilingError(f"tile size must be a positive multiple of {SIZE_MULTIPLE}, got {tile}")
     if not 0 <= overlap < tile or overlap % SIZE_MULTIPLE:
@@ -215,7 +217,10 @@ def denoise_array(
         pattern = model_pattern = None
     x, window = unify_pad(x, pattern or model_pattern, model_pattern, multiple=SIZE_MULTIPLE)
     device = next(model.parameters()).device
-    net = lambda t: predict(model, t, ensemble, pattern=model_pattern)
+
+    def net(t):
+        return predict(model, t, ensemble, pattern=model_pattern)
+
     if tile:
         y = tiled(
             net, x, tile, default_overlap(tile) if overlap is None else overlap, progress, device

@@ -1,7 +1,9 @@
-"""What a search's evaluations say: gene effects, gene importance, and where a reference genome stands.
+"""What a search's evaluations say: gene effects, gene importance, and where a reference genome
+stands.
 
     python -m nas.analyze runs/NAME                       # a run folder (its journal)
-    python -m nas.analyze bench/data/evaldb_rcab_dense.csv.gz --score-genome search_spaces/mwrcanet_paper.json
+    python -m nas.analyze bench/data/evaldb_rcab_dense.csv.gz \
+        --score-genome search_spaces/mwrcanet_paper.json
     python -m nas.analyze runs/evaldb-rcab_dense --export bench/data/evaldb_rcab_dense.csv.gz
 
 Writes, into --out (default: beside the database): gene_effects.csv (mean proxy PSNR by block
@@ -104,7 +106,8 @@ def main(argv=None) -> None:
     table, diverged = split_diverged(table)
     if len(table) < 10:
         raise UsageError(
-            f"{args.database}: {len(table)} fully trained architectures; the analysis needs 10 or more"
+            f"{args.database}: {len(table)} fully trained architectures; "
+            "the analysis needs 10 or more"
         )
     source = Path(args.database)
     out = Path(args.out) if args.out else (source if source.is_dir() else source.parent)
@@ -118,7 +121,8 @@ def main(argv=None) -> None:
         print(f"wrote {args.export}")
     if len(diverged):
         print(
-            f"left out {len(diverged)} diverged training(s), ending more than {DIVERGED_DROP_DB:g} dB below "
+            f"left out {len(diverged)} diverged training(s), "
+            f"ending more than {DIVERGED_DROP_DB:g} dB below "
             f"their own learning curve's best: {', '.join(diverged['key'])}"
         )
     effects = block_type_effects(table, space.blocks)

@@ -1,4 +1,5 @@
-"""Denoising data: synthetic pairs (raw and sRGB), SIDD files, the user's own pairs, camera raw files."""
+"""Denoising data: synthetic pairs (raw and sRGB), SIDD files, the user's own pairs, camera raw
+files."""
 
 from ..errors import DataError
 from .mat import read_array, write_array

@@ -189,12 +189,14 @@ def read_mosaic(
         pixels, _ = read_image(path)
         if pixels.ndim != 2:
             raise DataError(
-                f"{path}: an RGB image, not a raw mosaic (a grey image, .npy, .mat or camera raw file)"
+                f"{path}: an RGB image, not a raw mosaic "
+                "(a grey image, .npy, .mat or camera raw file)"
             )
         return raw_from_array(pixels, cfa or default_cfa, str(path))
     if cfa is not None:
         raise DataError(
-            f"{path}: a raw file records its CFA pattern; a pattern (--cfa) is for .npy/.mat or grey image mosaics"
+            f"{path}: a raw file records its CFA pattern; "
+            "a pattern (--cfa) is for .npy/.mat or grey image mosaics"
         )
     return read_raw(path)
 
@@ -321,7 +323,8 @@ def _raw_size(path: Path) -> tuple[int, int]:
 
 
 def _rawpy_metadata(raw) -> RawMetadata:
-    """What LibRaw knows: colour matrix (its Adobe table, XYZ -> camera), white balance, orientation."""
+    """What LibRaw knows: colour matrix (its Adobe table, XYZ -> camera), white balance,
+    orientation."""
     cam_xyz = np.asarray(raw.rgb_xyz_matrix, np.float64)[:3]
     multipliers = np.asarray(raw.camera_whitebalance, np.float64)[:3]
     neutral = (
@@ -355,7 +358,10 @@ def _dng_metadata(path: Path, fallback: RawMetadata) -> RawMetadata:
     except Exception:  # not TIFF-based (CRW, RAF, ...): LibRaw's metadata is all there is
         return fallback
     values = {code: value for code, _, _, value in copied}
-    text = lambda code: str(values.get(code, "")).strip("\0 ")
+
+    def text(code):
+        return str(values.get(code, "")).strip("\0 ")
+
     neutral = _rationals(values[50728]) if 50728 in values else fallback.as_shot_neutral
     matrix = _rationals(values[50721]) if 50721 in values else fallback.color_matrix
     noise = tuple(float(v) for v in np.ravel(values[51041])) if 51041 in values else None
@@ -394,7 +400,8 @@ def _to_rationals(values, denominator: int = 1_000_000) -> tuple[int, ...]:
 
 
 def _dng_tags(image: RawImage) -> list[tuple]:
-    """The tags of the CFA IFD (tifffile ``extratags``): computed ones, then the source's verbatim."""
+    """The tags of the CFA IFD (tifffile ``extratags``): computed ones, then the source's
+    verbatim."""
     meta, black = image.metadata, image.black_levels
     integral = all(float(b).is_integer() for b in black)
     tags = {
@@ -455,7 +462,8 @@ def _write(target, mosaic: np.ndarray, like: RawImage) -> None:
 
 def write_dng(path: str | os.PathLike, mosaic: np.ndarray, like: RawImage) -> None:
     """Write ``mosaic`` (normalized, in ``like.cfa``, the size of ``like.mosaic`` or any even size)
-    as a DNG with ``like``'s levels and metadata; atomically, so an existing file survives errors."""
+    as a DNG with ``like``'s levels and metadata; atomically, so an existing file survives
+    errors."""
     with atomic_path(path) as tmp:
         _write(tmp, mosaic, like)
 

@@ -106,7 +106,8 @@ def _read_pixels(path: Path) -> np.ndarray:
     try:
         with Image.open(path) as image:
             if image.mode not in GREY_MODES:
-                # a photo is read (and written) upright; a grey image is a mosaic, whose CFA turning would change
+                # a photo is read (and written) upright; a grey image is a mosaic, whose CFA
+                # turning would change
                 image = ImageOps.exif_transpose(image)
             if image.mode not in ("L", "LA", "RGB", "RGBA"):  # CMYK, YCbCr, palette, 1-bit
                 image = image.convert(
@@ -131,8 +132,8 @@ def refuse_jpeg_mosaic(path: str | os.PathLike) -> None:
     neighbouring CFA sites. A grey JPEG is a black-and-white photo."""
     if Path(path).suffix.lower() in (".jpg", ".jpeg"):
         raise DataError(
-            f"{path}: a JPEG is lossy and cannot hold a raw mosaic (use a grey PNG/TIFF, .npy, .mat "
-            "or a camera raw file)"
+            f"{path}: a JPEG is lossy and cannot hold a raw mosaic "
+            "(use a grey PNG/TIFF, .npy, .mat or a camera raw file)"
         )
 
 
@@ -182,7 +183,8 @@ def write_image(
     bits = 8 if suffix in (".jpg", ".jpeg") else (16 if bits > 8 else 8)
     if not (np.ndim(array) == 2 or (np.ndim(array) == 3 and np.shape(array)[0] == 3)):
         raise DataError(
-            f"{path}: cannot store an array of shape {np.shape(array)} as an image (H x W or 3 x H x W)"
+            f"{path}: cannot store an array of shape {np.shape(array)} as an image "
+            "(H x W or 3 x H x W)"
         )
     pixels = np.clip(np.asarray(array, np.float64), 0, 1)
     pixels = np.moveaxis(pixels, 0, -1) if pixels.ndim == 3 else pixels

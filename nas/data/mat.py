@@ -19,7 +19,8 @@ def _is_hdf5(path: Path) -> bool:
         return f.read(8) == b"\x89HDF\r\n\x1a\n"
 
 
-# Noisy images may stray well outside [0, 1] (unclipped noise, black level); raw counts or 0-255 values are far outside.
+# Noisy images may stray well outside [0, 1] (unclipped noise, black level); raw counts or 0-255
+# values are far outside.
 PLAUSIBLE_RANGE = (-2.0, 4.0)
 
 

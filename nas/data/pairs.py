@@ -48,7 +48,8 @@ def _read(path: Path) -> list[np.ndarray]:
     array = read_array(path)
     if array.ndim not in (2, 3):
         raise DataError(
-            f"{path.name}: shape {array.shape}; an .npy pair is a 2-D (H, W) mosaic or 3-D (N, H, W) stack"
+            f"{path.name}: shape {array.shape}; "
+            "an .npy pair is a 2-D (H, W) mosaic or 3-D (N, H, W) stack"
         )
     return list(array) if array.ndim == 3 else [array]
 
@@ -65,7 +66,8 @@ def _pair_arrays(directory: str) -> tuple[list[np.ndarray], list[np.ndarray], in
         noisy, clean = _read(noisy_path), _read(clean_path)
         if [a.shape for a in noisy] != [a.shape for a in clean]:
             raise DataError(
-                f"{noisy_path.name}: noisy {noisy[0].shape} and clean {clean[0].shape} differ in shape"
+                f"{noisy_path.name}: noisy {noisy[0].shape} and clean {clean[0].shape} "
+                "differ in shape"
             )
         noisy_all.extend(noisy)
         clean_all.extend(clean)

@@ -90,11 +90,13 @@ class PatchSampler:
         raise NotImplementedError
 
     def check_patch(self, patch: int) -> None:
-        """DataError unless every image can give a ``patch`` x ``patch`` crop (checked before training)."""
+        """DataError unless every image can give a ``patch`` x ``patch`` crop (checked before
+        training)."""
 
 
 def crop_size(patch: int, mosaic: bool) -> int:
-    """Side of the crop a patch is cut from: a raw mosaic's takes 2 more pixels to align its Bayer phase."""
+    """Side of the crop a patch is cut from: a raw mosaic's takes 2 more pixels to align its Bayer
+    phase."""
     return patch + (2 if mosaic else 0)
 
 

@@ -104,7 +104,8 @@ def _h5_reader(dataset) -> Callable:
 
 
 def _scene_files(root: Path, tag: str, suffix: str) -> list[tuple[Path, Path]]:
-    """(noisy, ground truth) file pairs named ``*NOISY_<tag>_*<suffix>`` / ``*GT_<tag>_*<suffix>``."""
+    """(noisy, ground truth) file pairs named ``*NOISY_<tag>_*<suffix>`` /
+    ``*GT_<tag>_*<suffix>``."""
     noisy_files = sorted(
         p
         for p in root.rglob("*")
@@ -131,7 +132,8 @@ def sidd_medium_train(directory: str) -> PatchSampler:
         handles += [fn, fc]
         if noisy.shape != clean.shape or len(noisy.shape) != 2:
             raise DataError(
-                f"{noisy_path.name}: noisy {noisy.shape} and clean {clean.shape} must be equal 2-D mosaics"
+                f"{noisy_path.name}: noisy {noisy.shape} and clean {clean.shape} "
+                "must be equal 2-D mosaics"
             )
         pattern = sidd_phone_pattern(noisy_path.parent.name)
         pairs.append((_h5_reader(noisy), _h5_reader(clean), noisy.shape[::-1], pattern))
@@ -141,7 +143,8 @@ def sidd_medium_train(directory: str) -> PatchSampler:
 
 
 def cache_folder() -> Path:
-    """Where decoded images are kept: ``$MWNAS_CACHE``, else ``$XDG_CACHE_HOME/mwnas``, else ``~/.cache/mwnas``."""
+    """Where decoded images are kept: ``$MWNAS_CACHE``, else ``$XDG_CACHE_HOME/mwnas``, else
+    ``~/.cache/mwnas``."""
     if os.environ.get("MWNAS_CACHE"):
         return Path(os.environ["MWNAS_CACHE"])
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mwnas"
@@ -195,7 +198,8 @@ def sidd_medium_srgb_train(directory: str) -> PatchSampler:
         size = _rgb_png_size(noisy_path)
         if _rgb_png_size(clean_path) != size:
             raise DataError(
-                f"{noisy_path.name}: noisy {size} and ground truth {_rgb_png_size(clean_path)} differ in size"
+                f"{noisy_path.name}: noisy {size} and ground truth "
+                f"{_rgb_png_size(clean_path)} differ in size"
             )
         pairs.append((_DecodedPng(noisy_path), _DecodedPng(clean_path), size))
     return CropSampler(pairs, target=None, channels=3)

@@ -1,19 +1,19 @@
 """Data sources, selected by one string: training patch samplers and fixed validation block sets.
 
-==========================  ========  ==========  ==========  =============================================
-source string               channels  training    validation  what it reads
-==========================  ========  ==========  ==========  =============================================
-``synthetic``               1 (raw)   yes         yes         unprocessed scikit-image photos (no files)
-``synthetic:FILE.dng``      1         yes         yes         the same, with the noise of FILE's NoiseProfile
-``synthetic-srgb``          3 (sRGB)  yes         yes         the same photos, raw noise through a simple ISP
-``sidd-val:DIR``            1         no          yes         ValidationNoisyBlocksRaw.mat / ValidationGtBlocksRaw.mat
-``siddplus-val:DIR``        1         no          yes         siddplus_valid_noisy_raw.mat / siddplus_valid_gt_raw.mat
-``sidd-srgb-val:DIR``       3         no          yes         ValidationNoisyBlocksSrgb.mat / ValidationGtBlocksSrgb.mat
-``sidd-medium:DIR``         1         yes         no          */*NOISY_RAW_*.MAT with *GT_RAW_*.MAT, key ``x`` (v7.3)
-``sidd-medium-srgb:DIR``    3         yes         no          */*NOISY_SRGB_*.PNG with *GT_SRGB_*.PNG
-``pairs:DIR``               1 or 3    yes         yes         DIR/noisy/NAME with DIR/clean/NAME (.npy or images)
-``raws:DIR``                1         no          no          camera raw files (noisy only: pseudo-labelling)
-==========================  ========  ==========  ==========  =============================================
+========================  ========  ========  ==========  ==========================================
+source string             channels  training  validation  what it reads
+========================  ========  ========  ==========  ==========================================
+``synthetic``             1 (raw)   yes       yes         unprocessed scikit-image photos (no files)
+``synthetic:FILE.dng``    1         yes       yes         the same, noise of FILE's NoiseProfile
+``synthetic-srgb``        3 (sRGB)  yes       yes         the same, raw noise through a simple ISP
+``sidd-val:DIR``          1         no        yes         Validation{Noisy,Gt}BlocksRaw.mat
+``siddplus-val:DIR``      1         no        yes         siddplus_valid_{noisy,gt}_raw.mat
+``sidd-srgb-val:DIR``     3         no        yes         Validation{Noisy,Gt}BlocksSrgb.mat
+``sidd-medium:DIR``       1         yes       no          */*{NOISY,GT}_RAW_*.MAT, key ``x`` (v7.3)
+``sidd-medium-srgb:DIR``  3         yes       no          */*{NOISY,GT}_SRGB_*.PNG
+``pairs:DIR``             1 or 3    yes       yes         DIR/{noisy,clean}/NAME (.npy or images)
+``raws:DIR``              1         no        no          noisy camera raws only (pseudo-labelling)
+========================  ========  ========  ==========  ==========================================
 
 Real mosaics are unified to the trained CFA pattern (RGGB) as they are cropped, and augmented
 with phase-correct flips and transposes, so every patch a network sees is RGGB. sRGB images are
@@ -56,7 +56,8 @@ __all__ = [
 @dataclass(frozen=True)
 class Source:
     train: Callable[[str], PatchSampler] | None
-    # (argument, num_blocks, block_size) -> blocks; file sources ignore the size and are subset after
+    # (argument, num_blocks, block_size) -> blocks; file sources ignore the size and are subset
+    # after
     validation: Callable[[str, int | None, int], BlockSet] | None
     channels: int | None = 1  # None: the files decide (pairs:DIR)
     needs_dir: bool = True
@@ -146,8 +147,10 @@ def training_sampler(text: str, channels: int | None = None) -> PatchSampler:
     kind, source, arg = _parse(text)
     if source.train is None:
         raise DataError(
-            f"data source {kind!r} holds {'validation blocks' if source.validation else 'noisy photos'} "
-            "only; train on synthetic, synthetic-srgb, sidd-medium:DIR, sidd-medium-srgb:DIR or pairs:DIR"
+            f"data source {kind!r} holds "
+            f"{'validation blocks' if source.validation else 'noisy photos'} "
+            "only; train on synthetic, synthetic-srgb, sidd-medium:DIR, sidd-medium-srgb:DIR "
+            "or pairs:DIR"
         )
     if channels is not None:
         check_channels(channels, source.channels, text)
@@ -168,8 +171,10 @@ def validation_set(
         check_channels(channels, source.channels, text)
     if source.validation is None:
         raise DataError(
-            f"data source {kind!r} is for {'training' if source.train else 'pseudo-labelling'} only; "
-            "validate on synthetic, synthetic-srgb, sidd-val:DIR, siddplus-val:DIR, sidd-srgb-val:DIR "
+            f"data source {kind!r} is for "
+            f"{'training' if source.train else 'pseudo-labelling'} only; "
+            "validate on synthetic, synthetic-srgb, sidd-val:DIR, siddplus-val:DIR, "
+            "sidd-srgb-val:DIR "
             "or pairs:DIR"
         )
     blocks = source.validation(arg, num_blocks, block_size)
@@ -186,7 +191,8 @@ def unlabeled_blocks(
 ) -> np.ndarray:
     """Noisy inputs to pseudo-label, float32 N x S x S (raw) or N x 3 x S x S (sRGB):
     ``num_blocks`` fixed crops (``seed``) of the camera raws of ``raws:DIR``, unified to RGGB;
-    or all noisy blocks of a validation source (``siddplus-val:DIR``, ...), which must share one size."""
+    or all noisy blocks of a validation source (``siddplus-val:DIR``, ...), which must share one
+    size."""
     kind, source, arg = _parse(text)
     if source.unlabeled is not None:
         return source.unlabeled(arg, num_blocks, block_size, seed)

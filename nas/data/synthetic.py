@@ -46,7 +46,8 @@ VALIDATION_SEED = 20200614  # fixed: every candidate of every run sees identical
 
 @lru_cache(maxsize=None)
 def photo(name: str) -> torch.Tensor:
-    """A bundled photo read from scikit-image's own data folder (never fetched), 3 x H x W in [0, 1]."""
+    """A bundled photo read from scikit-image's own data folder (never fetched), 3 x H x W in
+    [0, 1]."""
     import skimage.data
     import skimage.io
 
@@ -127,14 +128,15 @@ def synthetic_blocks(
 
 
 def camera_noise_profile(path: str) -> tuple[float, ...] | None:
-    """The NoiseProfile of the DNG at ``path`` (None for an empty path); DataError if it has none."""
+    """The NoiseProfile of the DNG at ``path`` (None for an empty path); DataError if it has
+    none."""
     if not path:
         return None
     profile = read_raw(path).metadata.noise_profile
     if profile is None or len(profile) not in (2, 6):
         raise DataError(
-            f"{path}: no NoiseProfile tag with 1 or 3 (shot, read) pairs; synthetic:FILE needs a DNG "
-            "that records its noise"
+            f"{path}: no NoiseProfile tag with 1 or 3 (shot, read) pairs; "
+            "synthetic:FILE needs a DNG that records its noise"
         )
     return profile
 
@@ -151,8 +153,8 @@ def synthetic_val(path: str, num_blocks: int | None, block_size: int) -> BlockSe
 def _no_argument(arg: str) -> None:
     if arg:
         raise DataError(
-            f"synthetic-srgb takes no argument, got {arg!r} (a camera's noise profile is for the raw "
-            "source: synthetic:FILE.dng)"
+            f"synthetic-srgb takes no argument, got {arg!r} "
+            "(a camera's noise profile is for the raw source: synthetic:FILE.dng)"
         )
 
 

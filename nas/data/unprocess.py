@@ -143,7 +143,8 @@ def raw_pairs_from_rgb(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """sRGB batch -> (noisy, clean) Bayer planes N x 1 x H x W. Noisy is not clipped (as real raw
     after black-level subtraction is not). The noise parameters are drawn per image from the
-    paper's distribution, or fixed by a camera's ``noise_profile`` (see :func:`profile_noise_levels`)."""
+    paper's distribution, or fixed by a camera's ``noise_profile`` (see
+    :func:`profile_noise_levels`)."""
     clean = mosaic(unprocess(rgb, g))
     if noise_profile is None:
         shot, read = random_noise_levels(rgb.shape[0], g)

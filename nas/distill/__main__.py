@@ -1,6 +1,7 @@
 """Train and distill the original and the Siamese network in the paper's four steps.
 
-    python -m nas.distill --original mwresnet --siamese runs/NAME/best.json --data synthetic --steps 20000
+    python -m nas.distill --original mwresnet --siamese runs/NAME/best.json \
+        --data synthetic --steps 20000
 
 Stages write to OUT/step1_original, step1_siamese, step2_pseudo_labels.npz, step3_original,
 step3_siamese, step4_targets.npz, step4_siamese, the compute-matched controls control3_original,
@@ -57,8 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--unlabeled",
-        help="noisy inputs to pseudo-label: raws:DIR (your camera's raw files) or a validation source, e.g. "
-        "siddplus-val:DIR; default: fixed crops of the training inputs",
+        help="noisy inputs to pseudo-label: raws:DIR (your camera's raw files) "
+        "or a validation source, e.g. siddplus-val:DIR; "
+        "default: fixed crops of the training inputs",
     )
     p.add_argument(
         "--unlabeled-blocks",
@@ -119,7 +121,8 @@ def main(argv=None) -> None:
     needed = crop_size(train.patch_size, mosaic=channels == 1)
     if args.unlabeled_size < needed:
         raise UsageError(
-            f"--unlabeled-size {args.unlabeled_size}: steps 3 and 4 train on these crops in patches of "
+            f"--unlabeled-size {args.unlabeled_size}: "
+            "steps 3 and 4 train on these crops in patches of "
             f"{train.patch_size}, so they must be at least {needed}"
         )
     val_source = args.val_data or data
@@ -131,7 +134,8 @@ def main(argv=None) -> None:
     out = Path(args.out or Path("runs") / f"distill-{dt.datetime.now():%Y%m%d-%H%M%S}")
     if plan.pseudo_labelled_validation:
         print(
-            "note: the validation set was pseudo-labelled (--unlabeled names it): its PSNRs are optimistic"
+            "note: the validation set was pseudo-labelled (--unlabeled names it): "
+            "its PSNRs are optimistic"
         )
     if args.seeds == 1:
         print(
@@ -142,7 +146,8 @@ def main(argv=None) -> None:
             )
         )
         print(
-            f"ablation table {out / 'ablation.csv'}; deliverable {out / 'step4_siamese' / 'final.pt'}"
+            f"ablation table {out / 'ablation.csv'}; "
+            f"deliverable {out / 'step4_siamese' / 'final.pt'}"
         )
     else:
         seeds = range(args.seed, args.seed + args.seeds)

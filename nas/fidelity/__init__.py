@@ -1,1 +1,2 @@
-"""python -m nas.fidelity: proxy fidelity studies (rank agreement between budgets, zero-cost proxies)."""
+"""python -m nas.fidelity: proxy fidelity studies (rank agreement between budgets, zero-cost
+proxies)."""

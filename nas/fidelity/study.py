@@ -98,7 +98,8 @@ def _integer(value) -> bool:
 
 
 def parse_fidelity(text: str, space: SearchSpace) -> Fidelity:
-    """``steps=1200,patch_size=64`` (or ``default``) -> a Fidelity, validated as the space's budget."""
+    """``steps=1200,patch_size=64`` (or ``default``) -> a Fidelity, validated as the space's
+    budget."""
     default = space.budget
     if text == "default":
         return Fidelity("default", default)
@@ -162,8 +163,13 @@ def agreement(
     """For each pair of score columns: Kendall's tau and Spearman's rho with bootstrap 95%
     intervals, and the overlap of their top 5 (rows are architectures, higher is better)."""
     rng = np.random.default_rng(seed)
-    tau = lambda x, y: kendalltau(x, y).statistic
-    rho = lambda x, y: spearmanr(x, y).statistic
+
+    def tau(x, y):
+        return kendalltau(x, y).statistic
+
+    def rho(x, y):
+        return spearmanr(x, y).statistic
+
     rows = []
     for first, second in itertools.combinations(columns, 2):
         both = scores[[first, second]].dropna()

@@ -177,7 +177,8 @@ def read_result(path: str | Path, pick: int | None = None, max_gflops: float | N
         raise ResultError(f"{path}: invalid JSON ({err})") from None
     if not isinstance(data, dict) or not ({"genome", "spec"} & set(data)):
         raise ResultError(
-            f"{path}: expected a run's best.json or a genome file (an object with 'genome' and/or 'spec')"
+            f"{path}: expected a run's best.json or a genome file "
+            "(an object with 'genome' and/or 'spec')"
         )
     try:
         best = BestRecord.from_dict(data) if _is_run_best(data) else None
@@ -195,9 +196,9 @@ def read_result(path: str | Path, pick: int | None = None, max_gflops: float | N
         if chosen["genome"] is not None:
             if space is None and stored is None:
                 raise ResultError(f"{path}: has a genome but no 'space' to decode it with")
-            if (
-                space is None
-            ):  # an older model.json: the stored spec is the network; an unchecked genome is dropped
+            if space is None:
+                # an older model.json: the stored spec is the network; an unchecked genome is
+                # dropped
                 chosen = {**chosen, "genome": None}
             else:
                 spec = GenomeCodec(space).decode(chosen["genome"])
@@ -238,7 +239,8 @@ def _choose_from_pareto(
 ) -> ParetoMember:
     if not pareto:
         raise ResultError(
-            f"{path}: has no Pareto set ('pareto'); --pick and --max-gflops need a multi-objective run"
+            f"{path}: has no Pareto set ('pareto'); "
+            "--pick and --max-gflops need a multi-objective run"
         )
     if pick is not None:
         if not 0 <= pick < len(pareto):
@@ -250,6 +252,7 @@ def _choose_from_pareto(
     if not fitting:
         cheapest = min(m.metrics.gflops for m in pareto)
         raise ResultError(
-            f"--max-gflops {max_gflops:g}: no Pareto member fits (the cheapest needs {cheapest:.2f})"
+            f"--max-gflops {max_gflops:g}: no Pareto member fits "
+            f"(the cheapest needs {cheapest:.2f})"
         )
     return max(fitting, key=lambda m: m.metrics.psnr)

@@ -60,7 +60,8 @@ def read_checkpoint(run_dir: Path) -> dict:
     if not isinstance(state, dict) or state.get("version") != VERSION:
         found = state.get("version") if isinstance(state, dict) else None
         raise CheckpointError(
-            f"cannot resume {run_dir}: {CHECKPOINT} has version {found!r}, this toolkit reads {VERSION}"
+            f"cannot resume {run_dir}: {CHECKPOINT} has version {found!r}, "
+            f"this toolkit reads {VERSION}"
         )
     return state
 

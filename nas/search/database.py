@@ -58,7 +58,8 @@ def split_diverged(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(trained, diverged)``: a training diverged when its final PSNR is more than
     :data:`DIVERGED_DROP_DB` below the best of its own learning curve (ten times the squared
     error it once had). Its PSNR then measures the blow-up, not the architecture (one such row
-    moves a mean over a hundred rows visibly), so analyses and surrogates leave such rows out. Without a recorded curve (``rungs: []``) no training counts as diverged."""
+    moves a mean over a hundred rows visibly), so analyses and surrogates leave such rows out.
+    Without a recorded curve (``rungs: []``) no training counts as diverged."""
     if "curve" not in table:
         return table.reset_index(drop=True), table.iloc[0:0]
     best_on_curve = table["curve"].map(
@@ -70,7 +71,8 @@ def split_diverged(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def load_database(path: str | Path, ok_only: bool = True) -> pd.DataFrame:
     """The evaluations at ``path`` (a run folder, a .csv or a .csv.gz) with a parsed ``arch``
-    column (ArchSpec) and ``curve`` as a list of (step, psnr); fully trained rows only by default."""
+    column (ArchSpec) and ``curve`` as a list of (step, psnr); fully trained rows only by
+    default."""
     path = Path(path)
     if path.is_dir():
         if not (path / JOURNAL).is_file():

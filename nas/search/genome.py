@@ -97,7 +97,8 @@ class GenomeCodec:
             genome.append(choices.index(width))
         if spec.activation != self.space.activation:
             raise GenomeError(
-                f"spec: activation {spec.activation!r} differs from the space's {self.space.activation!r}"
+                f"spec: activation {spec.activation!r} differs from the space's "
+                f"{self.space.activation!r}"
             )
         return self.validate(genome)
 
@@ -129,7 +130,8 @@ class GenomeCodec:
         return self.repair(genome + [rng.randrange(len(c)) for c in self.widths], rng)
 
     def mutate(self, genome: list[int], rng: random.Random, rate: float) -> list[int]:
-        """Per gene with probability ``rate``: a new block type, a count step or redraw, a new width."""
+        """Per gene with probability ``rate``: a new block type, a count step or redraw, a new
+        width."""
         out = list(genome)
         for i in range(len(GROUP_NAMES)):
             if rng.random() < rate and len(self.space.blocks) > 1:

@@ -75,7 +75,10 @@ class RG(nn.Module):
 class ReleasedMWRCANet(nn.Module):
     def __init__(self, c1=96, c2=128, c3=128, n=20):
         super().__init__()
-        conv = lambda i, o: nn.Conv2d(i, o, 3, padding=1)
+
+        def conv(i, o):
+            return nn.Conv2d(i, o, 3, padding=1)
+
         self.head = DWT()
         self.down1 = nn.Sequential(conv(4, c1), nn.PReLU(), RG(c1, n))
         self.down2 = nn.Sequential(DWT(), conv(4 * c1, c2), nn.PReLU(), RG(c2, n))

@@ -18,7 +18,8 @@ from models.spec import GROUP_NAMES
 
 from .released_definition import ReleasedMWRCANet
 
-# A copy of ../shared/reference/mwrcanet_official_state_dict.tsv, so that a plain clone tests it too.
+# A copy of ../shared/reference/mwrcanet_official_state_dict.tsv, so that a plain clone tests it
+# too.
 REFERENCE = Path(__file__).resolve().parents[1] / "data" / "mwrcanet_official_state_dict.tsv"
 
 

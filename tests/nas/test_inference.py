@@ -33,8 +33,11 @@ def test_ensemble_inverts_each_view():
     # An equivariant "network" (pointwise) must give back its own output exactly.
     x = torch.rand(1, 1, 16, 24)
     torch.testing.assert_close(self_ensemble(lambda t: t * 0.5, x), (x * 0.5).clamp(0, 1))
+
     # A position-dependent one must not (a test that the views really differ).
-    ramp = lambda t: t * 0 + torch.linspace(0, 1, t.shape[-1])
+    def ramp(t):
+        return t * 0 + torch.linspace(0, 1, t.shape[-1])
+
     assert not torch.allclose(self_ensemble(ramp, x), ramp(x))
 
 
@@ -42,7 +45,8 @@ def test_tiled_equals_untiled_for_local_network():
     # Without blocks the net is six 3x3 convs at scales 2, 4, 8, 8, 4, 2: a receptive-field radius
     # of 28 px. Blending gives zero weight to the overlap/4 = 32 px next to an inner tile edge, so
     # every kept pixel saw its whole receptive field and tiled must equal untiled to float32
-    # rounding. Networks with RCABs pool globally, so for them tiling is an approximation (next test).
+    # rounding. Networks with RCABs pool globally, so for them tiling is an approximation (next
+    # test).
     model = tiny_model("residual", num_blocks=0)
     x = torch.rand(1, 1, 264, 400)
     with torch.no_grad():

@@ -9,7 +9,10 @@ def matlab_ssim(x, y):
     """SSIM as MATLAB's ``ssim`` (the SIDD benchmark's) defines it, written out independently:
     11 x 11 Gaussian window of sigma 1.5, population (co)variances, K1 = 0.01, K2 = 0.03, L = 1;
     the map is averaged away from the 5-pixel border the window cannot cover."""
-    blur = lambda a: gaussian_filter(a, sigma=1.5, truncate=3.5)
+
+    def blur(a):
+        return gaussian_filter(a, sigma=1.5, truncate=3.5)
+
     mx, my = blur(x), blur(y)
     vx, vy, cxy = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
     c1, c2 = 0.01**2, 0.03**2

@@ -184,7 +184,8 @@ def test_non_bayer_raw_is_one_line(tmp_path, model_file, capsys):
 
 
 def test_grey_images_are_mosaics_as_in_pairs_folders(tmp_path, model_file):
-    # The rule of pairs:DIR: a grey PNG/TIFF is a raw mosaic. Our own float TIFF output reads back too.
+    # The rule of pairs:DIR: a grey PNG/TIFF is a raw mosaic. Our own float TIFF output reads back
+    # too.
     from nas.data.images import write_image
 
     mosaic = np.round(np.random.default_rng(2).random((48, 64)) * 65535) / 65535
@@ -213,7 +214,8 @@ def test_colour_image_for_a_raw_network_is_one_line(tmp_path, model_file, capsys
 
 
 def test_grey_jpeg_is_not_a_mosaic(tmp_path, model_file, capsys):
-    # JPEG is lossy and blurs across the CFA sites: a grey JPEG is a black-and-white photo, not a mosaic.
+    # JPEG is lossy and blurs across the CFA sites: a grey JPEG is a black-and-white photo, not a
+    # mosaic.
     from nas.data.images import write_image
 
     write_image(tmp_path / "bw.jpg", np.full((32, 48), 0.5))

@@ -134,7 +134,8 @@ def test_denoise_refuses_to_write_over_its_input(tmp_path, model_file, capsys):
 
 
 def test_evaluate_blocks_in_another_pattern(tmp_path, model_file, capsys):
-    # BGGR crops of RGGB blocks, scored after cropping back into RGGB: the same as scoring those RGGB blocks
+    # BGGR crops of RGGB blocks, scored after cropping back into RGGB: the same as scoring those
+    # RGGB blocks
     clean = np.random.default_rng(0).random((2, 34, 34)).astype(np.float32) * 0.9
     noisy = clean + 0.02
     for name, window, cfa in (

@@ -1,4 +1,5 @@
-"""The sRGB track end to end through the commands: export, train, evaluate (x8 ensemble), denoise."""
+"""The sRGB track end to end through the commands: export, train, evaluate (x8 ensemble),
+denoise."""
 
 import json
 

@@ -17,7 +17,8 @@ def colour_mosaic(pattern: str, height: int, width: int, seed: int = 0) -> np.nd
 
 
 def pattern_of(mosaic) -> str:
-    """The pattern that a colour mosaic's top-left 2 x 2 cell shows, checked over the whole mosaic."""
+    """The pattern that a colour mosaic's top-left 2 x 2 cell shows, checked over the whole
+    mosaic."""
     codes = np.floor(np.asarray(mosaic)).astype(int)
     names = {v: k for k, v in CODES.items()}
     cell = codes[..., :2, :2]

@@ -223,7 +223,7 @@ def test_study_on_ray_writes_tables_and_resumes_without_training(tmp_path):
     )
     assert (out / "scatter_matrix.png").stat().st_size > 10_000
     journal = (out / "evaluations.jsonl").read_text().splitlines()
-    assert len(journal) == 8 and {json.loads(l)["fidelity"] for l in journal} == {
+    assert len(journal) == 8 and {json.loads(line)["fidelity"] for line in journal} == {
         "default",
         "steps=4",
     }
@@ -318,7 +318,8 @@ def test_each_fidelity_is_its_own_field_not_a_generation(tmp_path):
     assert len(trainer.trained) == len(set(trainer.trained)) == 12
     lines = [json.loads(line) for line in (tmp_path / "evaluations.jsonl").read_text().splitlines()]
     assert [line["fidelity"] for line in lines] == [f for f in study.fidelities for _ in range(4)]
-    assert {line["generation"] for line in lines} == {0} and not any(line["extra"] for line in lines)
+    assert {line["generation"] for line in lines} == {0}
+    assert not any(line["extra"] for line in lines)
     assert {(e.fidelity, e.result.steps) for e in evaluations} == {
         ("default", space.budget.steps),
         ("steps=4", 4),

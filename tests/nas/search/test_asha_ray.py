@@ -1,4 +1,5 @@
-"""Trials report on rungs to a real local Ray Tune, and its ASHA scheduler stops a poor candidate."""
+"""Trials report on rungs to a real local Ray Tune, and its ASHA scheduler stops a poor
+candidate."""
 
 import json
 

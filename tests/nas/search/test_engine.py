@@ -1,4 +1,5 @@
-"""The evolution loop on real (tiny) trainings in-process: caching, failures, resume, Pareto sets."""
+"""The evolution loop on real (tiny) trainings in-process: caching, failures, resume, Pareto
+sets."""
 
 import json
 from dataclasses import replace
@@ -152,7 +153,8 @@ def test_pareto_run_writes_front_and_plots(tmp_path):
 
 
 class StoppingEvaluator(CountingEvaluator):
-    """Real trainings; the best candidate is then reported as stopped early (as ASHA would stop it)."""
+    """Real trainings; the best candidate is then reported as stopped early (as ASHA would stop
+    it)."""
 
     def evaluate(self, candidates, generation, on_result=None):
         results = super().evaluate(candidates, generation)
