@@ -13,6 +13,7 @@ from .sources import (
     describe_channels,
     source_channels,
     training_sampler,
+    UnlabeledBlocks,
     unlabeled_blocks,
     validation_set,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "training_sampler",
     "validation_set",
     "unlabeled_blocks",
+    "UnlabeledBlocks",
     "source_channels",
     "check_channels",
     "describe_channels",

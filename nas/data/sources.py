@@ -46,6 +46,7 @@ __all__ = [
     "training_sampler",
     "validation_set",
     "unlabeled_blocks",
+    "UnlabeledBlocks",
     "describe_channels",
     "check_channels",
     "DEFAULT_SOURCES",
@@ -186,16 +187,24 @@ def validation_set(
     return blocks
 
 
+@dataclass(frozen=True)
+class UnlabeledBlocks:
+    """Noisy inputs to pseudo-label: float32 N x S x S (``channels`` 1, raw mosaics) or
+    N x C x S x S."""
+
+    noisy: np.ndarray
+    channels: int
+
+
 def unlabeled_blocks(
     text: str, num_blocks: int = 64, block_size: int = 128, seed: int = 0
-) -> np.ndarray:
-    """Noisy inputs to pseudo-label, float32 N x S x S (raw) or N x 3 x S x S (sRGB):
-    ``num_blocks`` fixed crops (``seed``) of the camera raws of ``raws:DIR``, unified to RGGB;
-    or all noisy blocks of a validation source (``siddplus-val:DIR``, ...), which must share one
-    size."""
+) -> UnlabeledBlocks:
+    """Noisy inputs to pseudo-label: ``num_blocks`` fixed crops (``seed``) of the camera raws of
+    ``raws:DIR``, unified to RGGB; or all noisy blocks of a validation source
+    (``siddplus-val:DIR``, ...), which must share one size."""
     kind, source, arg = _parse(text)
     if source.unlabeled is not None:
-        return source.unlabeled(arg, num_blocks, block_size, seed)
+        return UnlabeledBlocks(source.unlabeled(arg, num_blocks, block_size, seed), channels=1)
     if source.validation is None:
         raise DataError(
             f"data source {kind!r} holds no fixed inputs to pseudo-label; use raws:DIR or a "
@@ -204,4 +213,4 @@ def unlabeled_blocks(
     blocks = source.validation(arg, num_blocks, block_size)  # file sources: all their blocks
     if len({b.shape for b in blocks.noisy}) != 1:
         raise DataError(f"{text}: its blocks differ in size; pseudo-labelling needs one size")
-    return np.stack(list(blocks.noisy)).astype(np.float32)
+    return UnlabeledBlocks(np.stack(list(blocks.noisy)).astype(np.float32), blocks.channels)

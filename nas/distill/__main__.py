@@ -173,10 +173,8 @@ def _unlabeled_inputs(args, sampler):
     unlabeled = unlabeled_blocks(
         args.unlabeled, args.unlabeled_blocks, args.unlabeled_size, seed=args.seed + 2
     )
-    check_channels(
-        sampler.channels, 1 if unlabeled.ndim == 3 else unlabeled.shape[1], args.unlabeled
-    )
-    return lambda seed: unlabeled
+    check_channels(sampler.channels, unlabeled.channels, args.unlabeled)
+    return lambda seed: unlabeled.noisy
 
 
 if __name__ == "__main__":

@@ -113,9 +113,12 @@ def test_raws_folder_gives_fixed_unified_crops(tmp_path):
         )
         write_dng(tmp_path / f"{i}.dng", labelled.mosaic, labelled)
     (tmp_path / "notes.txt").write_text("not a raw")  # skipped: unreadable
-    blocks = unlabeled_blocks(f"raws:{tmp_path}", num_blocks=6, block_size=16, seed=3)
+    unlabeled = unlabeled_blocks(f"raws:{tmp_path}", num_blocks=6, block_size=16, seed=3)
+    assert unlabeled.channels == 1
+    blocks = unlabeled.noisy
     assert blocks.shape == (6, 16, 16) and blocks.dtype == np.float32
-    np.testing.assert_array_equal(blocks, unlabeled_blocks(f"raws:{tmp_path}", 6, 16, seed=3))
+    again = unlabeled_blocks(f"raws:{tmp_path}", 6, 16, seed=3).noisy
+    np.testing.assert_array_equal(blocks, again)
     assert pattern_of(np.round(blocks * 4, 3)) == "RGGB"
     with pytest.raises(DataError, match="at least 42 px"):
         unlabeled_blocks(f"raws:{tmp_path}", num_blocks=2, block_size=40)
