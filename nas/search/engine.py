@@ -76,8 +76,9 @@ class _Step:
 class SearchEngine:
     """One search over ``space`` with run seed ``seed``; ``run_dir`` holds its journal and
     checkpoint (None: in memory only). ``scheme`` defaults to the space's selection scheme;
-    ``max_generations`` (default: the space's ``evolution.generations``; ``math.inf`` for a client
-    that stops on its own count) is the last step proposed. ``fidelity`` names the budget of a
+    ``max_generations`` (default: the scheme's ``steps()``, the space's ``evolution.generations``
+    or, in steady state, one step per child; ``math.inf`` for a client that stops on its own
+    count) is the last step proposed. ``fidelity`` names the budget of a
     study that is not the space's own; it is recorded in every evaluation."""
 
     def __init__(
@@ -92,13 +93,11 @@ class SearchEngine:
     ) -> None:
         self.space, self.seed, self.fidelity = space, seed, fidelity
         self.run_dir = None if run_dir is None else Path(run_dir)
-        self.max_generations = (
-            space.evolution.generations if max_generations is None else max_generations
-        )
         self.codec = GenomeCodec(space)
         self.objectives = space.objectives
         self.Individual = _deap_classes(self.objectives)
         self.scheme = scheme or make_scheme(space.evolution)
+        self.max_generations = self.scheme.steps() if max_generations is None else max_generations
         self.toolbox = base.Toolbox()
         self.toolbox.register(
             "individual", lambda: self.Individual(self.codec.random_genome(random))
@@ -200,7 +199,9 @@ class SearchEngine:
             else:
                 offspring = self.scheme.propose(self.toolbox)
         self.generation = gen + 1
-        self._open(_Step(gen, offspring))
+        # a steady-state scheme takes its initial individuals one by one, as each is scored
+        for part in [[i] for i in offspring] if self.scheme.steady_state else [offspring]:
+            self._open(_Step(gen, part))
 
     def _open(self, step: _Step) -> None:
         self._steps.append(step)
