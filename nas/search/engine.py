@@ -109,6 +109,8 @@ class SearchEngine:
         self.toolbox.register("mate", self._mate)
         self.toolbox.register("mutate", self._mutate)
         self.evaluations: dict[str, Evaluation] = {}  # every told result, in the order told
+        self._trained: dict[int, int] = {}  # evaluations told, per generation
+        self._best_seen = FAILED_PSNR
         self.pending: dict[str, Candidate] = {}  # handed out by ask, not yet told
         self._queue: dict[str, tuple[tuple[int, ...], int]] = {}  # key -> (genome, generation)
         self._asked: dict[str, tuple[tuple[int, ...], int]] = {}
@@ -171,7 +173,7 @@ class SearchEngine:
         evaluation = Evaluation(
             generation, key, genome, candidate.spec, candidate.seed, result, fidelity=self.fidelity
         )
-        self.evaluations[key] = evaluation
+        self._record(evaluation)
         if self.run_dir is not None:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             append_evaluation(self.run_dir, evaluation)
@@ -239,22 +241,26 @@ class SearchEngine:
         self._steps.remove(step)
         self._log(step.generation, step.offspring)
 
+    def _record(self, e: Evaluation) -> None:
+        """Keep a told evaluation, and the tallies the logbook reads (kept as they go, so a
+        steady-state run's fold per result does not rescan every evaluation)."""
+        self.evaluations[e.key] = e
+        self._trained[e.generation] = self._trained.get(e.generation, 0) + 1
+        self._best_seen = max(self._best_seen, e.result.psnr if e.result.ok else FAILED_PSNR)
+
     def _log(self, gen: int, offspring: list) -> None:
+        """One logbook row; ``best`` is the best of everything told so far (in generational mode
+        that is every generation up to this one: only one is open at a time)."""
         results = [self.evaluations[self.codec.key(ind)].result for ind in offspring]
         ok = [r.psnr for r in results if r.ok]
-        trained = sum(1 for e in self.evaluations.values() if e.generation == gen)
-        seen = [
-            e.result.psnr if e.result.ok else FAILED_PSNR
-            for e in self.evaluations.values()
-            if e.generation <= gen
-        ]
+        trained = self._trained.get(gen, 0)
         self.logbook.record(
             gen=gen,
             evals=trained,
             cached=len(offspring) - trained,
             failed=sum(r.status == "failed" for r in results),
             stopped=sum(r.status == "stopped" for r in results),
-            best=max(seen, default=FAILED_PSNR),
+            best=self._best_seen,
             median=statistics.median(ok) if ok else FAILED_PSNR,
             elapsed=round(self.elapsed(), 1),
         )
@@ -348,7 +354,7 @@ class SearchEngine:
                     f"cannot resume {self.run_dir}: {JOURNAL} entry {e.key!r} does not fit the "
                     "run's space (another run's, or edited)"
                 )
-            self.evaluations[e.key] = e
+            self._record(e)
             self.scheme.observe(e)
 
     def _fits(self, evaluation: Evaluation) -> bool:

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import logging
 import os
+import time
+from dataclasses import replace
 from pathlib import Path
-
-from typing import Callable
+from typing import Callable, Sequence
 
 from models.spec import GROUP_LEVEL, GROUP_NAMES
 
@@ -41,6 +42,11 @@ __all__ = [
     "ResourceError",
     "dashboard_help",
     "OnResult",
+    "SlotBook",
+    "journal_callback",
+    "fitness_trainable",
+    "scheduler",
+    "trial_report",
 ]
 
 log = logging.getLogger(__name__)
@@ -112,7 +118,7 @@ def dashboard_help(url: str | None) -> str:
     )
 
 
-def _fitness_trainable():
+def fitness_trainable():
     """A Tune Trainable whose actors carry a trial name (generation and genome key) in the
     dashboard's actor view, instead of an anonymous ``ImplicitFunc``. Actors are reused within a
     generation (a new worker costs ~5 s of imports), so an actor is named after its first trial
@@ -130,8 +136,9 @@ def _fitness_trainable():
             return True
 
         def _start(self, config: dict) -> None:
-            candidate: Candidate = self.candidates[config["index"]]
+            candidate: Candidate = config.get("candidate") or self.candidates[config["index"]]
             print(f"trial {self.trial_name}: training {candidate.key}", flush=True)
+            self.started = time.time()
             self.training = ProxyTraining(
                 candidate,
                 threads=config["threads"],
@@ -145,13 +152,7 @@ def _fitness_trainable():
             done = result.status != "stopped"  # trained in full, or failed
             if done:
                 self.training.close()
-            return {
-                "psnr": result.psnr,
-                "steps": result.steps,
-                "status": result.status,
-                "candidate_result": result.to_json(),
-                "done": done,
-            }
+            return trial_report(result, self.started, done)
 
         def cleanup(self) -> None:
             self.training.close()
@@ -169,15 +170,72 @@ def _fitness_trainable():
     return FitnessTrial
 
 
-def _journal_callback(keys: list[str], on_result: OnResult):
-    """A Tune callback that hands each trial's final result to ``on_result`` as the trial ends."""
+def trial_report(result: CandidateResult, started: float, done: bool) -> dict:
+    """What a trial reports to Tune after a rung: the metrics Tune schedules on and the
+    :class:`CandidateResult` as JSON, stamped with where (this node, its GPUs) and when."""
+    import ray
+
+    result = replace(
+        result,
+        started=started,
+        ended=time.time(),
+        node=ray.util.get_node_ip_address(),
+        gpu=",".join(str(g) for g in ray.get_gpu_ids()),
+    )
+    return {
+        "psnr": result.psnr,
+        "steps": result.steps,
+        "status": result.status,
+        "candidate_result": result.to_json(),
+        "done": done,
+    }
+
+
+class SlotBook:
+    """The run's parallel places: a starting trial takes the lowest free slot, an ending one
+    frees it (so a slot is a row of timeline.png, whichever actor ran the trial)."""
+
+    def __init__(self) -> None:
+        self.held: dict[str, int] = {}
+
+    def take(self, trial_id: str) -> int:
+        if trial_id not in self.held:
+            taken = set(self.held.values())
+            self.held[trial_id] = next(n for n in range(len(taken) + 1) if n not in taken)
+        return self.held[trial_id]
+
+    def release(self, trial_id: str) -> int | None:
+        return self.held.pop(trial_id, None)
+
+
+def journal_callback(key_of: Callable, on_result: OnResult, slots: SlotBook | None = None):
+    """A Tune callback that hands each trial's final result, with its slot, to ``on_result`` the
+    moment the trial ends (a trial that errored out reports a failure). ``key_of(trial)`` is the
+    candidate's key."""
     from ray import tune
 
+    slots = slots or SlotBook()
+
     class Journal(tune.Callback):
+        def on_trial_start(self, iteration, trials, trial, **info) -> None:
+            slots.take(trial.trial_id)
+
         def on_trial_complete(self, iteration, trials, trial, **info) -> None:
             payload = (trial.last_result or {}).get("candidate_result")
-            if payload:
-                on_result(keys[trial.config["index"]], CandidateResult.from_json(payload))
+            result = (
+                CandidateResult.from_json(payload)
+                if payload
+                else CandidateResult.failed("no result reported")
+            )
+            self._report(trial, result)
+
+        def on_trial_error(self, iteration, trials, trial, **info) -> None:
+            error = str(getattr(trial, "error_msg", "") or "worker crashed").strip()
+            self._report(trial, CandidateResult.failed(f"worker crashed: {error}"))
+
+        def _report(self, trial, result: CandidateResult) -> None:
+            slot = slots.release(trial.trial_id)
+            on_result(key_of(trial), replace(result, slot=slot))
 
     return Journal()
 
@@ -186,17 +244,47 @@ class RayEvaluator:
     """Evaluates candidates as Ray Tune trials, one Tuner per generation."""
 
     def __init__(
-        self, run_dir: Path, cpus: float, gpus: float, max_concurrent: int | None = None
+        self,
+        run_dir: Path,
+        cpus: float,
+        gpus: float,
+        max_concurrent: int | None = None,
+        *,
+        failure_config=None,
+        callbacks: Sequence = (),
     ) -> None:
         self.run_dir = Path(run_dir).resolve()
         self.resources = {"cpu": cpus, "gpu": gpus}
         self.threads = max(1, int(cpus))
         self.max_concurrent = max_concurrent
+        # Tune's FailureConfig for every Tuner (None: one retry) and callbacks beside the journal's
+        self.failure_config, self.callbacks = failure_config, list(callbacks)
+
+    def trial_config(self) -> dict:
+        """A trial's config besides its candidate: threads, device, TensorBoard folder."""
+        return {
+            "threads": self.threads,
+            "device": "cuda" if self.resources["gpu"] > 0 else "cpu",  # Ray's GPU for this trial
+            "tensorboard_root": str(self.run_dir / "tensorboard"),
+        }
+
+    def run_config(self, name: str, journal) -> "object":
+        """Tune's RunConfig of one experiment in the run folder, with ``journal`` first."""
+        from ray import tune
+
+        return tune.RunConfig(
+            name=name,
+            storage_path=str(self.run_dir / "tune"),
+            failure_config=self.failure_config or tune.FailureConfig(max_failures=1),
+            verbose=0,
+            callbacks=[journal, *self.callbacks] if journal else self.callbacks or None,
+        )
 
     @classmethod
-    def for_space(cls, run_dir: Path, resources) -> "RayEvaluator":
-        """The evaluator for a space's ``resources`` section."""
-        return cls(run_dir, resources.cpus, resources.gpus, resources.max_concurrent)
+    def for_space(cls, run_dir: Path, resources, **options) -> "RayEvaluator":
+        """The evaluator for a space's ``resources`` section (``options``: failure_config,
+        callbacks)."""
+        return cls(run_dir, resources.cpus, resources.gpus, resources.max_concurrent, **options)
 
     def evaluate(
         self, candidates: list[Candidate], generation: int, on_result: OnResult | None = None
@@ -205,37 +293,31 @@ class RayEvaluator:
 
         # Longest first: trials start in grid order, so this shortens the generation's makespan
         # when candidates of very different cost share few slots.
-        by_cost = sorted(candidates, key=lambda c: -_relative_cost(c))
+        by_cost = sorted(candidates, key=lambda c: -relative_cost(c))
         prefix = f"g{generation:03d}_"
         name = lambda trial: prefix + by_cost[trial.config["index"]].key
         # Candidates travel through the object store (typed, as they are); a trial's config is its index.
-        trainable = tune.with_parameters(_fitness_trainable(), candidates=by_cost)
+        trainable = tune.with_parameters(fitness_trainable(), candidates=by_cost)
+        keys = [c.key for c in by_cost]
+        journal = (
+            journal_callback(lambda trial: keys[trial.config["index"]], on_result)
+            if on_result
+            else None
+        )
         tuner = tune.Tuner(
             tune.with_resources(trainable, self.resources),
             param_space={
                 "index": tune.grid_search(list(range(len(by_cost)))),
-                "threads": self.threads,
-                "device": "cuda"
-                if self.resources["gpu"] > 0
-                else "cpu",  # Ray's GPU for this trial
-                "tensorboard_root": str(self.run_dir / "tensorboard"),
+                **self.trial_config(),
             },
             tune_config=tune.TuneConfig(
                 trial_name_creator=name,
                 trial_dirname_creator=name,
                 reuse_actors=True,
                 max_concurrent_trials=self.max_concurrent,
-                scheduler=_scheduler(by_cost[0].budget),
+                scheduler=scheduler(by_cost[0].budget),
             ),
-            run_config=tune.RunConfig(
-                name=f"generation_{generation:03d}",
-                storage_path=str(self.run_dir / "tune"),
-                failure_config=tune.FailureConfig(max_failures=1),
-                verbose=0,
-                callbacks=[_journal_callback([c.key for c in by_cost], on_result)]
-                if on_result
-                else None,
-            ),
+            run_config=self.run_config(f"generation_{generation:03d}", journal),
         )
         results = {}
         for result in tuner.fit():
@@ -258,7 +340,7 @@ class RayEvaluator:
         }
 
 
-def _scheduler(budget):
+def scheduler(budget):
     """Ray Tune's ASHA over the trials' ``steps`` (their rungs), or None for full training."""
     if budget.scheduler != "asha":
         return None
@@ -274,7 +356,7 @@ def _scheduler(budget):
     )
 
 
-def _relative_cost(candidate: Candidate) -> float:
+def relative_cost(candidate: Candidate) -> float:
     """Closed-form training cost for ordering only: blocks x width^2 / 4^level, summed."""
     widths = candidate.spec.widths
     return sum(
