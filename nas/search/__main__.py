@@ -28,6 +28,7 @@ from ..data import training_sampler, validation_set
 from .checkpoint import CHECKPOINT, RUN_INFO, CheckpointError
 from .engine import SearchEngine
 from .generational import run_generations
+from .asynchronous import RayBackend, run_asynchronous
 from .evaluators import RayEvaluator, ResourceError, check_resources, dashboard_help, start_ray
 from .genome import GenomeError
 from .report import write_reports
@@ -245,12 +246,24 @@ def main(argv=None) -> None:
         check_resources(space.resources)  # before anything is written: a trial must fit somewhere
         run = run or _start_new_run(run_dir, space)
         print(f"run folder: {run_dir}")
-        finished = run_generations(
-            run,
-            RayEvaluator.for_space(run_dir, space.resources),
-            progress=lambda entry, eta: (write_reports(run), _print_generation(entry, eta, total)),
-            time_budget_s=time_budget_s,
-        )
+        if space.evolution.asynchronous:  # no generation barrier: one Tuner for the search
+            finished = run_asynchronous(
+                run,
+                RayBackend.for_space(run_dir, space.resources),
+                progress=lambda p: (write_reports(run), print(p.line(), flush=True)),
+                time_budget_s=time_budget_s,
+                report_every=space.evolution.children(),
+            )
+        else:
+            finished = run_generations(
+                run,
+                RayEvaluator.for_space(run_dir, space.resources),
+                progress=lambda entry, eta: (
+                    write_reports(run),
+                    _print_generation(entry, eta, total),
+                ),
+                time_budget_s=time_budget_s,
+            )
         if not finished:
             print(
                 f"time budget of {args.time_budget} spent after generation {run.generation - 1} of {total}; "

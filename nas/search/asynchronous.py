@@ -157,6 +157,7 @@ class RayBackend:
     def __init__(self, evaluator, trainable=None, slots: int | None = None) -> None:
         self.evaluator, self.trainable = evaluator, trainable
         self.slots = slots or evaluator.max_concurrent
+        self.waits = 0  # times Tune had room for a trial and the engine had none to give
 
     @classmethod
     def for_space(cls, run_dir, resources, **evaluator_options) -> "RayBackend":
@@ -177,7 +178,7 @@ class RayBackend:
             tune.with_resources(trainable, ev.resources),
             param_space=ev.trial_config(),
             tune_config=tune.TuneConfig(
-                search_alg=_engine_searcher(session, ev.trial_config()),
+                search_alg=_engine_searcher(session, ev.trial_config(), self),
                 num_samples=-1,
                 trial_name_creator=name,
                 trial_dirname_creator=name,
@@ -190,7 +191,7 @@ class RayBackend:
         tuner.fit()
 
 
-def _engine_searcher(session: AsyncSession, config: dict):
+def _engine_searcher(session: AsyncSession, config: dict, backend: RayBackend):
     """A Tune Searcher whose suggestions are the engine's candidates (results reach the engine
     through the journal callback, which also knows the trial's slot)."""
     from ray.tune.search import Searcher
@@ -202,7 +203,10 @@ def _engine_searcher(session: AsyncSession, config: dict):
         def suggest(self, trial_id: str):
             candidate = session.next_candidate()
             if candidate is None:
-                return Searcher.FINISHED if session.exhausted else None
+                if session.exhausted:
+                    return Searcher.FINISHED
+                backend.waits += 1
+                return None
             return {**config, "candidate": candidate}
 
         def on_trial_complete(self, trial_id: str, result=None, error: bool = False) -> None:
