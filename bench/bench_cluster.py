@@ -152,14 +152,24 @@ def main():
     world = _world(space, args.db)
     table, _ = split_diverged(load_database(args.db))
     best_possible = surrogate_optimum(space, world.psnr, table)
-    random_runs = [run_scheme(space, world.psnr, "random", s, {}, TARGET) for s in range(args.seeds)]
+    random_runs = [
+        run_scheme(space, world.psnr, "random", s, {}, TARGET) for s in range(args.seeds)
+    ]
     target = statistics.median(max(p for p, _ in run) for run in random_runs)
     print(
         f"surrogate optimum {best_possible:.3f} dB; random's best of {TARGET} (median over "
         f"{args.seeds} seeds) {target:.3f} dB"
     )
     jobs = [
-        (args.space, args.db, scheme, mode, slots, seed, max(MIN_TRAININGS, args.trainings_per_slot * slots))
+        (
+            args.space,
+            args.db,
+            scheme,
+            mode,
+            slots,
+            seed,
+            max(MIN_TRAININGS, args.trainings_per_slot * slots),
+        )
         for slots in args.slots
         for scheme in args.schemes
         for mode in (False, True)

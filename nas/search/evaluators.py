@@ -5,7 +5,13 @@ candidates. Ray Tune no longer ships an evolutionary searcher, and DEAP owns the
 generation keeps the generation boundary explicit (selection needs every fitness of it) and makes
 checkpoint/resume a plain-data matter between Tuners. A custom Searcher feeding one long Tuner
 would save only the per-generation start-up, at the price of tying DEAP's state to Tune's
-experiment state and its own resume logic.
+experiment state and its own resume logic. Asynchronous mode (``evolution.asynchronous``) is
+that one long Tuner: :class:`nas.search.asynchronous.RayBackend` builds it from the same
+trainable, journal callback, scheduler and run config, so the Tune settings live here once. Every
+Tuner takes ``failure_config`` and extra ``callbacks`` (e.g. a retry counter) from the evaluator.
+
+Each trial stamps its result with its start and end time, node and GPUs
+(:func:`trial_report`); the journal callback adds its slot (:class:`SlotBook`).
 
 Measured per-trial overhead (``bench/bench_fitness.py``, 4 candidates x 300 steps, 2-core CPU;
 BENCHMARKS.md): with a fresh actor per trial, Ray cost +32% over in-process (5.7 s per trial,
@@ -50,7 +56,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-# Tune's console tables would interleave with our one line per generation; the run folder keeps the details.
+# Tune's console tables would interleave with our own lines; the run folder keeps the details.
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 # Ctrl-C must stop the search (the journal keeps every finished trial), not make Tune end the
 # generation early and hand back its unfinished trials as if they had failed.
@@ -295,8 +301,8 @@ class RayEvaluator:
         # when candidates of very different cost share few slots.
         by_cost = sorted(candidates, key=lambda c: -relative_cost(c))
         prefix = f"g{generation:03d}_"
-        name = lambda trial: prefix + by_cost[trial.config["index"]].key
-        # Candidates travel through the object store (typed, as they are); a trial's config is its index.
+        name = lambda trial: prefix + by_cost[trial.config["index"]].key  # noqa: E731
+        # Candidates travel through the object store (typed); a trial's config is its index.
         trainable = tune.with_parameters(fitness_trainable(), candidates=by_cost)
         keys = [c.key for c in by_cost]
         journal = (
