@@ -157,7 +157,8 @@ class RayBackend:
     def __init__(self, evaluator, trainable=None, slots: int | None = None) -> None:
         self.evaluator, self.trainable = evaluator, trainable
         self.slots = slots or evaluator.max_concurrent
-        self.waits = 0  # times Tune had room for a trial and the engine had none to give
+        # times Tune had room for a trial and the engine, with more to propose, had none to give
+        self.waits = 0
 
     @classmethod
     def for_space(cls, run_dir, resources, **evaluator_options) -> "RayBackend":
@@ -205,7 +206,9 @@ def _engine_searcher(session: AsyncSession, config: dict, backend: RayBackend):
             if candidate is None:
                 if session.exhausted:
                     return Searcher.FINISHED
-                backend.waits += 1
+                engine = session.engine
+                if engine.generation <= engine.max_generations:  # not just the last ones draining
+                    backend.waits += 1
                 return None
             return {**config, "candidate": candidate}
 
