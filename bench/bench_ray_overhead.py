@@ -45,6 +45,12 @@ def sleeping_trainable(world: World, scale: float):
             time.sleep(scale * durations(self.candidate))
             return trial_report(world.score([self.candidate])[self.candidate.key], started, True)
 
+        def save_checkpoint(self, checkpoint_dir):  # a retried trial sleeps again
+            return None
+
+        def load_checkpoint(self, checkpoint):
+            pass
+
     return SleepTrial
 
 
@@ -71,7 +77,8 @@ def main():
         },
         resources={"cpus": 1, "max_concurrent": args.slots},
     )
-    ray.init(num_cpus=args.slots, logging_level="ERROR", log_to_driver=False)
+    # "local": a new Ray of its own, never a cluster another process left running
+    ray.init(address="local", num_cpus=args.slots, logging_level="ERROR", log_to_driver=False)
     with tempfile.TemporaryDirectory() as folder:
         engine = SearchEngine(configured, 0, Path(folder))
         backend = RayBackend(
@@ -82,6 +89,9 @@ def main():
         run_asynchronous(engine, backend)
         wall = time.perf_counter() - started
     told = list(engine.evaluations.values())
+    failed = [e.result.error for e in told if not e.result.placed]
+    if failed:
+        raise SystemExit(f"error: {len(failed)} trials failed, e.g. {failed[0]}")
     slept = sum(e.result.ended - e.result.started for e in told)
     overhead = (args.slots * wall - slept) / len(told)
     print(
