@@ -201,7 +201,7 @@ class SearchEngine:
             else:
                 offspring = self.scheme.propose(self.toolbox)
         self.generation = gen + 1
-        # a steady-state scheme takes its initial individuals one by one, as each is scored
+        # a steady-state scheme's initial individuals join one by one, as each is scored
         for part in [[i] for i in offspring] if self.scheme.steady_state else [offspring]:
             self._open(_Step(gen, part))
 
@@ -242,15 +242,13 @@ class SearchEngine:
         self._log(step.generation, step.offspring)
 
     def _record(self, e: Evaluation) -> None:
-        """Keep a told evaluation, and the tallies the logbook reads (kept as they go, so a
-        steady-state run's fold per result does not rescan every evaluation)."""
+        """Keep a told evaluation and the logbook's tallies (no rescan per steady-state fold)."""
         self.evaluations[e.key] = e
         self._trained[e.generation] = self._trained.get(e.generation, 0) + 1
         self._best_seen = max(self._best_seen, e.result.psnr if e.result.ok else FAILED_PSNR)
 
     def _log(self, gen: int, offspring: list) -> None:
-        """One logbook row; ``best`` is the best of everything told so far (in generational mode
-        that is every generation up to this one: only one is open at a time)."""
+        """A logbook row; ``best``: of all told (generational: only one generation is open)."""
         results = [self.evaluations[self.codec.key(ind)].result for ind in offspring]
         ok = [r.psnr for r in results if r.ok]
         trained = self._trained.get(gen, 0)
