@@ -305,11 +305,14 @@ class RayEvaluator:
         # Candidates travel through the object store (typed); a trial's config is its index.
         trainable = tune.with_parameters(fitness_trainable(), candidates=by_cost)
         keys = [c.key for c in by_cost]
-        journal = (
-            journal_callback(lambda trial: keys[trial.config["index"]], on_result)
-            if on_result
-            else None
-        )
+        reported: dict[str, CandidateResult] = {}  # as the journal callback placed them
+
+        def report(key: str, result: CandidateResult) -> None:
+            reported[key] = result
+            if on_result:
+                on_result(key, result)
+
+        journal = journal_callback(lambda trial: keys[trial.config["index"]], report)
         tuner = tune.Tuner(
             tune.with_resources(trainable, self.resources),
             param_space={
@@ -340,7 +343,8 @@ class RayEvaluator:
                 )
                 results[key] = CandidateResult.failed(f"worker crashed: {error}")
         return {
-            c.key: results.get(c.key)
+            c.key: reported.get(c.key)
+            or results.get(c.key)
             or CandidateResult.failed("worker crashed: no result reported")
             for c in candidates
         }
