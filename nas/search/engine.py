@@ -76,8 +76,9 @@ class _Step:
 class SearchEngine:
     """One search over ``space`` with run seed ``seed``; ``run_dir`` holds its journal and
     checkpoint (None: in memory only). ``scheme`` defaults to the space's selection scheme;
-    ``max_generations`` (default: the space's ``evolution.generations``; ``math.inf`` for a client
-    that stops on its own count) is the last step proposed. ``fidelity`` names the budget of a
+    ``max_generations`` (default: the scheme's ``steps()``, the space's ``evolution.generations``
+    or, in steady state, one step per child; ``math.inf`` for a client that stops on its own
+    count) is the last step proposed. ``fidelity`` names the budget of a
     study that is not the space's own; it is recorded in every evaluation."""
 
     def __init__(
@@ -92,13 +93,11 @@ class SearchEngine:
     ) -> None:
         self.space, self.seed, self.fidelity = space, seed, fidelity
         self.run_dir = None if run_dir is None else Path(run_dir)
-        self.max_generations = (
-            space.evolution.generations if max_generations is None else max_generations
-        )
         self.codec = GenomeCodec(space)
         self.objectives = space.objectives
         self.Individual = _deap_classes(self.objectives)
         self.scheme = scheme or make_scheme(space.evolution)
+        self.max_generations = self.scheme.steps() if max_generations is None else max_generations
         self.toolbox = base.Toolbox()
         self.toolbox.register(
             "individual", lambda: self.Individual(self.codec.random_genome(random))
@@ -110,6 +109,8 @@ class SearchEngine:
         self.toolbox.register("mate", self._mate)
         self.toolbox.register("mutate", self._mutate)
         self.evaluations: dict[str, Evaluation] = {}  # every told result, in the order told
+        self._trained: dict[int, int] = {}  # evaluations told, per generation
+        self._best_seen = FAILED_PSNR
         self.pending: dict[str, Candidate] = {}  # handed out by ask, not yet told
         self._queue: dict[str, tuple[tuple[int, ...], int]] = {}  # key -> (genome, generation)
         self._asked: dict[str, tuple[tuple[int, ...], int]] = {}
@@ -172,7 +173,7 @@ class SearchEngine:
         evaluation = Evaluation(
             generation, key, genome, candidate.spec, candidate.seed, result, fidelity=self.fidelity
         )
-        self.evaluations[key] = evaluation
+        self._record(evaluation)
         if self.run_dir is not None:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             append_evaluation(self.run_dir, evaluation)
@@ -200,7 +201,9 @@ class SearchEngine:
             else:
                 offspring = self.scheme.propose(self.toolbox)
         self.generation = gen + 1
-        self._open(_Step(gen, offspring))
+        # a steady-state scheme's initial individuals join one by one, as each is scored
+        for part in [[i] for i in offspring] if self.scheme.steady_state else [offspring]:
+            self._open(_Step(gen, part))
 
     def _open(self, step: _Step) -> None:
         self._steps.append(step)
@@ -238,22 +241,24 @@ class SearchEngine:
         self._steps.remove(step)
         self._log(step.generation, step.offspring)
 
+    def _record(self, e: Evaluation) -> None:
+        """Keep a told evaluation and the logbook's tallies (no rescan per steady-state fold)."""
+        self.evaluations[e.key] = e
+        self._trained[e.generation] = self._trained.get(e.generation, 0) + 1
+        self._best_seen = max(self._best_seen, e.result.psnr if e.result.ok else FAILED_PSNR)
+
     def _log(self, gen: int, offspring: list) -> None:
+        """A logbook row; ``best``: of all told (generational: only one generation is open)."""
         results = [self.evaluations[self.codec.key(ind)].result for ind in offspring]
         ok = [r.psnr for r in results if r.ok]
-        trained = sum(1 for e in self.evaluations.values() if e.generation == gen)
-        seen = [
-            e.result.psnr if e.result.ok else FAILED_PSNR
-            for e in self.evaluations.values()
-            if e.generation <= gen
-        ]
+        trained = self._trained.get(gen, 0)
         self.logbook.record(
             gen=gen,
             evals=trained,
             cached=len(offspring) - trained,
             failed=sum(r.status == "failed" for r in results),
             stopped=sum(r.status == "stopped" for r in results),
-            best=max(seen, default=FAILED_PSNR),
+            best=self._best_seen,
             median=statistics.median(ok) if ok else FAILED_PSNR,
             elapsed=round(self.elapsed(), 1),
         )
@@ -347,7 +352,7 @@ class SearchEngine:
                     f"cannot resume {self.run_dir}: {JOURNAL} entry {e.key!r} does not fit the "
                     "run's space (another run's, or edited)"
                 )
-            self.evaluations[e.key] = e
+            self._record(e)
             self.scheme.observe(e)
 
     def _fits(self, evaluation: Evaluation) -> bool:

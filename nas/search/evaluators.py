@@ -5,12 +5,19 @@ candidates. Ray Tune no longer ships an evolutionary searcher, and DEAP owns the
 generation keeps the generation boundary explicit (selection needs every fitness of it) and makes
 checkpoint/resume a plain-data matter between Tuners. A custom Searcher feeding one long Tuner
 would save only the per-generation start-up, at the price of tying DEAP's state to Tune's
-experiment state and its own resume logic.
+experiment state and its own resume logic. Asynchronous mode (``evolution.asynchronous``) is
+that one long Tuner: :class:`nas.search.asynchronous.RayBackend` builds it from the same
+trainable, journal callback, scheduler and run config, so the Tune settings live here once. Every
+Tuner gets the same run config (:meth:`RayEvaluator.run_config`): Tune's FailureConfig from
+``resources.max_retries``, the retry log (one console line per retried trial,
+:mod:`nas.search.recovery`), the driver-side TensorBoard writer (:mod:`nas.search.tensorboard`:
+trials write nothing into the run folder, so no node needs a shared disk) and the journal.
 
-Measured per-trial overhead (``bench/bench_fitness.py``, 4 candidates x 300 steps, 2-core CPU;
-BENCHMARKS.md): with a fresh actor per trial, Ray cost +32% over in-process (5.7 s per trial,
-almost all of it a new worker importing torch and Ray Tune). With ``reuse_actors=True`` (actors
-reused within a generation) the overhead is -2% (-0.45 s per trial), i.e. within noise.
+Each trial stamps its result with its start and end time, node and GPUs
+(:func:`trial_report`); the journal callback adds its slot (:class:`SlotBook`).
+
+Actors are reused (``reuse_actors=True``): a fresh worker per trial spends most of its start
+importing torch and Ray Tune (bench/README.md, "Ray overhead per trial").
 
 Workers get a typed :class:`Candidate` (spec, budget, seed), never DEAP objects: DEAP's
 ``creator`` classes do not exist in a fresh worker process. A trial is one Trainable step per
@@ -22,11 +29,14 @@ from __future__ import annotations
 
 import logging
 import os
+import time
+from dataclasses import replace
 from pathlib import Path
-
-from typing import Callable
+from typing import Callable, Sequence
 
 from models.spec import GROUP_LEVEL, GROUP_NAMES
+
+from ..errors import UserError
 
 from .fitness import ProxyTraining, evaluate_candidate
 from .recovery import failure_config, quiet_ray_logs, retry_log, tune_storage
@@ -44,10 +54,15 @@ __all__ = [
     "ResourceError",
     "dashboard_help",
     "OnResult",
+    "SlotBook",
+    "journal_callback",
+    "fitness_trainable",
+    "scheduler",
+    "trial_report",
 ]
 
 log = logging.getLogger(__name__)
-# Tune's console tables would interleave with our one line per generation; the run folder keeps the details.
+# Tune's console tables would interleave with our own lines; the run folder keeps the details.
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 # Ctrl-C must stop the search (the journal keeps every finished trial), not make Tune end the
 # generation early and hand back its unfinished trials as if they had failed.
@@ -88,12 +103,13 @@ def start_ray(address: str | None = None) -> str | None:
     return context.dashboard_url or None
 
 
-class ResourceError(ValueError):
+class ResourceError(UserError):
     """A trial asks for more than the Ray cluster has."""
 
 
 def check_resources(resources) -> None:
-    """Refuse a trial that no node of the running Ray cluster could ever place (it would wait forever)."""
+    """Refuse a trial that no node of the running Ray cluster could ever place (it would wait
+    forever)."""
     import ray
 
     have = ray.cluster_resources()
@@ -110,15 +126,15 @@ def dashboard_help(url: str | None) -> str:
     if not url:
         return "Ray dashboard: not available"
     return (
-        f"Ray dashboard: http://{url}  (token authentication: the token is in {AUTH_TOKEN_PATH}; the REST API "
-        f"wants the header 'Authorization: Bearer <token>')"
+        f"Ray dashboard: http://{url}  (token authentication: the token is in "
+        f"{AUTH_TOKEN_PATH}; the REST API wants the header 'Authorization: Bearer <token>')"
     )
 
 
-def _fitness_trainable():
+def fitness_trainable():
     """A Tune Trainable whose actors carry a trial name (generation and genome key) in the
     dashboard's actor view, instead of an anonymous ``ImplicitFunc``. Actors are reused within a
-    generation (a new worker costs ~5 s of imports), so an actor is named after its first trial
+    generation (a new worker spends seconds on imports), so an actor is named after its first trial
     and logs the name of every trial it runs (the dashboard's log view). One step per rung."""
     from ray import tune
 
@@ -133,8 +149,9 @@ def _fitness_trainable():
             return True
 
         def _start(self, config: dict) -> None:
-            candidate: Candidate = self.candidates[config["index"]]
+            candidate: Candidate = config.get("candidate") or self.candidates[config["index"]]
             print(f"trial {self.trial_name}: training {candidate.key}", flush=True)
+            self.started = time.time()
             self.training = ProxyTraining(
                 candidate,
                 threads=config["threads"],
@@ -148,14 +165,7 @@ def _fitness_trainable():
             done = result.status != "stopped"  # trained in full, or failed
             if done:
                 self.training.close()
-            return {
-                "psnr": result.psnr,
-                "steps": result.steps,
-                "status": result.status,
-                "candidate_result": result.to_json(),
-                SCALARS: self.training.take_scalars(),
-                "done": done,
-            }
+            return trial_report(result, self.started, done, self.training.take_scalars())
 
         def cleanup(self) -> None:
             self.training.close()
@@ -173,15 +183,81 @@ def _fitness_trainable():
     return FitnessTrial
 
 
-def _journal_callback(keys: list[str], on_result: OnResult):
-    """A Tune callback that hands each trial's final result to ``on_result`` as the trial ends."""
+def trial_report(
+    result: CandidateResult, started: float, done: bool, scalars: list | None = None
+) -> dict:
+    """What a trial reports to Tune after a rung: the metrics Tune schedules on, the
+    :class:`CandidateResult` as JSON, stamped with where (this node, its GPUs) and when, and the
+    TensorBoard scalars since the last report (written by the driver)."""
+    import ray
+
+    result = replace(
+        result,
+        started=started,
+        ended=time.time(),
+        node=ray.util.get_node_ip_address(),
+        gpu=",".join(str(g) for g in ray.get_gpu_ids()),
+    )
+    return {
+        "psnr": result.psnr,
+        "steps": result.steps,
+        "status": result.status,
+        "candidate_result": result.to_json(),
+        SCALARS: scalars or [],
+        "done": done,
+    }
+
+
+class SlotBook:
+    """The run's parallel places: a starting trial takes the lowest free slot, an ending one
+    frees it (so a slot is a row of timeline.png, whichever actor ran the trial)."""
+
+    def __init__(self) -> None:
+        self.held: dict[str, int] = {}
+
+    def take(self, trial_id: str) -> int:
+        if trial_id not in self.held:
+            taken = set(self.held.values())
+            self.held[trial_id] = next(n for n in range(len(taken) + 1) if n not in taken)
+        return self.held[trial_id]
+
+    def release(self, trial_id: str) -> int | None:
+        return self.held.pop(trial_id, None)
+
+
+def journal_callback(
+    key_of: Callable, on_result: OnResult, slots: SlotBook | None = None, retries=None
+):
+    """A Tune callback that hands each trial's final result, with its slot and retry count, to
+    ``on_result`` the moment the trial ends (a trial that errored out after its retries reports a
+    failure with the reason). ``key_of(trial)`` is the candidate's key; ``retries`` the run's
+    :class:`~nas.search.recovery.RetryLog`."""
     from ray import tune
 
+    slots = slots or SlotBook()
+
     class Journal(tune.Callback):
+        def on_trial_start(self, iteration, trials, trial, **info) -> None:
+            slots.take(trial.trial_id)
+
         def on_trial_complete(self, iteration, trials, trial, **info) -> None:
             payload = (trial.last_result or {}).get("candidate_result")
-            if payload:
-                on_result(keys[trial.config["index"]], CandidateResult.from_json(payload))
+            result = (
+                CandidateResult.from_json(payload)
+                if payload
+                else CandidateResult.failed("no result reported")
+            )
+            self._report(trial, result)
+
+        def on_trial_error(self, iteration, trials, trial, **info) -> None:
+            reason = retries.failure(key_of(trial)) if retries is not None else None
+            error = reason or str(getattr(trial, "error_msg", "") or "worker crashed").strip()
+            self._report(trial, CandidateResult.failed(f"worker crashed: {error}"))
+
+        def _report(self, trial, result: CandidateResult) -> None:
+            slot, key = slots.release(trial.trial_id), key_of(trial)
+            retried = retries.retries(key) if retries is not None else 0
+            on_result(key, replace(result, slot=slot, retries=retried))
 
     return Journal()
 
@@ -196,18 +272,52 @@ class RayEvaluator:
         gpus: float,
         max_concurrent: int | None = None,
         max_retries: int = Resources().max_retries,
+        *,
+        callbacks: Sequence = (),
     ) -> None:
         self.run_dir = Path(run_dir).resolve()
         self.resources = {"cpu": cpus, "gpu": gpus}
         self.threads = max(1, int(cpus))
         self.max_concurrent = max_concurrent
         self.max_retries = max_retries
+        self.callbacks = list(callbacks)  # more Tune callbacks, after the run's own
+
+    def trial_config(self) -> dict:
+        """A trial's config besides its candidate: threads and device."""
+        return {
+            "threads": self.threads,
+            "device": "cuda" if self.resources["gpu"] > 0 else "cpu",  # Ray's GPU for this trial
+        }
+
+    def run_config(self, name: str, key_of: Callable, on_result: OnResult | None) -> object:
+        """Tune's RunConfig of one experiment: storage outside the run folder, retries, and the
+        callbacks in order (retry log, TensorBoard writer, journal, then ``self.callbacks``).
+        ``key_of(trial)`` is a trial's candidate key."""
+        from ray import tune
+
+        quiet_ray_logs(self.run_dir)
+        retries = retry_log(key_of, self.max_retries)
+        callbacks = [retries, tensorboard_writer(self.run_dir / "tensorboard", key_of)]
+        if on_result is not None:
+            callbacks.append(journal_callback(key_of, on_result, retries=retries))
+        return tune.RunConfig(
+            name=name,
+            storage_path=str(tune_storage(self.run_dir)),  # not on a shared disk
+            failure_config=failure_config(self.max_retries),
+            verbose=0,
+            callbacks=callbacks + self.callbacks,
+        )
 
     @classmethod
-    def for_space(cls, run_dir: Path, resources) -> "RayEvaluator":
-        """The evaluator for a space's ``resources`` section."""
+    def for_space(cls, run_dir: Path, resources, **options) -> "RayEvaluator":
+        """The evaluator for a space's ``resources`` section (``options``: callbacks)."""
         return cls(
-            run_dir, resources.cpus, resources.gpus, resources.max_concurrent, resources.max_retries
+            run_dir,
+            resources.cpus,
+            resources.gpus,
+            resources.max_concurrent,
+            resources.max_retries,
+            **options,
         )
 
     def evaluate(
@@ -215,40 +325,38 @@ class RayEvaluator:
     ) -> dict[str, CandidateResult]:
         from ray import tune
 
-        quiet_ray_logs(self.run_dir)
         # Longest first: trials start in grid order, so this shortens the generation's makespan
         # when candidates of very different cost share few slots.
-        by_cost = sorted(candidates, key=lambda c: -_relative_cost(c))
+        by_cost = sorted(candidates, key=lambda c: -relative_cost(c))
         prefix = f"g{generation:03d}_"
-        name = lambda trial: prefix + by_cost[trial.config["index"]].key
-        # Candidates travel through the object store (typed, as they are); a trial's config is its index.
-        trainable = tune.with_parameters(_fitness_trainable(), candidates=by_cost)
+        name = lambda trial: prefix + by_cost[trial.config["index"]].key  # noqa: E731
+        # Candidates travel through the object store (typed); a trial's config is its index.
+        trainable = tune.with_parameters(fitness_trainable(), candidates=by_cost)
         keys = [c.key for c in by_cost]
-        retries = retry_log(keys, self.max_retries)
+        reported: dict[str, CandidateResult] = {}  # as the journal callback placed them
+
+        def report(key: str, result: CandidateResult) -> None:
+            reported[key] = result
+            if on_result:
+                on_result(key, result)
+
+        def key_of(trial) -> str:
+            return keys[trial.config["index"]]
+
         tuner = tune.Tuner(
             tune.with_resources(trainable, self.resources),
             param_space={
                 "index": tune.grid_search(list(range(len(by_cost)))),
-                "threads": self.threads,
-                "device": "cuda"
-                if self.resources["gpu"] > 0
-                else "cpu",  # Ray's GPU for this trial
+                **self.trial_config(),
             },
             tune_config=tune.TuneConfig(
                 trial_name_creator=name,
                 trial_dirname_creator=name,
                 reuse_actors=True,
                 max_concurrent_trials=self.max_concurrent,
-                scheduler=_scheduler(by_cost[0].budget),
+                scheduler=scheduler(by_cost[0].budget),
             ),
-            run_config=tune.RunConfig(
-                name=f"generation_{generation:03d}",
-                storage_path=str(tune_storage(self.run_dir)),  # not on a shared disk
-                failure_config=failure_config(self.max_retries),
-                verbose=0,
-                callbacks=[retries, tensorboard_writer(self.run_dir / "tensorboard", keys)]
-                + ([_journal_callback(keys, on_result)] if on_result else []),
-            ),
+            run_config=self.run_config(f"generation_{generation:03d}", key_of, report),
         )
         results = {}
         for result in tuner.fit():
@@ -263,17 +371,16 @@ class RayEvaluator:
                     if result.error
                     else "no result reported"
                 )
-                results[key] = CandidateResult.failed(
-                    f"worker crashed: {retries.failure(key) or error}"
-                )
+                results[key] = CandidateResult.failed(f"worker crashed: {error}")
         return {
-            c.key: results.get(c.key)
+            c.key: reported.get(c.key)
+            or results.get(c.key)
             or CandidateResult.failed("worker crashed: no result reported")
             for c in candidates
         }
 
 
-def _scheduler(budget):
+def scheduler(budget):
     """Ray Tune's ASHA over the trials' ``steps`` (their rungs), or None for full training."""
     if budget.scheduler != "asha":
         return None
@@ -289,7 +396,7 @@ def _scheduler(budget):
     )
 
 
-def _relative_cost(candidate: Candidate) -> float:
+def relative_cost(candidate: Candidate) -> float:
     """Closed-form training cost for ordering only: blocks x width^2 / 4^level, summed."""
     widths = candidate.spec.widths
     return sum(

@@ -87,12 +87,21 @@ def _last_failure(trial) -> str:
     return re.split(r"^Failure # \d+ .*$", text, flags=re.MULTILINE)[-1]
 
 
+def _key_of(keys):
+    """``key_of(trial)`` from a function, or from a list indexed by the trial's config index."""
+    if callable(keys):
+        return keys
+    listed = list(keys)
+    return lambda trial: listed[trial.config["index"]]
+
+
 class RetryLog:
     """Counts and reports the retries of one generation's trials (a Tune callback: build it with
-    :func:`retry_log`). ``keys[i]`` is the candidate key of the trial whose config index is i."""
+    :func:`retry_log`). ``keys`` is ``key_of(trial)``, a trial's candidate key, or a list:
+    ``keys[i]`` is the key of the trial whose config index is i."""
 
-    def __init__(self, keys: list[str], max_retries: int) -> None:
-        self.keys, self.max_retries = list(keys), max_retries
+    def __init__(self, keys, max_retries: int) -> None:
+        self.key_of, self.max_retries = _key_of(keys), max_retries
         self._retries: dict[str, int] = {}
         self._failures: dict[str, str] = {}
 
@@ -105,7 +114,7 @@ class RetryLog:
         return self._failures.get(key)
 
     def _key(self, trial) -> str:
-        return self.keys[trial.config["index"]]
+        return self.key_of(trial)
 
     def on_trial_recover(self, iteration, trials, trial, **info) -> None:
         key = self._key(trial)
@@ -129,7 +138,7 @@ class RetryLog:
         log.warning("trial %s: %s; recorded failed", trial, self._failures[key])
 
 
-def retry_log(keys: list[str], max_retries: int) -> RetryLog:
+def retry_log(keys, max_retries: int) -> RetryLog:
     """A :class:`RetryLog` that is also a Ray Tune ``Callback`` (Tune checks the type)."""
     from ray import tune
 

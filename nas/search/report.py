@@ -1,4 +1,5 @@
-"""A run folder's tables, best.json and plots, rewritten after every generation."""
+"""A run folder's tables, best.json and plots (fitness.png, pareto.png, timeline.png), rewritten
+after every generation."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ..atomic import atomic_write_text
 from ..plotting import new_figure, save_png
 from .best import BestRecord, ParetoMember
 from .result import Evaluation
+from .timeline import plot_timeline
 
 __all__ = ["evaluations_table", "write_reports"]
 
@@ -35,6 +37,7 @@ def write_reports(engine) -> BestRecord:
     best = replace(engine.best(), run=str(folder))
     atomic_write_text(folder / "best.json", best.to_json())
     _plot_fitness(table, pd.DataFrame(list(engine.logbook)), folder / "fitness.png")
+    plot_timeline(engine.evaluations.values(), folder / "timeline.png")
     if len(engine.objectives) > 1:
         _plot_pareto(table, best.pareto or (), engine.objectives[1], folder / "pareto.png")
     return best

@@ -20,7 +20,15 @@ from models import ArchSpec
 
 from .space import Budget
 
-__all__ = ["FAILED_PSNR", "RecordError", "Candidate", "CandidateResult", "Evaluation", "WORST"]
+__all__ = [
+    "FAILED_PSNR",
+    "PLACEMENT",
+    "RecordError",
+    "Candidate",
+    "CandidateResult",
+    "Evaluation",
+    "WORST",
+]
 
 FAILED_PSNR = -1.0  # below any real score: outputs are clipped to [0, 1], so real PSNR >= 0 dB
 # The fitness a failed candidate gets, per objective: never better than any real one.
@@ -33,7 +41,7 @@ class RecordError(ValueError):
 
 
 def _number(name: str, value, kind: type, convert):
-    """``value`` as ``convert`` if it is a ``kind`` number (booleans are not); ValueError otherwise."""
+    """``value`` as ``convert`` if a ``kind`` number (booleans are not); ValueError otherwise."""
     if isinstance(value, bool) or not isinstance(value, kind):
         raise ValueError(f"{name}: expected a number, got {value!r}")
     return convert(value)
@@ -82,6 +90,13 @@ class CandidateResult(_JsonRecord):
     ``status`` is ``ok`` (trained to ``steps``, scored), ``stopped`` (an early-stopping scheduler
     ended it at ``steps``; its PSNR is that of a partial training) or ``failed`` (``error`` says
     why; PSNR is :data:`FAILED_PSNR`). ``curve`` holds (step, validation PSNR) at each rung.
+
+    Where and when it ran (unset for a result that never ran on a slot, e.g. a surrogate's):
+    ``started`` and ``ended`` (seconds: Unix time, or a simulated cluster's clock), ``node`` and
+    ``gpu`` (Ray's node id and GPU ids; empty when none), ``slot`` (which of the run's parallel
+    places; the rows of timeline.png) and ``retries`` (times the trial was started again after a
+    worker failed). The JSON leaves out those still at their defaults, so a record without them
+    reads and writes as before.
     """
 
     status: Status
@@ -94,6 +109,12 @@ class CandidateResult(_JsonRecord):
     train_seconds: float = 0.0
     curve: tuple[tuple[int, float], ...] = ()
     error: str = ""
+    started: float | None = None
+    ended: float | None = None
+    node: str = ""
+    gpu: str = ""
+    slot: int | None = None
+    retries: int = 0
 
     def __post_init__(self) -> None:
         if self.status not in get_args(Status):
@@ -106,8 +127,19 @@ class CandidateResult(_JsonRecord):
             object.__setattr__(
                 self, name, _number(name, getattr(self, name), numbers.Integral, int)
             )
-        if not isinstance(self.error, str):
-            raise ValueError(f"error: expected a string, got {self.error!r}")
+        for name in ("started", "ended"):
+            if getattr(self, name) is not None:
+                object.__setattr__(
+                    self, name, _number(name, getattr(self, name), numbers.Real, float)
+                )
+        for name in ("slot", "retries"):
+            if getattr(self, name) is not None:
+                object.__setattr__(
+                    self, name, _number(name, getattr(self, name), numbers.Integral, int)
+                )
+        for name in ("error", "node", "gpu"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"{name}: expected a string, got {getattr(self, name)!r}")
         object.__setattr__(self, "curve", tuple((int(s), float(p)) for s, p in self.curve))
         if self.final_loss is not None and not math.isfinite(self.final_loss):
             object.__setattr__(self, "final_loss", None)
@@ -155,9 +187,17 @@ class CandidateResult(_JsonRecord):
             return tuple(WORST[o] for o in objectives)
         return tuple(float(getattr(self, o)) for o in objectives)
 
+    @property
+    def placed(self) -> bool:
+        """Whether it holds where and when it ran (a slot, a start and an end)."""
+        return self.slot is not None and self.started is not None and self.ended is not None
+
     def to_dict(self) -> dict:
         data = asdict(self)
         data["curve"] = [list(point) for point in self.curve]
+        for name in PLACEMENT:
+            if data[name] == _PLACEMENT_DEFAULTS[name]:
+                del data[name]
         return data
 
     @classmethod
@@ -224,8 +264,8 @@ class Evaluation(_JsonRecord):
             raise RecordError(f"evaluation {data.get('key')}: {err}") from None
 
     def to_row(self) -> dict:
-        """One flat row of evaluations.csv: identity, every result field, genome and spec as JSON."""
-        result = self.result.to_dict()
+        """A flat row of evaluations.csv: identity, every result field, genome and spec as JSON."""
+        result = {**_PLACEMENT_DEFAULTS, **self.result.to_dict()}
         result["curve"] = json.dumps(result["curve"])
         return {
             "generation": self.generation,
@@ -236,6 +276,10 @@ class Evaluation(_JsonRecord):
             "spec": self.spec.to_json(),
             **({"fidelity": self.fidelity} if self.fidelity is not None else {}),
         }
+
+
+PLACEMENT = ("started", "ended", "node", "gpu", "slot", "retries")  # where and when it ran
+_PLACEMENT_DEFAULTS = {f.name: f.default for f in fields(CandidateResult) if f.name in PLACEMENT}
 
 
 def _loads(text: str) -> object:

@@ -30,6 +30,7 @@ from ..runlock import run_lock
 from .best import BestRecord
 from .checkpoint import CHECKPOINT, RUN_INFO
 from .engine import SearchEngine
+from .asynchronous import RayBackend, run_asynchronous
 from .evaluators import RayEvaluator, check_resources, dashboard_help, start_ray
 from .generational import run_generations
 from .report import write_reports
@@ -216,15 +217,30 @@ def _drive(
     dashboard: str | None,
 ) -> SearchOutcome:
     announce(f"run folder: {engine.run_dir}")
+    space = engine.space
+    if space.evolution.asynchronous:  # no generation barrier: one Tuner for the whole search
+
+        def after_results(state) -> None:
+            write_reports(engine)
+            announce(state.line())
+
+        run_asynchronous(
+            engine,
+            RayBackend.for_space(engine.run_dir, space.resources),
+            progress=after_results,
+            time_budget_s=time_budget_s,
+            report_every=space.evolution.children(),
+        )
+        return _outcome(engine, dashboard)
 
     def after_generation(entry: dict, eta: float) -> None:
         write_reports(engine)
         if progress:
-            progress(entry, eta, engine.space.evolution.generations)
+            progress(entry, eta, space.evolution.generations)
 
     run_generations(
         engine,
-        RayEvaluator.for_space(engine.run_dir, engine.space.resources),
+        RayEvaluator.for_space(engine.run_dir, space.resources),
         progress=after_generation,
         time_budget_s=time_budget_s,
     )

@@ -12,6 +12,14 @@ so replacement can be per generation, per batch or per result. ``observe`` sees 
 it is told (a model-guided scheme's training data). Its ``state_dict`` is its part of the
 checkpoint: the population in the scheme's own order (aging keeps it oldest first).
 
+With ``evolution.asynchronous`` random, tournament and aging are steady-state: every step is one
+child, bred the moment a slot is free from the results in so far, and folded in alone when it is
+scored; the initial individuals join one by one as they are scored. While fewer than
+``tournament_size`` results are in, a child is a random genome. Aging keeps the newest
+``population`` results (Real et al.'s asynchronous regularized evolution); the steady-state
+tournament is a (population + 1) GA: the child joins, the worst leaves. Both modes train as many
+candidates: a steady-state run has ``generations x children()`` single-child steps.
+
 ============  ==========================================================  ==============
 scheme        what it does                                                objectives
 ============  ==========================================================  ==============
@@ -41,10 +49,21 @@ class Scheme:
 
     name = ""
     steady_state = False  # True: propose while earlier steps train; fold each step as it completes
+    has_steady_state = False  # True: ``evolution.asynchronous`` turns steady_state on
 
     def __init__(self, settings: EvolutionSettings) -> None:
         self.settings = settings
         self.population: list = []
+        if settings.asynchronous and self.has_steady_state:
+            self.steady_state = True
+
+    def step_size(self) -> int:
+        """Candidates per step after the initial one: a generation, or a steady state's child."""
+        return 1 if self.steady_state else self.settings.children()
+
+    def steps(self) -> int:
+        """Steps after the initial one; both modes train as many candidates in all."""
+        return self.settings.generations * self.settings.children() // self.step_size()
 
     def observe(self, evaluation) -> None:
         """Every told result (an :class:`~nas.search.result.Evaluation`), as it arrives."""
@@ -62,8 +81,20 @@ class Scheme:
         raise NotImplementedError
 
     def start(self, offspring: list) -> None:
-        """The scored initial individuals become the population."""
-        self.population = list(offspring)
+        """The scored initial individuals become the population (in steady state they join it
+        one by one, as each is scored)."""
+        if self.steady_state:
+            self.replace(offspring)
+        else:
+            self.population = list(offspring)
+
+    def _breeding(self) -> bool:
+        """In steady state: enough results in to select parents from (else a random child)."""
+        return len(self.population) >= min(self.settings.tournament_size, self.settings.population)
+
+    def _newest(self, offspring: list) -> list:
+        """The population with ``offspring`` appended, the oldest beyond ``population`` gone."""
+        return (self.population + list(offspring))[-self.settings.population :]
 
     def state_dict(self) -> dict:
         return {"scheme": self.name, "population": [list(ind) for ind in self.population]}
@@ -81,12 +112,13 @@ class RandomSampling(Scheme):
     population is the latest generation."""
 
     name = "random"
+    has_steady_state = True
 
     def propose(self, toolbox) -> list:
-        return [toolbox.individual() for _ in range(self.settings.children())]
+        return [toolbox.individual() for _ in range(self.step_size())]
 
     def replace(self, offspring: list) -> None:
-        self.population = list(offspring)
+        self.population = self._newest(offspring) if self.steady_state else list(offspring)
 
 
 class Tournament(Scheme):
@@ -94,14 +126,23 @@ class Tournament(Scheme):
     ``elitism`` best of the old population survive beside the best offspring."""
 
     name = "tournament"
+    has_steady_state = True
 
     def propose(self, toolbox) -> list:
         s = self.settings
+        if self.steady_state:  # two tournament winners, crossed and mutated: the first child
+            if not self._breeding():
+                return [toolbox.individual()]
+            parents = tools.selTournament(self.population, 2, tournsize=s.tournament_size)
+            return _vary(toolbox, parents, s.crossover_rate)[:1]
         parents = tools.selTournament(self.population, s.children(), tournsize=s.tournament_size)
         return _vary(toolbox, parents, s.crossover_rate)
 
     def replace(self, offspring: list) -> None:
         s = self.settings
+        if self.steady_state:  # (population + 1): the child joins, the worst leaves
+            self.population = tools.selBest(self.population + list(offspring), s.population)
+            return
         elite = tools.selBest(self.population, s.elitism)
         chosen = tools.selBest(offspring, min(s.population - len(elite), len(offspring)))
         # With fewer offspring than places, the next best of the old population keep theirs.
@@ -119,18 +160,21 @@ class Aging(Scheme):
     age however good it is. The population list is ordered oldest first."""
 
     name = "aging"
+    has_steady_state = True
 
     def propose(self, toolbox) -> list:
         s = self.settings
+        if self.steady_state and not self._breeding():
+            return [toolbox.individual()]
         size = min(s.tournament_size, len(self.population))
         parents = [
             max(random.sample(self.population, size), key=lambda ind: ind.fitness)
-            for _ in range(s.children())
+            for _ in range(self.step_size())
         ]
         return [toolbox.mutate(toolbox.clone(p))[0] for p in parents]
 
     def replace(self, offspring: list) -> None:
-        self.population = (self.population + offspring)[len(offspring) :]
+        self.population = self._newest(offspring)
 
 
 class NSGA2(Scheme):
@@ -184,7 +228,7 @@ def _dcd_parents(population: list, k: int) -> list:
 
 
 def _vary(toolbox, parents: list, crossover_rate: float) -> list:
-    """Clone the parents, cross consecutive pairs with probability ``crossover_rate``, mutate all."""
+    """Clone the parents, cross consecutive pairs with probability ``crossover_rate``; mutate."""
     offspring = [toolbox.clone(ind) for ind in parents]
     for a, b in zip(offspring[::2], offspring[1::2]):
         if random.random() < crossover_rate:

@@ -105,6 +105,10 @@ class EvolutionSettings(_Strict):
         description="children per generation; default: the "
         "population, and a quarter of it for aging",
     )
+    asynchronous: bool = Field(
+        default=False,
+        description="no generation barrier: a child is bred the moment any training ends",
+    )
 
     @model_validator(mode="after")
     def _bounded(self):
@@ -118,6 +122,10 @@ class EvolutionSettings(_Strict):
         if self.selection == "aging" and self.offspring == self.population:
             raise ValueError(
                 "offspring: aging with offspring = population replaces everyone; nothing ages"
+            )
+        if self.asynchronous and self.selection == "nsga2":
+            raise ValueError(
+                "asynchronous: nsga2 sorts whole generations; use tournament, aging or random"
             )
         return self
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..train.hooks import Hook
+from .recovery import _key_of
 
 __all__ = ["SCALARS", "ScalarLog", "TensorBoardWriter", "tensorboard_writer"]
 
@@ -42,11 +43,11 @@ class ScalarLog(Hook):
 
 class TensorBoardWriter:
     """Writes each trial's scalars into ``root/<key>`` on the driver (a Tune callback: build it
-    with :func:`tensorboard_writer`). ``keys[i]`` is the key of the trial whose config index is
-    i."""
+    with :func:`tensorboard_writer`). ``keys`` is ``key_of(trial)``, a trial's candidate key, or
+    a list: ``keys[i]`` is the key of the trial whose config index is i."""
 
-    def __init__(self, root: Path, keys: list[str]) -> None:
-        self.root, self.keys = Path(root), list(keys)
+    def __init__(self, root: Path, keys) -> None:
+        self.root, self.key_of = Path(root), _key_of(keys)
         self._writers: dict[str, object] = {}
         self._restarted: set[str] = set()
 
@@ -74,7 +75,7 @@ class TensorBoardWriter:
             writer.close()
 
     def _key(self, trial) -> str:
-        return self.keys[trial.config["index"]]
+        return self.key_of(trial)
 
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
         self.write(self._key(trial), result.get(SCALARS) or [])
@@ -95,7 +96,7 @@ class TensorBoardWriter:
             self.close(key)
 
 
-def tensorboard_writer(root: Path, keys: list[str]) -> TensorBoardWriter:
+def tensorboard_writer(root: Path, keys) -> TensorBoardWriter:
     """A :class:`TensorBoardWriter` that is also a Ray Tune ``Callback``."""
     from ray import tune
 
