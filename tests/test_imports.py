@@ -5,9 +5,9 @@ inside a function counts too.
 The rule:
 - nothing under ``models/`` imports ``nas``;
 - nothing under ``nas/`` imports ``nas.search`` except ``nas/search`` itself and its clients:
-  ``nas/analyze`` and ``nas/fidelity`` (they evaluate and study search spaces) and the
-  ``nas/export`` command (``--pick``/``--max-gflops`` choose a Pareto member by its genome,
-  which only the search space's codec decodes).
+  ``nas/analyze`` and ``nas/fidelity`` (they evaluate and study search spaces), ``nas/export``
+  (``pick``/``max_gflops`` choose a Pareto member by its genome, which only the search space's
+  codec decodes) and ``nas/api.py``, the facade at the top that re-exports every command.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SEARCH_CLIENTS = ("nas/search/", "nas/analyze/", "nas/fidelity/", "nas/export/__main__.py")
+SEARCH_CLIENTS = ("nas/search/", "nas/analyze/", "nas/fidelity/", "nas/export/", "nas/api.py")
 
 
 def imported_modules(path: Path, root: Path) -> set[str]:
@@ -57,14 +57,14 @@ def test_imports_run_downhill():
 def test_the_check_sees_absolute_relative_and_lazy_imports(tmp_path):
     (tmp_path / "models").mkdir()
     (tmp_path / "nas" / "data").mkdir(parents=True)
-    (tmp_path / "nas" / "export").mkdir()
+    (tmp_path / "nas" / "evaluate").mkdir()
     (tmp_path / "models" / "a.py").write_text("def f():\n    from nas.data import x\n")
     (tmp_path / "nas" / "arch.py").write_text("from .search.best import read_result\n")
     (tmp_path / "nas" / "data" / "b.py").write_text("from .. import search\n")
     (tmp_path / "nas" / "data" / "c.py").write_text("import nas.search.space\n")
     (tmp_path / "nas" / "data" / "ok.py").write_text("from ..errors import DataError\n")
-    (tmp_path / "nas" / "export" / "__main__.py").write_text("from ..search.best import x\n")
-    (tmp_path / "nas" / "export" / "exporter.py").write_text("from ..search.best import x\n")
+    (tmp_path / "nas" / "api.py").write_text("from .search.run import search\n")
+    (tmp_path / "nas" / "evaluate" / "run.py").write_text("from ..search.best import x\n")
     assert violations(tmp_path) == [
         "models/a.py imports nas.data",
         "models/a.py imports nas.data.x",
@@ -72,6 +72,6 @@ def test_the_check_sees_absolute_relative_and_lazy_imports(tmp_path):
         "nas/arch.py imports nas.search.best.read_result",
         "nas/data/b.py imports nas.search",
         "nas/data/c.py imports nas.search.space",
-        "nas/export/exporter.py imports nas.search.best",
-        "nas/export/exporter.py imports nas.search.best.x",
+        "nas/evaluate/run.py imports nas.search.best",
+        "nas/evaluate/run.py imports nas.search.best.x",
     ]

@@ -55,5 +55,6 @@ def side_by_side(
     denoised: np.ndarray,
     metadata: ImageMetadata | None = None,
 ) -> None:
-    """Noisy (left) and denoised (right) as one 8-bit image, with the photo's ICC profile and EXIF."""
+    """Noisy (left) and denoised (right) as one 8-bit image, with the photo's ICC profile and
+    EXIF."""
     write_image(path, np.concatenate([noisy, denoised], axis=-1), bits=8, metadata=metadata)

@@ -142,7 +142,10 @@ def _export_onnx(model, x, expected, out_dir: Path) -> tuple[str, float]:
             dynamo=False,
         )
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    run = lambda t: torch.from_numpy(session.run(None, {"noisy": t.numpy()})[0])
+
+    def run(t):
+        return torch.from_numpy(session.run(None, {"noisy": t.numpy()})[0])
+
     return path.name, _check("onnx", run, model, x, expected)
 
 

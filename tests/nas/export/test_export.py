@@ -101,7 +101,9 @@ def test_paper_genome_exports_the_released_network(tmp_path, capsys):
     assert list(state) == list(expected)
     assert all(state[k].shape == v.shape for k, v in expected.items())
     rows = [
-        l.split("\t") for l in REFERENCE.read_text().splitlines() if l and not l.startswith("#")
+        line.split("\t")
+        for line in REFERENCE.read_text().splitlines()
+        if line and not line.startswith("#")
     ]
     assert [k for k, _, _ in rows] == list(state)
     assert {k: "x".join(map(str, state[k].shape)) for k, _, _ in rows} == {k: s for k, s, _ in rows}
@@ -192,7 +194,8 @@ def test_exported_model_json_is_an_arch_argument(tmp_path):
 
 
 def test_a_genome_without_a_space_is_not_vouched_for(tmp_path):
-    # An older model.json: genome and spec, no space. The spec is the network; the unchecked genome is dropped.
+    # An older model.json: genome and spec, no space. The spec is the network; the unchecked
+    # genome is dropped.
     space = tiny_space(widths={"level1": [16], "level2": [16], "level3": [32]})
     data = json.loads(write_best(tmp_path / "best.json", space, tiny_genome()).read_text())
     del data["space"]

@@ -172,8 +172,12 @@ def trial_names(dash_port):
 
 
 def test_local_ray_of_the_search_keeps_token_authentication():
-    # Guards the default: the Ray that start_ray starts refuses the dashboard's API without the token.
-    code = "from nas.search.evaluators import start_ray; print(start_ray(), flush=True); import time; time.sleep(120)"
+    # Guards the default: the Ray that start_ray starts refuses the dashboard's API without the
+    # token.
+    code = (
+        "from nas.search.evaluators import start_ray; print(start_ray(), flush=True); "
+        "import time; time.sleep(120)"
+    )
     proc = subprocess.Popen(
         [sys.executable, "-c", code],
         stdout=subprocess.PIPE,
