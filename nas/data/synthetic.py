@@ -86,19 +86,28 @@ class SyntheticSampler(PatchSampler):
             raise DataError(f"patch {patch} is larger than a training photo ({h} x {w})")
 
     def sample(self, batch, patch, g):
-        crops = []
-        for _ in range(batch):
-            image = self.photos[random_int(len(self.photos), g)]
-            h, w = image.shape[-2:]
-            if min(h, w) < patch:
-                raise DataError(f"patch {patch} is larger than a training photo ({h} x {w})")
-            y, x = random_int(h - patch + 1, g), random_int(w - patch + 1, g)
-            crop = image[:, y : y + patch, x : x + patch]
-            flips = torch.rand(3, generator=g) < 0.5
-            crop = crop.flip(-1) if flips[0] else crop
-            crop = crop.flip(-2) if flips[1] else crop
-            crops.append(crop.transpose(-1, -2) if flips[2] else crop)
-        return _pairs(torch.stack(crops), g, self.srgb, self.noise_profile)
+        crops = random_crops(self.photos, batch, patch, g)
+        return _pairs(crops, g, self.srgb, self.noise_profile)
+
+
+def random_crops(
+    photos: list[torch.Tensor], batch: int, patch: int, g: torch.Generator
+) -> torch.Tensor:
+    """``batch`` random crops of side ``patch``, each of a random photo, flipped and transposed
+    at random: the training crops of every synthetic source (one order of draws from ``g``)."""
+    crops = []
+    for _ in range(batch):
+        image = photos[random_int(len(photos), g)]
+        h, w = image.shape[-2:]
+        if min(h, w) < patch:
+            raise DataError(f"patch {patch} is larger than a training photo ({h} x {w})")
+        y, x = random_int(h - patch + 1, g), random_int(w - patch + 1, g)
+        crop = image[:, y : y + patch, x : x + patch]
+        flips = torch.rand(3, generator=g) < 0.5
+        crop = crop.flip(-1) if flips[0] else crop
+        crop = crop.flip(-2) if flips[1] else crop
+        crops.append(crop.transpose(-1, -2) if flips[2] else crop)
+    return torch.stack(crops)
 
 
 @lru_cache(maxsize=8)

@@ -15,7 +15,7 @@ import torch
 from ..errors import DataError
 from .noise_models import RAW_MIX, SRGB_MIX, RawNoiseModel, SrgbNoiseModel, raw_pairs
 from .samplers import BlockSet, PatchSampler, random_int
-from .synthetic import TRAIN_PHOTOS, VAL_PHOTOS, VALIDATION_SEED, photo
+from .synthetic import TRAIN_PHOTOS, VAL_PHOTOS, VALIDATION_SEED, photo, random_crops
 
 __all__ = [
     "NoiseModelSampler",
@@ -56,17 +56,7 @@ class NoiseModelSampler(PatchSampler):
 
     def sample(self, batch, patch, g):
         self.check_patch(patch)
-        crops = []
-        for _ in range(batch):
-            image = self.photos[random_int(len(self.photos), g)]
-            h, w = image.shape[-2:]
-            y, x = random_int(h - patch + 1, g), random_int(w - patch + 1, g)
-            crop = image[:, y : y + patch, x : x + patch]
-            flips = torch.rand(3, generator=g) < 0.5
-            crop = crop.flip(-1) if flips[0] else crop
-            crop = crop.flip(-2) if flips[1] else crop
-            crops.append(crop.transpose(-1, -2) if flips[2] else crop)
-        return _pairs(torch.stack(crops), g, self.noise, self.srgb)
+        return _pairs(random_crops(self.photos, batch, patch, g), g, self.noise, self.srgb)
 
 
 def noise_model_blocks(
