@@ -134,10 +134,11 @@ class Guided(Scheme):
                     keys.add(key)
                     pool.append(ind)
 
-        add(toolbox.individual() for _ in range(fresh))
+        # before the initial population is folded in (steady state) there are no parents yet
+        add(toolbox.individual() for _ in range(fresh if self.population else _TRIES * size))
         s = self.settings
         for _ in range(_TRIES * size // max(1, s.children())):
-            if len(pool) >= size:
+            if len(pool) >= size or not self.population:
                 break
             size_t = min(s.tournament_size, len(self.population))
             parents = tools.selTournament(self.population, s.children(), tournsize=size_t)

@@ -56,7 +56,7 @@ def _drive(engine, evaluations, fails=lambda spec: False):
     return engine
 
 
-def _best(selection, seed, evaluations=30):
+def _best(selection, seed, evaluations=36):
     engine = _drive(SearchEngine(_space(selection), seed, max_generations=math.inf), evaluations)
     return max(e.result.psnr for e in list(engine.evaluations.values())[:evaluations])
 
@@ -73,7 +73,7 @@ def test_guided_is_chosen_by_name_and_works_with_several_objectives():
 
 
 def test_guided_beats_random_sampling_and_tournament_at_equal_evaluations():
-    seeds = range(12)
+    seeds = range(16)
     guided = [_best("guided", s) for s in seeds]
     for baseline in ("random", "tournament"):
         other = [_best(baseline, s) for s in seeds]
