@@ -3,6 +3,8 @@
     python bench/bench_search.py [--db bench/data/evaldb_rcab_dense.csv.gz] [--seeds 50]
         [--population N] [--tournament-size N] [--mutation-rate F] [--crossover-rate F]
         [--offspring N] [--schemes random tournament ...] [--png bench/results/search_schemes.png]
+        [--landscape surrogate|synthetic] [--max-evals 256] [--peers optuna-tpe optuna-gp ...]
+        [--peer-seeds N] [--csv FILE]
 
 The evolution settings default to the space's own (``evolution:`` in ``--space``).
 
@@ -22,55 +24,80 @@ the space's default number of trainings (24 for rcab_dense.yaml), 64 and 256 eva
 * for nsga2 and random, the median hypervolume of the (psnr, gflops) front;
 
 and draws the best-so-far curves (median and quartiles) to a PNG.
+
+``--landscape synthetic`` replaces the surrogate with a landscape of known optimum
+(``bench/landscapes.py``). ``--peers`` runs Optuna's samplers (``bench/peers.py``, the optional
+``bench`` extra; skipped with a message when it is not installed) on the same objective and
+count of distinct evaluations. Every evaluation also costs the training seconds the landscape
+predicts (the database's ``train_seconds``, through a second surrogate), and the regret is
+also printed at equal summed seconds: those that random sampling's first 24 and 64
+evaluations take (median over seeds). ``--csv`` writes every row printed.
 """
 
 import argparse
 import math
-import random
 import statistics
 from pathlib import Path
+
+import sys
+import time
 
 import numpy as np
 import pandas as pd
 from deap import base, tools
 from deap.benchmarks.tools import hypervolume
 
-from nas.plotting import median_band, new_figure, save_png
-from nas.search.database import load_database, split_diverged
-from nas.search.engine import SearchEngine
-from nas.search.genome import GenomeCodec
-from nas.search.space import load_space
-from nas.search.surrogate import Surrogate, SurrogateEvaluator
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from landscapes import surrogate_landscape, synthetic_landscape  # noqa: E402
+from peers import PEERS, available, run_peer  # noqa: E402
+
+from nas.plotting import median_band, new_figure, save_png  # noqa: E402
+from nas.search.engine import SearchEngine  # noqa: E402
+from nas.search.space import load_space  # noqa: E402
 
 LARGER_BUDGETS = (64, 256)  # after the space's own default number of trainings
 TARGET = 64  # the goal: random sampling's best of 64
-SCHEMES = ("random", "tournament", "aging", "nsga2")
+SCHEMES = ("random", "tournament", "aging", "nsga2", "guided")
+DEFAULT_SCHEMES = ("random", "tournament", "aging", "nsga2")
+EQUAL_COST = (24, 64)  # regret at the seconds random's first 24 and 64 evaluations take
 
 
-def run_scheme(space, surrogate, selection, seed, overrides, evaluations):
-    """The (psnr, gflops) of the first ``evaluations`` distinct candidates, in evaluation order,
-    of ``selection`` driven by ask/tell with the surrogate as the trainer."""
+def run_scheme(space, landscape, selection, seed, overrides, evaluations):
+    """The (psnr, gflops, seconds) of the first ``evaluations`` distinct candidates, in
+    evaluation order, of ``selection`` driven by ask/tell with the landscape as the trainer; and
+    the slowest proposal step (seconds)."""
     objectives = ["psnr", "gflops"] if selection == "nsga2" else ["psnr"]
     configured = space.with_overrides(
         top={"objectives": objectives}, evolution=dict(overrides, selection=selection)
     )
     engine = SearchEngine(configured, seed, max_generations=math.inf)
-    scorer = SurrogateEvaluator(surrogate)
+    slowest = 0.0
     while len(engine.evaluations) < evaluations:
-        for key, result in scorer.score(engine.ask()).items():
+        started = time.perf_counter()
+        candidates = engine.ask()
+        slowest = max(slowest, time.perf_counter() - started)
+        for key, result in landscape.score(candidates).items():
             engine.tell(key, result)
     evaluated = list(engine.evaluations.values())[:evaluations]
-    return [(e.result.psnr, e.result.gflops) for e in evaluated]
+    return [(e.result.psnr, e.result.gflops, e.result.train_seconds) for e in evaluated], slowest
 
 
 def default_trainings(space) -> int:
-    """Trainings the space's own search makes: the initial population plus every generation's children."""
+    """Trainings the space's own search makes: the initial population, then every generation's
+    children."""
     evolution = space.evolution
     return evolution.population + evolution.generations * evolution.children()
 
 
 def best_so_far(evaluations):
-    return np.maximum.accumulate([p for p, _ in evaluations])
+    return np.maximum.accumulate([e[0] for e in evaluations])
+
+
+def best_within(evaluations, seconds: float) -> float:
+    """The best PSNR among the evaluations made before their summed seconds pass ``seconds``."""
+    spent = np.cumsum([e[2] for e in evaluations])
+    made = int(np.searchsorted(spent, seconds, side="right"))
+    return max((e[0] for e in evaluations[:made]), default=float("nan"))
 
 
 class _Fitness(base.Fitness):
@@ -84,30 +111,9 @@ class _Point:
 
 def front_hypervolume(evaluations, reference):
     """Hypervolume of the non-dominated (psnr, gflops) set; DEAP minimises (-psnr, gflops)."""
-    points = [_Point(p, g) for p, g in evaluations]
+    points = [_Point(e[0], e[1]) for e in evaluations]
     front = tools.sortNondominated(points, len(points), first_front_only=True)[0]
     return hypervolume(front, reference)
-
-
-def surrogate_optimum(space, surrogate, table, samples: int = 20000, starts: int = 10) -> float:
-    """The surrogate's best PSNR, the same whatever the schemes found: hill-climbing over one-gene
-    changes from the best of the database and of ``samples`` random genomes (fixed seed)."""
-    codec, rng = GenomeCodec(space), random.Random(12345)
-    genomes = [list(g) for g in table["genome"]] + [
-        codec.random_genome(rng) for _ in range(samples)
-    ]
-    scores = surrogate.predict([codec.decode(g) for g in genomes])
-    best = float(scores.max())
-    for index in np.argsort(scores)[::-1][:starts]:
-        genome, score = genomes[index], float(scores[index])
-        while True:
-            around = codec.neighbours(genome)
-            around_scores = surrogate.predict([codec.decode(g) for g in around])
-            if around_scores.max() <= score:
-                break
-            genome, score = around[int(around_scores.argmax())], float(around_scores.max())
-        best = max(best, score)
-    return best
 
 
 def main():
@@ -116,78 +122,122 @@ def main():
     )
     parser.add_argument("--db", default="bench/data/evaldb_rcab_dense.csv.gz")
     parser.add_argument("--space", default="rcab_dense.yaml")
+    parser.add_argument("--landscape", choices=("surrogate", "synthetic"), default="surrogate")
     parser.add_argument("--seeds", type=int, default=50)
+    parser.add_argument("--max-evals", type=int, default=256, help="distinct evaluations per run")
     parser.add_argument("--population", type=int, help="default: the space's")
     parser.add_argument("--tournament-size", type=int, help="default: the space's")
     parser.add_argument("--mutation-rate", type=float, help="default: the space's")
     parser.add_argument("--crossover-rate", type=float, help="default: the space's")
     parser.add_argument("--offspring", type=int, help="default: the space's")
+    parser.add_argument("--guided-pool", type=int, help="default: the space's")
+    parser.add_argument("--guided-model", choices=("gp", "forest"), help="default: the space's")
+    parser.add_argument("--acquisition", choices=("ei", "ucb", "thompson"))
     parser.add_argument(
         "--schemes",
         nargs="+",
         choices=SCHEMES,
-        default=list(SCHEMES),
+        default=list(DEFAULT_SCHEMES),
         help="schemes to run (random is always run: it sets the target)",
     )
+    parser.add_argument("--peers", nargs="*", choices=PEERS, default=[], help="Optuna samplers")
+    parser.add_argument("--peer-seeds", type=int, help="seeds for the peers (default: --seeds)")
     parser.add_argument("--png", default="bench/results/search_schemes.png", help="'' for no plot")
+    parser.add_argument("--csv", default="", help="write the table here")
     args = parser.parse_args()
     space = load_space(args.space)
-    table, diverged = split_diverged(load_database(args.db))
-    specs, psnr = list(table["arch"]), table["psnr"].to_numpy()
-    surrogate = Surrogate(space.blocks)
-    cv = surrogate.cross_validate(specs, psnr)
-    surrogate.fit(specs, psnr)
-    print(
-        f"database: {len(table)} architectures ({len(diverged)} diverged left out); surrogate held-out "
-        f"Kendall tau {cv.kendall_tau:.3f}, MAE {cv.mae_db:.3f} dB ({cv.folds}-fold)"
-    )
+    if args.landscape == "synthetic":
+        landscape = synthetic_landscape()
+    else:
+        landscape = surrogate_landscape("surrogate", space, args.db)
+    print(landscape.note)
     overrides = {
         "population": args.population,
         "tournament_size": args.tournament_size,
         "mutation_rate": args.mutation_rate,
         "crossover_rate": args.crossover_rate,
         "offspring": args.offspring,
+        "guided_pool": args.guided_pool,
+        "guided_model": args.guided_model,
+        "acquisition": args.acquisition,
     }
-    budgets = tuple(sorted({default_trainings(space), *LARGER_BUDGETS}))
-    runs = {}
+    budgets = tuple(
+        n for n in sorted({default_trainings(space), *LARGER_BUDGETS}) if n <= args.max_evals
+    )
+    runs, slowest = {}, {}
     for selection in [s for s in SCHEMES if s == "random" or s in args.schemes]:
-        runs[selection] = [
-            run_scheme(space, surrogate, selection, seed, overrides, budgets[-1])
+        started = time.perf_counter()
+        done = [
+            run_scheme(space, landscape, selection, seed, overrides, args.max_evals)
             for seed in range(args.seeds)
         ]
-    best_possible = surrogate_optimum(space, surrogate, table)
-    found = max(p for seeds in runs.values() for run in seeds for p, _ in run)
+        runs[selection] = [run for run, _ in done]
+        slowest[selection] = max(step for _, step in done)
+        print(f"  {selection}: {time.perf_counter() - started:.0f} s", flush=True)
+    if args.peers and not available():
+        print("Optuna is not installed (pip install -e .[bench]): the peers are skipped")
+    elif args.peers:
+        for name in args.peers:
+            started = time.perf_counter()
+            runs[name] = [
+                run_peer(space, landscape, name, seed, args.max_evals)
+                for seed in range(args.peer_seeds or args.seeds)
+            ]
+            print(f"  {name}: {time.perf_counter() - started:.0f} s", flush=True)
+    found = max(e[0] for seeds in runs.values() for run in seeds for e in run)
     print(
-        f"best possible (surrogate optimum): {best_possible:.3f} dB; best any search found: {found:.3f} dB"
+        f"best possible ({args.landscape} optimum): {landscape.optimum:.3f} dB; "
+        f"best any search found: {found:.3f} dB"
     )
-    report(runs, best_possible, table, budgets)
+    table = report(runs, landscape, budgets)
+    for name, seconds in slowest.items():
+        print(f"slowest proposal step {name:10s}: {seconds:.2f} s")
+    if args.csv:
+        table.to_csv(args.csv, index=False, float_format="%.4f")
+        print(f"wrote {args.csv}")
     if args.png:
-        plot(runs, best_possible, Path(args.png))
+        plot(runs, landscape.optimum, Path(args.png))
 
 
-def report(runs, best_possible, table, budgets):
+def report(runs, landscape, budgets) -> pd.DataFrame:
     curves = {name: [best_so_far(run) for run in seeds] for name, seeds in runs.items()}
-    target = statistics.median(c[TARGET - 1] for c in curves["random"])
+    target = statistics.median(c[TARGET - 1] for c in curves["random"]) if budgets else None
+    seconds = {
+        n: statistics.median(sum(e[2] for e in run[:n]) for run in runs["random"])
+        for n in EQUAL_COST
+        if all(len(run) >= n for run in runs["random"])
+    }
     rows = []
     for name, scheme_curves in curves.items():
-        row = {"scheme": name}
+        row = {"scheme": name, "seeds": len(scheme_curves)}
         for n in budgets:
-            regret = [best_possible - c[min(n, len(c)) - 1] for c in scheme_curves]
+            regret = [landscape.optimum - c[min(n, len(c)) - 1] for c in scheme_curves]
             q1, median, q3 = np.percentile(regret, [25, 50, 75])
             row[f"regret@{n} median"], row[f"regret@{n} IQR"] = median, f"{q1:.3f}-{q3:.3f}"
+        for n, budget in seconds.items():
+            regret = [landscape.optimum - best_within(run, budget) for run in runs[name]]
+            row[f"regret@{n} random's seconds"] = float(np.nanmedian(regret))
         needed = [
             int(np.argmax(c >= target)) + 1 if c[-1] >= target else np.nan for c in scheme_curves
         ]
         row[f"evals to random's best of {TARGET} (median)"] = float(np.nanmedian(needed))
+        row["never"] = int(np.isnan(needed).sum())
         rows.append(row)
-    print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    reference = (-(table["psnr"].min() - 0.5), table["gflops"].max() * 1.1)
-    for name in [n for n in ("random", "nsga2") if n in runs]:
-        for n in LARGER_BUDGETS:
-            volumes = [front_hypervolume(run[:n], reference) for run in runs[name]]
-            print(
-                f"hypervolume (psnr, gflops) {name:8s} @{n}: median {statistics.median(volumes):.1f}"
-            )
+    table = pd.DataFrame(rows)
+    print(f"random's best of {TARGET} (median): {target:.3f} dB")
+    for n, budget in seconds.items():
+        print(f"random's first {n} evaluations take {budget:.0f} s (median)")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if landscape.table is not None:
+        reference = (-(landscape.table["psnr"].min() - 0.5), landscape.table["gflops"].max() * 1.1)
+        for name in [n for n in ("random", "nsga2") if n in runs]:
+            for n in [b for b in LARGER_BUDGETS if b in budgets]:
+                volumes = [front_hypervolume(run[:n], reference) for run in runs[name]]
+                print(
+                    f"hypervolume (psnr, gflops) {name:8s} @{n}: "
+                    f"median {statistics.median(volumes):.1f}"
+                )
+    return table
 
 
 def plot(runs, best_possible, path):
@@ -196,12 +246,12 @@ def plot(runs, best_possible, path):
         curves = np.array([best_so_far(run) for run in seeds])
         x = np.arange(1, curves.shape[1] + 1)
         median_band(ax, x, curves, name)
-    ax.axhline(best_possible, color="k", ls=":", label="best possible (surrogate)")
+    ax.axhline(best_possible, color="k", ls=":", label="best possible")
     ax.set(
         xlabel="evaluations",
-        ylabel="best proxy PSNR so far (dB, surrogate)",
+        ylabel="best proxy PSNR so far (dB)",
         xscale="log",
-        title="selection schemes on the surrogate: median and quartiles over seeds",
+        title="searches on one landscape: median and quartiles over seeds",
     )
     ax.legend()
     save_png(fig, path, dpi=110)

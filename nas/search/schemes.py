@@ -29,6 +29,8 @@ aging         regularized evolution (Real et al. 2019): a few mutated     psnr o
               tournament winners per cycle, the oldest as many die
 nsga2         NSGA-II (Deb et al. 2002): dominance-and-crowding           two or more
               tournament, non-dominated sorting for survival
+guided        model-guided evolution (nas.search.guided): a model fitted  any
+              on every result ranks a large pool of children
 ============  ==========================================================  ==============
 """
 
@@ -236,8 +238,10 @@ def _vary(toolbox, parents: list, crossover_rate: float) -> list:
     return [toolbox.mutate(ind)[0] for ind in offspring]
 
 
+from .guided import Guided  # noqa: E402  (it builds on Scheme and _vary above)
+
 SCHEMES: dict[str, type[Scheme]] = {
-    cls.name: cls for cls in (RandomSampling, Tournament, Aging, NSGA2)
+    cls.name: cls for cls in (RandomSampling, Tournament, Aging, NSGA2, Guided)
 }
 
 

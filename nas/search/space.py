@@ -36,7 +36,7 @@ __all__ = [
     "format_validation_error",
 ]
 
-SCHEMES = ("tournament", "aging", "nsga2", "random")
+SCHEMES = ("tournament", "aging", "nsga2", "random", "guided")
 BlockName = Literal[tuple(BLOCKS)]
 
 
@@ -108,6 +108,21 @@ class EvolutionSettings(_Strict):
     asynchronous: bool = Field(
         default=False,
         description="no generation barrier: a child is bred the moment any training ends",
+    )
+    guided_pool: int = Field(
+        default=256,
+        ge=1,
+        description="guided: children that variation makes per step for the model to rank",
+    )
+    guided_model: Literal["gp", "forest"] = Field(
+        default="gp",
+        description="guided: the model, a Gaussian process on genome features or an "
+        "extra-trees ensemble",
+    )
+    acquisition: Literal["ei", "ucb", "thompson"] = Field(
+        default="ei",
+        description="guided: how the model ranks the pool: expected improvement, upper "
+        "confidence bound or Thompson sampling",
     )
 
     @model_validator(mode="after")
