@@ -17,7 +17,7 @@ Each trial stamps its result with its start and end time, node and GPUs
 (:func:`trial_report`); the journal callback adds its slot (:class:`SlotBook`).
 
 Actors are reused (``reuse_actors=True``): a fresh worker per trial spends most of its start
-importing torch and Ray Tune (bench/README.md, "Ray overhead per trial").
+importing torch and Ray Tune (bench/README.md, "Fitness through Ray Tune").
 
 Workers get a typed :class:`Candidate` (spec, budget, seed), never DEAP objects: DEAP's
 ``creator`` classes do not exist in a fresh worker process. A trial is one Trainable step per
