@@ -144,9 +144,12 @@ def search(
 ) -> SearchOutcome:
     """Run a new search of ``space`` (see :func:`configure` for ``overrides``) into ``out``
     (default :func:`default_run_dir`) on Ray (local, or the cluster at ``address``), until its
-    last generation or until a generation ends with ``time_budget_s`` spent. ``progress(entry,
-    eta_seconds)`` is called after each generation with its logbook entry. ``command`` is
-    recorded in run.json (default: this process's command line)."""
+    last generation or until a generation ends with ``time_budget_s`` spent.
+    ``progress(entry, eta_seconds, generations)`` is called after each generation with its
+    logbook entry, and ``announce(line)`` with the dashboard's and the run folder's address
+    before training (in asynchronous mode also with a progress line every
+    ``evolution.children()`` results). ``command`` is recorded in run.json (default: this
+    process's command line)."""
     configured = configure(space, **overrides)
     run_dir = Path(out) if out is not None else default_run_dir(configured)
     if run_dir.exists() and not run_dir.is_dir():
