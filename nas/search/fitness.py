@@ -90,9 +90,10 @@ class ProxyTraining:
         blocks = validation_set(
             budget.val_data or budget.data, budget.val_blocks, budget.val_block_size, channels
         )
-        config = budget.train_config(self.candidate.seed, str(resolve_device(self.device)))
+        device = resolve_device(self.device)
+        config = budget.train_config(self.candidate.seed, str(device))
         spec = proxy_spec(self.candidate.spec, budget.width_multiplier)
-        trainer = Trainer(spec, sampler, blocks, config)
+        trainer = Trainer(spec, sampler, blocks, config, device=device)
         if self.tensorboard_dir:  # last: nothing after it can fail and leave the writer open
             trainer.hooks.append(TensorBoardLog(self.tensorboard_dir))
         if self.scalars is not None:

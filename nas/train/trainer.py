@@ -113,10 +113,12 @@ class Trainer:
         init_state: dict | None = None,
         hooks: Iterable[Hook] = (),
         with_ssim: bool = True,
+        device: torch.device | None = None,
     ) -> None:
         self.spec, self.sampler, self.val_blocks, self.config = spec, sampler, val_blocks, config
         self.hooks, self.with_ssim = list(hooks), with_ssim
-        self.device = resolve_device(config.device)
+        # a device object (a Ray trial's GPU, a test's meta device) wins over the config's name
+        self.device = device if device is not None else resolve_device(config.device)
         self.precision = Precision.for_device(self.device, config.amp)
         self.memory_format = (
             torch.channels_last if config.channels_last else torch.contiguous_format
