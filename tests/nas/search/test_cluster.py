@@ -21,6 +21,9 @@ from ..helpers import tiny_space, write_space  # noqa: E402
 
 SEED = 1
 TRIAL_TITLE = "ray::FitnessTrial"
+# Long enough that a fault strikes a training in flight: at 60 steps an idle machine finished
+# the trainings before a node could be removed.
+STEPS = 150
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +40,7 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def space_file(tmp_path_factory):
-    space = tiny_space(budget={"steps": 60}, evolution={"population": 4, "generations": 0})
+    space = tiny_space(budget={"steps": STEPS}, evolution={"population": 4, "generations": 0})
     return write_space(tmp_path_factory.mktemp("space") / "tiny.yaml", space)
 
 
