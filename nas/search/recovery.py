@@ -87,7 +87,7 @@ def _last_failure(trial) -> str:
     return re.split(r"^Failure # \d+ .*$", text, flags=re.MULTILINE)[-1]
 
 
-def _key_of(keys):
+def trial_key_of(keys):
     """``key_of(trial)`` from a function, or from a list indexed by the trial's config index."""
     if callable(keys):
         return keys
@@ -101,7 +101,7 @@ class RetryLog:
     ``keys[i]`` is the key of the trial whose config index is i."""
 
     def __init__(self, keys, max_retries: int) -> None:
-        self.key_of, self.max_retries = _key_of(keys), max_retries
+        self.key_of, self.max_retries = trial_key_of(keys), max_retries
         self._retries: dict[str, int] = {}
         self._failures: dict[str, str] = {}
 

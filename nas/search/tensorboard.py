@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..train.hooks import Hook
-from .recovery import _key_of
+from .recovery import trial_key_of
 
 __all__ = ["SCALARS", "ScalarLog", "TensorBoardWriter", "tensorboard_writer"]
 
@@ -47,7 +47,7 @@ class TensorBoardWriter:
     a list: ``keys[i]`` is the key of the trial whose config index is i."""
 
     def __init__(self, root: Path, keys) -> None:
-        self.root, self.key_of = Path(root), _key_of(keys)
+        self.root, self.key_of = Path(root), trial_key_of(keys)
         self._writers: dict[str, object] = {}
         self._restarted: set[str] = set()
 
