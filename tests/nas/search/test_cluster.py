@@ -167,7 +167,7 @@ def test_trials_spread_over_nodes_and_the_driver_writes_everything(baseline):
         events = EventAccumulator(str(run / "tensorboard" / key))
         events.Reload()
         assert {"train/l1", "val/psnr"} <= set(events.Tags()["scalars"]), key
-        assert len(events.Scalars("train/l1")) == 60
+        assert len(events.Scalars("train/l1")) == STEPS
 
 
 def fault_run(cluster, space_file, run, fault):
