@@ -93,6 +93,12 @@ class PatchSampler:
         """DataError unless every image can give a ``patch`` x ``patch`` crop (checked before
         training)."""
 
+    def on_device(self, device: torch.device) -> "PatchSampler | None":
+        """A sampler of the same batches' kind that makes them on ``device`` (same statistics;
+        its random draws follow ``g`` but are not the CPU's numbers), or None where this source
+        makes its batches on the CPU only (the trainer then copies them over)."""
+        return None
+
 
 def crop_size(patch: int, mosaic: bool) -> int:
     """Side of the crop a patch is cut from: a raw mosaic's takes 2 more pixels to align its Bayer

@@ -23,6 +23,7 @@ __all__ = [
     "VALIDATION_SEED",
     "photo",
     "SyntheticSampler",
+    "DeviceSyntheticSampler",
     "synthetic_blocks",
     "camera_noise_profile",
     "synthetic_train",
@@ -76,9 +77,17 @@ class SyntheticSampler(PatchSampler):
         noise_profile: tuple[float, ...] | None = None,
         srgb: bool = False,
     ) -> None:
+        self.names = tuple(photos)
         self.photos = [photo(name) for name in photos]
         self.noise_profile, self.srgb = noise_profile, srgb
         self.channels = 3 if srgb else 1
+
+    def on_device(self, device: torch.device) -> "DeviceSyntheticSampler | None":
+        """The raw pipeline on ``device`` (:class:`DeviceSyntheticSampler`); None for sRGB, whose
+        ISP runs on the CPU."""
+        if self.srgb:
+            return None
+        return DeviceSyntheticSampler(self.names, self.noise_profile, torch.device(device))
 
     def check_patch(self, patch: int) -> None:
         h, w = min((tuple(image.shape[-2:]) for image in self.photos), key=min)
@@ -90,11 +99,40 @@ class SyntheticSampler(PatchSampler):
         return _pairs(crops, g, self.srgb, self.noise_profile)
 
 
+class DeviceSyntheticSampler(SyntheticSampler):
+    """:class:`SyntheticSampler`'s raw batches made on ``device``: the photos live there, the
+    crops are cut there and the unprocessing, mosaic and noise run there. The crops' places and
+    flips are drawn from the CPU generator ``g`` as on the CPU (no transfer, no wait for the
+    device); the pixels' random numbers come from a generator on ``device`` seeded from ``g`` for
+    each batch, so ``g``'s state (a checkpoint's) still fixes every batch. The statistics are
+    the CPU path's; the numbers are not."""
+
+    def __init__(
+        self,
+        photos: Sequence[str],
+        noise_profile: tuple[float, ...] | None,
+        device: torch.device,
+    ) -> None:
+        super().__init__(photos, noise_profile)
+        self.device = device
+        self.photos = [image.to(device) for image in self.photos]
+        self.pixel_generator = torch.Generator(device=device)
+
+    def on_device(self, device: torch.device) -> "DeviceSyntheticSampler":
+        return self if torch.device(device) == self.device else super().on_device(device)
+
+    def sample(self, batch, patch, g):
+        crops = random_crops(self.photos, batch, patch, g)
+        self.pixel_generator.manual_seed(random_int(2**62, g))
+        return raw_pairs_from_rgb(crops, self.pixel_generator, self.noise_profile)
+
+
 def random_crops(
     photos: list[torch.Tensor], batch: int, patch: int, g: torch.Generator
 ) -> torch.Tensor:
     """``batch`` random crops of side ``patch``, each of a random photo, flipped and transposed
-    at random: the training crops of every synthetic source (one order of draws from ``g``)."""
+    at random: the training crops of every synthetic source (one order of draws from ``g``, a
+    CPU generator; the crops are cut on the photos' device)."""
     crops = []
     for _ in range(batch):
         image = photos[random_int(len(photos), g)]

@@ -8,7 +8,8 @@ heteroscedastic noise with variance ``shot * x + read``. Shot is log-uniform on 
 and ``log(read) = 2.18 * log(shot) + 1.20 + N(0, 0.26)``; constants from the paper's code.
 
 Everything is batched in torch and driven by an explicit ``torch.Generator`` so a seed fixes
-every random choice. A camera's DNG ``NoiseProfile`` (shot and read noise per colour plane) can
+every random choice; the images may live on any device, and the draws are made on the
+generator's device (a CPU generator gives the CPU's numbers whatever the images' device). A camera's DNG ``NoiseProfile`` (shot and read noise per colour plane) can
 replace the random noise parameters: the noise then matches that camera at that ISO.
 """
 
@@ -51,19 +52,23 @@ READ_JITTER = 0.26
 
 
 def _uniform(n: int, low: float, high: float, g: torch.Generator) -> torch.Tensor:
-    return low + (high - low) * torch.rand(n, generator=g)
+    return low + (high - low) * torch.rand(n, generator=g, device=g.device)
+
+
+def _randn(shape, g: torch.Generator) -> torch.Tensor:
+    return torch.randn(shape, generator=g, device=g.device)
 
 
 def _random_ccms(n: int, g: torch.Generator) -> torch.Tensor:
     weights = _uniform(4 * n, 1e-8, 1e8, g).view(n, 4, 1, 1)
-    xyz2cam = (weights * _XYZ2CAMS).sum(1) / weights.sum(1)
-    rgb2cam = xyz2cam @ _RGB2XYZ
+    xyz2cam = (weights * _XYZ2CAMS.to(g.device)).sum(1) / weights.sum(1)
+    rgb2cam = xyz2cam @ _RGB2XYZ.to(g.device)
     return rgb2cam / rgb2cam.sum(-1, keepdim=True)
 
 
 def _random_gains(n: int, g: torch.Generator) -> torch.Tensor:
     """Per image (rgb_gain, red_gain, blue_gain); rgb_gain = 1 / N(0.8, 0.1)."""
-    rgb_gain = 1.0 / (0.8 + 0.1 * torch.randn(n, generator=g))
+    rgb_gain = 1.0 / (0.8 + 0.1 * _randn(n, g))
     return torch.stack([rgb_gain, _uniform(n, 1.9, 2.4, g), _uniform(n, 1.5, 1.9, g)], 1)
 
 
@@ -90,10 +95,11 @@ def unprocess_with_params(
     x = 0.5 - torch.sin(torch.asin(1.0 - 2.0 * x) / 3.0)  # inverse smoothstep
     x = x.clamp_min(1e-8) ** 2.2  # inverse gamma
     rgb2cam = _random_ccms(n, g)
-    x = torch.einsum("nij,njhw->nihw", rgb2cam, x)  # sRGB -> camera RGB
+    x = torch.einsum("nij,njhw->nihw", rgb2cam.to(x.device), x)  # sRGB -> camera RGB
     gains = _random_gains(n, g)
-    inv = torch.stack([1 / gains[:, 1], torch.ones(n), 1 / gains[:, 2]], 1) / gains[:, :1]
-    inv = inv.view(n, 3, 1, 1)
+    ones = torch.ones(n, device=gains.device)
+    inv = torch.stack([1 / gains[:, 1], ones, 1 / gains[:, 2]], 1) / gains[:, :1]
+    inv = inv.view(n, 3, 1, 1).to(x.device)
     gray = x.mean(1, keepdim=True)  # keep highlights from clipping
     mask = ((gray - 0.9).clamp_min(0) / 0.1) ** 2
     safe = torch.maximum(mask + (1 - mask) * inv, inv)
@@ -111,7 +117,7 @@ def mosaic(rgb: torch.Tensor) -> torch.Tensor:
 def random_noise_levels(n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Per image (shot, read) noise parameters from the paper's distribution."""
     log_shot = _uniform(n, math.log(SHOT_RANGE[0]), math.log(SHOT_RANGE[1]), g)
-    log_read = READ_LINE[0] * log_shot + READ_LINE[1] + READ_JITTER * torch.randn(n, generator=g)
+    log_read = READ_LINE[0] * log_shot + READ_LINE[1] + READ_JITTER * _randn(n, g)
     return log_shot.exp(), log_read.exp()
 
 
@@ -120,8 +126,8 @@ def add_noise(
 ) -> torch.Tensor:
     """Heteroscedastic Gaussian noise: variance = shot * clean + read (per image shot, read)."""
     view = (-1,) + (1,) * (clean.dim() - 1)
-    variance = shot.view(view) * clean + read.view(view)
-    return clean + variance.sqrt() * torch.randn(clean.shape, generator=g)
+    variance = shot.view(view).to(clean.device) * clean + read.view(view).to(clean.device)
+    return clean + variance.sqrt() * _randn(clean.shape, g).to(clean.device)
 
 
 def profile_noise_levels(
@@ -149,5 +155,5 @@ def raw_pairs_from_rgb(
     if noise_profile is None:
         shot, read = random_noise_levels(rgb.shape[0], g)
         return add_noise(clean, shot, read, g), clean
-    shot, read = profile_noise_levels(noise_profile, *clean.shape[-2:])
-    return clean + (shot * clean + read).sqrt() * torch.randn(clean.shape, generator=g), clean
+    shot, read = (m.to(clean.device) for m in profile_noise_levels(noise_profile, *clean.shape[-2:]))
+    return clean + (shot * clean + read).sqrt() * _randn(clean.shape, g).to(clean.device), clean

@@ -27,8 +27,8 @@ class ScalarLog(Hook):
     def __init__(self) -> None:
         self.points: list[tuple[str, int, float]] = []
 
-    def on_step(self, trainer, loss) -> None:
-        self.points.append(("train/l1", trainer.step, float(loss)))
+    def on_losses(self, trainer, first_step, losses) -> None:
+        self.points.extend(("train/l1", step, loss) for step, loss in enumerate(losses, first_step))
 
     def on_validation(self, trainer, record, improved) -> None:
         self.points.append(("val/psnr", record.step, float(record.psnr)))

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ..device import AMP_MODES, DEVICE_HELP
 
-__all__ = ["TrainError", "TrainSettings", "TrainConfig", "describe_error"]
+__all__ = ["GPU_MODES", "TrainError", "TrainSettings", "TrainConfig", "describe_error"]
 
 
 class TrainError(ValueError):
@@ -47,10 +47,36 @@ Amp = Annotated[
     ),
 ]
 ChannelsLast = Annotated[bool, Field(description="train in the channels_last memory format")]
+GPU_MODES = ("auto", "on", "off")
+CudaGraphs = Annotated[
+    Literal[GPU_MODES],
+    Field(
+        description="capture the training step in a CUDA graph and replay it (auto: on a CUDA "
+        "device without fp16's gradient scaler, else eager with the reason logged; on: an "
+        "error where it cannot)"
+    ),
+]
+DeviceBatches = Annotated[
+    Literal[GPU_MODES],
+    Field(
+        description="make the training batches on the training's device (auto: on a CUDA "
+        "device, for the sources that can, the synthetic raw one; on: an error where the source "
+        "cannot; off: on the CPU, then copied)"
+    ),
+]
+SyncEvery = Annotated[
+    int,
+    Field(
+        ge=1,
+        description="read the training losses back from the device every K steps (and at every "
+        "validation); a NaN or infinite loss fails the training at the next read",
+    ),
+]
 
 
 class TrainSettings(BaseModel):
-    """The fields of every training, with their constraints; subclasses give the defaults."""
+    """The fields of every training, with their constraints; subclasses give the defaults of
+    the first seven, the GPU throughput fields have one default for every training."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -61,6 +87,9 @@ class TrainSettings(BaseModel):
     warmup_steps: WarmupSteps
     amp: Amp
     channels_last: ChannelsLast
+    cuda_graphs: CudaGraphs = "auto"
+    device_batches: DeviceBatches = "auto"
+    sync_every: SyncEvery = 100
 
     @model_validator(mode="after")
     def _warmup_below_steps(self):

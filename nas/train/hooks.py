@@ -1,4 +1,7 @@
-"""What a caller adds around the training loop: each hook hears of every step and validation.
+"""What a caller adds around the training loop: each hook hears of every step and validation,
+and of the training losses whenever the trainer reads them back from the device (every
+``sync_every`` steps, at validations, at the end of an ``advance``: a step itself never waits
+for the device to read its loss).
 
 The search's fitness uses :class:`TensorBoardLog` alone; full training all of them and the
 resumable checkpoint (nas/train/checkpoint.py).
@@ -27,8 +30,13 @@ log = logging.getLogger(__name__)
 class Hook:
     """Does nothing; subclasses override what they need."""
 
-    def on_step(self, trainer: Trainer, loss: float) -> None:
-        """After each training step (``trainer.step`` counts it)."""
+    def on_step(self, trainer: Trainer) -> None:
+        """After each training step (``trainer.step`` counts it); its loss is not read yet."""
+
+    def on_losses(self, trainer: Trainer, first_step: int, losses: list[float]) -> None:
+        """The losses of steps ``first_step``, ``first_step + 1``, ... as read back from the
+        device (only finite ones: a NaN or infinite loss ends the training after its
+        predecessors are handed here)."""
 
     def on_validation(self, trainer: Trainer, record: Validation, improved: bool) -> None:
         """After each validation; ``improved``: its PSNR is the best so far."""
@@ -45,8 +53,9 @@ class TensorBoardLog(Hook):
 
         self.writer = SummaryWriter(str(directory), purge_step=purge_step)
 
-    def on_step(self, trainer, loss) -> None:
-        self.writer.add_scalar("train/l1", loss, trainer.step)
+    def on_losses(self, trainer, first_step, losses) -> None:
+        for step, loss in enumerate(losses, first_step):
+            self.writer.add_scalar("train/l1", loss, step)
 
     def on_validation(self, trainer, record, improved) -> None:
         self.writer.add_scalar("val/psnr", record.psnr, record.step)
@@ -96,7 +105,7 @@ class ProgressBar(Hook):
     def __init__(self, total: int, initial: int, desc: str, enabled: bool = True) -> None:
         self.bar = tqdm(total=total, initial=initial, desc=desc, unit="step", disable=not enabled)
 
-    def on_step(self, trainer, loss) -> None:
+    def on_step(self, trainer) -> None:
         self.bar.update(1)
 
     def close(self) -> None:

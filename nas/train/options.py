@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from ..cli import UsageError, cpu_threads, multiple_of_8, positive_int, seed_int
 from ..device import AMP_MODES, resolve_device
-from .config import TrainConfig, describe_error
+from .config import GPU_MODES, TrainConfig, describe_error
 from .run import VAL_BLOCK_SIZE, VAL_BLOCKS
 
 __all__ = ["add_training_arguments", "prepare", "config_from"]
@@ -68,6 +68,9 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     _config_argument(p, "device")
     _config_argument(p, "amp", choices=AMP_MODES)
     _config_argument(p, "channels_last", action=argparse.BooleanOptionalAction)
+    _config_argument(p, "cuda_graphs", choices=GPU_MODES)
+    _config_argument(p, "device_batches", choices=GPU_MODES)
+    _config_argument(p, "sync_every", type=positive_int)
     p.add_argument("--threads", type=cpu_threads, help="PyTorch CPU threads")
     p.add_argument("--out", help="output folder")
     p.add_argument(

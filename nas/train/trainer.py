@@ -13,10 +13,16 @@ folder
     final.pt       model file of the last step (written when training ends)
     metrics.csv    step, train_l1, val_psnr, lr, seconds
     tensorboard/   the training loss of every step and the validation PSNR
+
+On a GPU the loop does not wait for the device between steps: the losses are read back every
+``sync_every`` steps, at validations and at the end of each ``advance`` (a NaN or infinite loss
+fails the training there with the step it happened at); the batches can be made on the device
+(``device_batches``) and the step replayed from a CUDA graph (``cuda_graphs``).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -29,12 +35,19 @@ from models import ArchSpec, build_model, load_state_dict_strict
 
 from ..arch import save_model_file
 from ..data import BlockSet, PatchSampler
-from ..device import Precision, resolve_device, to_device
+from ..device import DeviceError, Precision, resolve_device, to_device
 from ..scoring import evaluate_blocks, summarize
 from .checkpoint import Checkpoint, load_checkpoint
 from .config import TrainConfig, TrainError
 from .hooks import BestWeights, Hook, MetricsLog, ProgressBar, TensorBoardLog
-from .loop import make_optimizer, train_step
+from .loop import (
+    CudaGraphStep,
+    LossLog,
+    NonFiniteLoss,
+    StepFunction,
+    first_non_finite,
+    make_optimizer,
+)
 
 __all__ = [
     "TrainConfig",
@@ -44,7 +57,10 @@ __all__ = [
     "Trainer",
     "TrainSummary",
     "train_network",
+    "graph_reason",
 ]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -127,17 +143,23 @@ class Trainer:
         self.model = build_model(spec).to(self.device, memory_format=self.memory_format)
         if init_state is not None:
             load_state_dict_strict(self.model, init_state, source="initial weights")
+        graphs = _use_graphs(config.cuda_graphs, self.device, self.precision)
         self.optimizer, self.schedule = make_optimizer(
-            self.model, config.lr, config.steps, config.warmup_steps
+            self.model, config.lr, config.steps, config.warmup_steps, capturable=graphs
         )
+        step = StepFunction(self.model, self.optimizer, self.precision)
+        self.step_function = CudaGraphStep(step) if graphs else step
+        self.batches = _batch_sampler(sampler, self.device, config.device_batches)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.step, self.best_psnr, self.history = 0, -math.inf, []
         self.final_loss: float | None = None
         self.seconds, self._losses = 0.0, []
+        self.loss_log = LossLog()
 
     def advance(self, to_step: int) -> TrainResult:
         """Train up to ``to_step`` steps in all (at most ``config.steps``), validating every
-        ``val_every`` steps on the way and at the end; the result at the last validation."""
+        ``val_every`` steps on the way and at the end; the result at the last validation.
+        NonFiniteLoss if a loss was NaN or infinite (found at the next read of the losses)."""
         target, started = min(to_step, self.config.steps), time.perf_counter()
         self.model.train()
         while self.step < target:
@@ -145,30 +167,49 @@ class Trainer:
             if self.step % self.config.val_every == 0 and self.step < target:
                 self._validate(self.seconds + time.perf_counter() - started)
                 self.model.train()
+            elif self.step % self.config.sync_every == 0:
+                self.read_losses()
         if not self.history or self.history[-1].step != self.step:
             self._validate(self.seconds + time.perf_counter() - started)
+        self.read_losses()
         self.seconds += time.perf_counter() - started
         return self.result()
 
     def _train_one(self) -> None:
         config = self.config
-        noisy, targets = self.sampler.sample(config.batch_size, config.patch_size, self.generator)
+        noisy, targets = self.batches.sample(config.batch_size, config.patch_size, self.generator)
         noisy = to_device(noisy, self.device).contiguous(memory_format=self.memory_format)
         targets = to_device(targets, self.device)
-        loss = train_step(self.model, self.optimizer, self.schedule, noisy, targets, self.precision)
-        self.step, self.final_loss = self.step + 1, loss
-        self._losses.append(loss)
+        loss = self.step_function(noisy, targets)
+        self.schedule.step()
+        self.step += 1
+        self.loss_log.add(self.step, loss)
         for hook in self.hooks:
-            hook.on_step(self, loss)
+            hook.on_step(self)
+
+    def read_losses(self) -> None:
+        """Read the losses of the steps since the last read (one wait for the device) and hand
+        them to the hooks; NonFiniteLoss, after the steps before it, at a NaN or infinite one."""
+        first, values = self.loss_log.read()
+        bad = first_non_finite(values)
+        finite = values if bad is None else values[:bad]
+        if finite:
+            self._losses.extend(finite)
+            self.final_loss = finite[-1]
+            for hook in self.hooks:
+                hook.on_losses(self, first, finite)
+        if bad is not None:
+            raise NonFiniteLoss(values[bad], first + bad)
 
     def _validate(self, seconds: float) -> None:
+        self.read_losses()
         summary = summarize(evaluate_blocks(self.model, self.val_blocks, with_ssim=self.with_ssim))
         record = Validation(
             step=self.step,
             train_l1=sum(self._losses) / max(len(self._losses), 1),
             psnr=summary["psnr"],
             ssim=summary["ssim"] if self.with_ssim else None,
-            lr=self.schedule.get_last_lr()[0],
+            lr=float(self.schedule.get_last_lr()[0]),
             seconds=seconds,
         )
         self._losses = []
@@ -197,6 +238,41 @@ class Trainer:
         for hook in self.hooks:
             hook.close()
         self.hooks = []
+
+
+def graph_reason(mode: str, device: torch.device, precision: Precision) -> str | None:
+    """Why the training step cannot be a CUDA graph here (None: it can)."""
+    if mode == "off":
+        return "cuda_graphs is off"
+    if device.type != "cuda":
+        return f"the training runs on {device.type}, not a CUDA device"
+    if precision.scaler is not None:
+        return "fp16's gradient scaler reads the GPU each step (use amp bf16 or off)"
+    return None
+
+
+def _use_graphs(mode: str, device: torch.device, precision: Precision) -> bool:
+    reason = graph_reason(mode, device, precision)
+    if reason is not None and mode == "on":
+        raise DeviceError(f"cuda_graphs on: {reason}")
+    if reason is not None and mode == "auto":
+        log.info("CUDA graphs: eager training steps, as %s", reason)
+    return reason is None
+
+
+def _batch_sampler(sampler: PatchSampler, device: torch.device, mode: str) -> PatchSampler:
+    """The sampler that makes the training batches: ``sampler`` itself (CPU batches, copied to
+    the device) or its on-device counterpart."""
+    if mode == "off" or (mode == "auto" and device.type != "cuda"):
+        return sampler
+    on_device = sampler.on_device(device)
+    if on_device is not None:
+        return on_device
+    reason = f"the training source ({type(sampler).__name__}) makes its batches on the CPU"
+    if mode == "on":
+        raise TrainError(f"device_batches on: {reason}")
+    log.info("device batches: %s; they are copied to %s", reason, device)
+    return sampler
 
 
 @dataclass(frozen=True)

@@ -150,9 +150,8 @@ def test_driver_writes_the_scalars_a_trial_sends_and_a_retry_replaces_them(tmp_p
             self.step, self.psnr, self.ssim = step, psnr, None
 
     hook, trainer = ScalarLog(), Trainer()
-    for step, loss in ((1, 0.5), (2, 0.25)):
-        trainer.step = step
-        hook.on_step(trainer, loss)
+    trainer.step = 2
+    hook.on_losses(trainer, 1, [0.5, 0.25])
     hook.on_validation(trainer, Record(2, 30.0), True)
     first = hook.take()
     assert hook.take() == [] and first[-1] == ["val/psnr", 2, 30.0]

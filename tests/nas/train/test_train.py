@@ -249,7 +249,7 @@ def test_two_targets_of_3_channels_average_their_l1():
     expected = ((prediction - first).abs().mean() + (prediction - second).abs().mean()) / 2
     optimizer, schedule = make_optimizer(model, 1e-3, 1)
     loss = train_step(model, optimizer, schedule, noisy, torch.cat([first, second], 1))
-    assert loss == pytest.approx(float(expected), rel=1e-5)
+    assert float(loss) == pytest.approx(float(expected), rel=1e-5)
 
 
 def _lrs(warmup_steps, steps=10, lr=1e-2):

@@ -32,7 +32,7 @@ class Recorder(Hook):
     def __init__(self):
         self.steps, self.validations, self.closed = [], [], False
 
-    def on_step(self, trainer, loss):
+    def on_step(self, trainer):
         self.steps.append(trainer.step)
 
     def on_validation(self, trainer, record, improved):
