@@ -299,7 +299,6 @@ def train_network(
     """Train ``spec`` in full (from ``init_state`` weights if given) into ``out_dir``. With
     ``resume``, continue from ``out_dir/last.pt``; a finished run returns at once."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     last = out_dir / "last.pt"
     if last.exists() and not resume:
         raise TrainError(
@@ -307,6 +306,7 @@ def train_network(
             "another --out"
         )
     trainer = Trainer(spec, sampler, val_blocks, config, init_state, with_ssim=False)
+    out_dir.mkdir(parents=True, exist_ok=True)
     if resume and last.exists():
         load_checkpoint(last, trainer)
     trainer.hooks = [

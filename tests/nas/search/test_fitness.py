@@ -79,3 +79,13 @@ def test_the_proxy_trains_at_proxy_widths_and_drops_the_model_on_close():
     assert first.out_channels == 4  # 64 at width_multiplier 0.05, rounded up to 4
     training.close()
     assert training.model is None
+
+
+def test_a_loss_gone_nan_between_two_reads_fails_the_candidate_with_its_step():
+    # lr 1e10 throws the weights out at the first step: the loss of step 2 is NaN. It is read at
+    # the first rung (4), so the candidate fails there, naming step 2, and never ranks.
+    training = ProxyTraining(candidate(steps=8, rungs=[0.5], lr=1e10, warmup_steps=0), threads=1)
+    first = training.advance(4)
+    assert first.status == "failed" and not first.ok and first.psnr == FAILED_PSNR
+    assert first.error == "NonFiniteLoss: loss is nan at step 2" and first.steps == 4
+    assert training.advance(8) is first  # a failed training stays failed: no later rung
