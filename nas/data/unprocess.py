@@ -9,14 +9,16 @@ and ``log(read) = 2.18 * log(shot) + 1.20 + N(0, 0.26)``; constants from the pap
 
 Everything is batched in torch and driven by an explicit ``torch.Generator`` so a seed fixes
 every random choice; the images may live on any device, and the draws are made on the
-generator's device (a CPU generator gives the CPU's numbers whatever the images' device). A camera's DNG ``NoiseProfile`` (shot and read noise per colour plane) can
-replace the random noise parameters: the noise then matches that camera at that ISO.
+generator's device (a CPU generator gives the CPU's numbers whatever the images' device). A
+camera's DNG ``NoiseProfile`` (shot and read noise per colour plane) can replace the random noise
+parameters: the noise then matches that camera at that ISO.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 
@@ -51,6 +53,13 @@ READ_LINE = (2.18, 1.20)  # log(read) = slope * log(shot) + intercept
 READ_JITTER = 0.26
 
 
+@lru_cache(maxsize=None)
+def _colour_matrices(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The XYZ -> camera and sRGB -> XYZ matrices on ``device``, copied there once (a copy from
+    the CPU each batch would make the CPU wait for the device)."""
+    return _XYZ2CAMS.to(device), _RGB2XYZ.to(device)
+
+
 def _uniform(n: int, low: float, high: float, g: torch.Generator) -> torch.Tensor:
     return low + (high - low) * torch.rand(n, generator=g, device=g.device)
 
@@ -61,8 +70,9 @@ def _randn(shape, g: torch.Generator) -> torch.Tensor:
 
 def _random_ccms(n: int, g: torch.Generator) -> torch.Tensor:
     weights = _uniform(4 * n, 1e-8, 1e8, g).view(n, 4, 1, 1)
-    xyz2cam = (weights * _XYZ2CAMS.to(g.device)).sum(1) / weights.sum(1)
-    rgb2cam = xyz2cam @ _RGB2XYZ.to(g.device)
+    xyz2cams, rgb2xyz = _colour_matrices(g.device)
+    xyz2cam = (weights * xyz2cams).sum(1) / weights.sum(1)
+    rgb2cam = xyz2cam @ rgb2xyz
     return rgb2cam / rgb2cam.sum(-1, keepdim=True)
 
 
@@ -144,6 +154,14 @@ def profile_noise_levels(
     return maps[..., 0], maps[..., 1]
 
 
+@lru_cache(maxsize=32)
+def _profile_maps(
+    profile: tuple[float, ...], height: int, width: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    shot, read = profile_noise_levels(profile, height, width)
+    return shot.to(device), read.to(device)
+
+
 def raw_pairs_from_rgb(
     rgb: torch.Tensor, g: torch.Generator, noise_profile: tuple[float, ...] | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -155,5 +173,5 @@ def raw_pairs_from_rgb(
     if noise_profile is None:
         shot, read = random_noise_levels(rgb.shape[0], g)
         return add_noise(clean, shot, read, g), clean
-    shot, read = (m.to(clean.device) for m in profile_noise_levels(noise_profile, *clean.shape[-2:]))
+    shot, read = _profile_maps(noise_profile, *clean.shape[-2:], clean.device)
     return clean + (shot * clean + read).sqrt() * _randn(clean.shape, g).to(clean.device), clean

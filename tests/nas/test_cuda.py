@@ -12,7 +12,10 @@ from models.spec import GROUP_NAMES
 from nas.data import training_sampler, validation_set
 from nas.search.fitness import ProxyTraining, candidate_seed, evaluate_candidate
 from nas.search.result import Candidate
-from nas.train.trainer import TrainConfig, train_network
+from nas.data.synthetic import DeviceSyntheticSampler
+from nas.train.hooks import Hook
+from nas.train.loop import CudaGraphStep, StepFunction
+from nas.train.trainer import TrainConfig, Trainer, train_network
 
 from .helpers import tiny_space, write_space
 
@@ -84,3 +87,73 @@ def test_one_generation_with_half_a_gpu_per_trial(tmp_path):
         for line in (tmp_path / "run" / "evaluations.jsonl").read_text().splitlines()
     ]
     assert len(rows) == 2 and all(r["result"]["status"] == "ok" for r in rows)
+
+
+def cuda_trainer(**config):
+    config = TrainConfig(
+        **{"steps": 12, "batch_size": 4, "patch_size": 32, "val_every": 100, "seed": 1, **config}
+    )
+    return Trainer(
+        SPEC,
+        training_sampler("synthetic"),
+        validation_set("synthetic", 2, 32),
+        config,
+        device=torch.device("cuda"),
+    )
+
+
+class Losses(Hook):
+    def __init__(self):
+        self.values = []
+
+    def on_losses(self, trainer, first_step, losses):
+        self.values.extend(losses)
+
+
+def test_a_cuda_graph_replays_the_eager_step():
+    losses = {}
+    for graphs in ("off", "on"):
+        training = cuda_trainer(cuda_graphs=graphs, device_batches="off", amp="off")
+        hook = Losses()
+        training.hooks.append(hook)
+        training.advance(12)
+        losses[graphs] = hook.values
+        if graphs == "on":
+            assert isinstance(training.step_function, CudaGraphStep)
+            assert training.step_function.graph is not None  # captured, then replayed
+        else:
+            assert isinstance(training.step_function, StepFunction)
+    assert len(losses["on"]) == 12
+    # same batches, same initial weights: the same losses up to cuDNN's and Adam's rounding
+    assert losses["on"] == pytest.approx(losses["off"], rel=1e-3)
+
+
+def test_cuda_graphs_auto_fall_back_for_fp16s_gradient_scaler(caplog):
+    with caplog.at_level("INFO", logger="nas.train.trainer"):
+        training = cuda_trainer(cuda_graphs="auto", amp="fp16")
+    assert isinstance(training.step_function, StepFunction) and "gradient scaler" in caplog.text
+
+
+def test_steps_between_reads_never_wait_for_the_gpu():
+    for graphs in ("off", "on"):
+        training = cuda_trainer(cuda_graphs=graphs, device_batches="on")
+        assert isinstance(training.batches, DeviceSyntheticSampler)
+        training.advance(4)  # set-up, warm-up, capture, a validation
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            for _ in range(4):
+                training._train_one()  # any host-device synchronisation raises here
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+        assert training.advance(12).final_loss > 0
+
+
+def test_device_batches_on_cuda_have_the_cpu_batches_statistics():
+    from .data.test_device_batches import statistics
+
+    cpu = training_sampler("synthetic")
+    on_gpu = [float(v) for v in statistics(cpu.on_device(torch.device("cuda")))]
+    on_cpu = [float(v) for v in statistics(cpu)]
+    assert on_gpu[0] == pytest.approx(on_cpu[0], rel=0.1)
+    assert on_gpu[2] == pytest.approx(on_cpu[2], abs=0.3)
+    assert on_gpu[3] == pytest.approx(on_cpu[3], rel=0.15)
