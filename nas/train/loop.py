@@ -13,6 +13,7 @@ replays it (bench/README.md, "GPU").
 
 from __future__ import annotations
 
+import logging
 import math
 from contextlib import nullcontext
 
@@ -30,6 +31,8 @@ __all__ = [
     "first_non_finite",
     "CudaGraphStep",
 ]
+
+log = logging.getLogger(__name__)
 
 
 class NonFiniteLoss(RuntimeError):
@@ -170,23 +173,35 @@ class CudaGraphStep:
     static input buffers, captures the step, and replays it; every later call copies its batch in
     and replays. The shapes must stay fixed (a proxy's batch and patch sizes are). With
     ``capture`` false (the CPU, in the tests) the same sequence runs with the captured step
-    called eagerly on the static buffers instead of replayed.
+    called eagerly on the static buffers instead of replayed. With ``fallback`` (``cuda_graphs:
+    auto``), a capture that fails is logged and the steps go on eagerly; without, it raises.
     """
 
-    def __init__(self, step: StepFunction, warmup: int = 3, capture: bool = True) -> None:
-        self.step, self.warmup, self.capture = step, warmup, capture
-        self.calls = 0
+    def __init__(
+        self, step: StepFunction, warmup: int = 3, capture: bool = True, fallback: bool = False
+    ) -> None:
+        self.step, self.warmup, self.capture, self.fallback = step, warmup, capture, fallback
+        self.calls, self.eager = 0, False
         self.graph = None
         self.static: tuple[torch.Tensor, torch.Tensor] | None = None
         self.static_loss: torch.Tensor | None = None
 
     def __call__(self, noisy: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         self.calls += 1
+        if self.eager:
+            return self.step(noisy, targets)
         if self.calls <= self.warmup:
             return self._eager(noisy, targets)
         if self.static is None:
             self.static = (noisy.clone(), targets.clone())
-            self._capture()
+            try:
+                self._capture()
+            except RuntimeError as err:
+                if not self.fallback:
+                    raise
+                log.warning("CUDA graph capture failed, eager training steps: %s", err)
+                self.eager, self.static, self.graph = True, None, None
+                return self.step(noisy, targets)
         else:
             if noisy.shape != self.static[0].shape or targets.shape != self.static[1].shape:
                 raise ValueError(

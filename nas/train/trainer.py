@@ -148,7 +148,8 @@ class Trainer:
             self.model, config.lr, config.steps, config.warmup_steps, capturable=graphs
         )
         step = StepFunction(self.model, self.optimizer, self.precision)
-        self.step_function = CudaGraphStep(step) if graphs else step
+        fallback = config.cuda_graphs == "auto"
+        self.step_function = CudaGraphStep(step, fallback=fallback) if graphs else step
         self.batches = _batch_sampler(sampler, self.device, config.device_batches)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.step, self.best_psnr, self.history = 0, -math.inf, []
