@@ -179,7 +179,7 @@ def test_a_stored_space_parses_back_to_itself():
         assert parse_space(space.to_dict()) == space
         assert set(space.to_dict()["budget"]) == set(
             yaml.safe_load(bundled_space(name).read_text())["budget"]
-        ) | {"amp", "channels_last"}
+        ) | {"amp", "channels_last", "cuda_graphs", "device_batches", "sync_every"}
 
 
 def test_the_smallest_architecture_is_the_genome_codecs():
