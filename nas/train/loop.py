@@ -182,7 +182,7 @@ class CudaGraphStep:
     ) -> None:
         self.step, self.warmup, self.capture, self.fallback = step, warmup, capture, fallback
         self.calls, self.eager = 0, False
-        self.graph = None
+        self.graph, self.side = None, None
         self.static: tuple[torch.Tensor, torch.Tensor] | None = None
         self.static_loss: torch.Tensor | None = None
 
@@ -218,7 +218,9 @@ class CudaGraphStep:
     def _eager(self, noisy, targets) -> torch.Tensor:
         if not self.capture:
             return self.step(noisy, targets)
-        side = torch.cuda.Stream(noisy.device)
+        if self.side is None:
+            self.side = torch.cuda.Stream(noisy.device)
+        side = self.side
         side.wait_stream(torch.cuda.current_stream(noisy.device))
         with torch.cuda.stream(side):
             loss = self.step(noisy, targets)
