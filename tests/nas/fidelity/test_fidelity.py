@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nas.fidelity.__main__ import _train_all, _wide
+from nas.fidelity.__main__ import _train_all, _wide, main
 from nas.fidelity.study import (
     FidelityError,
     Study,
@@ -20,7 +20,7 @@ from nas.fidelity.study import (
 )
 from nas.search.result import CandidateResult, Evaluation
 
-from ..helpers import tiny_space, write_space
+from ..helpers import run_cli, tiny_space, write_space
 
 
 def test_agreement_of_identical_and_reversed_rankings():
@@ -116,16 +116,9 @@ def test_fidelity_data_of_the_other_kind_is_refused():
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "inf", "nan"])
-def test_a_bad_cost_cap_is_one_line(tmp_path, value):
-    proc = subprocess.run(
-        [sys.executable, "-m", "nas.fidelity", "--max-cost", value, "--out", str(tmp_path / "s")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert (
-        proc.returncode == 2 and proc.stderr.count("\n") == 1 and "error: --max-cost" in proc.stderr
-    ), proc.stderr
+def test_a_bad_cost_cap_is_one_line(tmp_path, value, capsys):
+    code, lines = run_cli(main, ["--max-cost", value, "--out", str(tmp_path / "s")], capsys)
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: --max-cost"), lines
     assert not (tmp_path / "s").exists()
 
 
@@ -139,20 +132,11 @@ def test_a_bad_cost_cap_is_one_line(tmp_path, value):
         b'{"space": {}, "count": 3, "seed": 0, "fidelities": "default"}',
     ],
 )
-def test_resuming_a_damaged_study_is_one_line_and_keeps_it(tmp_path, content):
+def test_resuming_a_damaged_study_is_one_line_and_keeps_it(tmp_path, content, capsys):
     (tmp_path / "s").mkdir()
     (tmp_path / "s" / "study.json").write_bytes(content)
-    proc = subprocess.run(
-        [sys.executable, "-m", "nas.fidelity", "--resume", str(tmp_path / "s")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert (
-        proc.returncode == 2
-        and proc.stderr.count("\n") == 1
-        and "error: cannot resume" in proc.stderr
-    ), proc.stderr
+    code, lines = run_cli(main, ["--resume", str(tmp_path / "s")], capsys)
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: cannot resume"), lines
     assert (tmp_path / "s" / "study.json").read_bytes() == content
 
 
@@ -160,16 +144,9 @@ def test_resuming_a_damaged_study_is_one_line_and_keeps_it(tmp_path, content):
     "option, value",
     [("--cpus-per-trial", "-1"), ("--gpus-per-trial", "-1"), ("--max-concurrent", "0")],
 )
-def test_impossible_trial_resources_are_one_line(tmp_path, option, value):
-    proc = subprocess.run(
-        [sys.executable, "-m", "nas.fidelity", option, value, "--out", str(tmp_path / "s")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and option in proc.stderr, (
-        proc.stderr
-    )
+def test_impossible_trial_resources_are_one_line(tmp_path, option, value, capsys):
+    code, lines = run_cli(main, [option, value, "--out", str(tmp_path / "s")], capsys)
+    assert code == 2 and len(lines) == 1 and option in lines[0], lines
     assert not (tmp_path / "s").exists()
 
 

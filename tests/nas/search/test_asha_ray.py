@@ -3,25 +3,15 @@ candidate."""
 
 import json
 
-import pytest
 
 from models import ArchSpec, GroupSpec
 from models.spec import GROUP_NAMES
-from nas.search.evaluators import RayEvaluator, start_ray
+from nas.search.evaluators import RayEvaluator
 from nas.search.fitness import candidate_seed
 from nas.search.recovery import tune_storage
 from nas.search.result import Candidate
 
 from ..helpers import tiny_space
-
-
-@pytest.fixture(scope="module")
-def local_ray():
-    import ray
-
-    start_ray()
-    yield
-    ray.shutdown()
 
 
 def candidate(key, blocks, lr):

@@ -5,23 +5,13 @@ import json
 import time
 
 import pandas as pd
-import pytest
 
 from nas.search.asynchronous import RayBackend, run_asynchronous
 from nas.search.engine import SearchEngine
-from nas.search.evaluators import RayEvaluator, start_ray
+from nas.search.evaluators import RayEvaluator
 
 from ..helpers import tiny_space, write_space
 from .test_search_ray import finish, finished_keys, kill_group, search, trainings_of
-
-
-@pytest.fixture(scope="module")
-def local_ray():
-    import ray
-
-    start_ray()
-    yield
-    ray.shutdown()
 
 
 def run_on_ray(tmp_path, **evolution):

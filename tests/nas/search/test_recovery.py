@@ -19,17 +19,6 @@ from nas.search.space import Resources
 from nas.search.tensorboard import ScalarLog, TensorBoardWriter
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    import ray
-
-    from nas.search.evaluators import start_ray
-
-    start_ray()
-    yield
-    ray.shutdown()
-
-
 @pytest.mark.parametrize(
     "text, reason",
     [

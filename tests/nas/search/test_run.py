@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from nas.runlock import LOCK_NAME
-from nas.search.run import SearchSettingError, configure, plan, resume
+from nas.search.run import SearchSettingError, configure, plan, resume, search
 
 from ..helpers import tiny_space, write_space
 
@@ -30,22 +30,15 @@ def python(code: str, timeout: int = 300) -> subprocess.CompletedProcess:
     )
 
 
-def test_search_and_resume_from_python_return_typed_outcomes(tmp_path, space_file):
+def test_search_and_resume_from_python_return_typed_outcomes(tmp_path, space_file, local_ray):
     run = tmp_path / "run"
-    proc = python(f"""
-        import json
-        from nas.search.run import resume, search
-        first = search({str(space_file)!r}, out={str(run)!r}, seed=3, announce=lambda line: None)
-        again = resume({str(run)!r}, announce=lambda line: None)
-        outcome = [first.best.key, first.finished, first.generations_done, first.ran,
-                   again.best.key, again.ran, str(first.run_dir)]
-        open({str(tmp_path / "out.json")!r}, "w").write(json.dumps(outcome))
-    """)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    outcome = json.loads((tmp_path / "out.json").read_text())
-    key, finished, done, ran, again_key, again_ran, run_dir = outcome
-    assert finished and ran and done == 2 and run_dir == str(run)
-    assert again_key == key and not again_ran  # nothing left to train
+    first = search(space_file, out=run, seed=3, announce=lambda line: None)
+    assert not (run / LOCK_NAME).exists()  # released when the call returned
+    again = resume(run, announce=lambda line: None)
+    key = first.best.key
+    assert first.finished and first.ran and first.generations_done == 2
+    assert first.run_dir == run
+    assert again.best.key == key and not again.ran  # nothing left to train
     lines = (run / "evaluations.jsonl").read_text().splitlines()
     journal = [json.loads(line)["key"] for line in lines]
     assert key in journal and len(journal) == len(set(journal))

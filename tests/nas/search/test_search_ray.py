@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ..helpers import tiny_space, write_space
+from ..helpers import run_cli, tiny_space, write_space
 
 TOKEN = Path.home() / ".ray" / "auth_token"
 
@@ -78,18 +78,21 @@ def trainings_of(run, key):
     return len(list((run / "tensorboard" / key).glob("events.out.tfevents.*")))
 
 
-def test_resume_after_kill_mid_generation_equals_uninterrupted_run(tmp_path, space_file):
+def test_resume_after_kill_mid_generation_equals_uninterrupted_run(tmp_path):
+    space = write_space(
+        tmp_path / "tiny.yaml", tiny_space(evolution={"population": 4, "generations": 1})
+    )
     whole, killed = tmp_path / "whole", tmp_path / "killed"
-    out = finish(search("--space", space_file, "--out", whole, "--seed", 7))
-    assert "gen   2/2" in out and "best:" in out
-    proc = search("--space", space_file, "--out", killed, "--seed", 7)
+    out = finish(search("--space", space, "--out", whole, "--seed", 7))
+    assert "gen   1/1" in out and "best:" in out
+    proc = search("--space", space, "--out", killed, "--seed", 7)
     deadline = time.time() + 240
-    while time.time() < deadline and proc.poll() is None and len(finished_keys(killed)) < 6:
+    while time.time() < deadline and proc.poll() is None and len(finished_keys(killed)) < 5:
         time.sleep(0.1)  # 4 in generation 0, then some of generation 1 finish
     assert proc.poll() is None, "the run ended before it could be killed"
     kill_group(proc)  # kill -9, Ray and all
     done = finished_keys(killed)
-    assert json.loads((killed / "checkpoint.json").read_text())["generation"] < 3 and len(done) >= 6
+    assert json.loads((killed / "checkpoint.json").read_text())["generation"] < 2 and len(done) >= 5
     finish(search("--resume", killed))
     assert best_without_path(killed) == best_without_path(whole)
     assert all(trainings_of(killed, key) == 1 for key in done), "a finished trial was trained again"
@@ -136,23 +139,37 @@ def start_head(port, dash, cpus):
     raise AssertionError("the Ray head did not start")
 
 
-def test_search_joins_ray_head_and_dashboard_lists_trials(tmp_path, space_file):
+def test_srgb_search_joins_ray_head_and_dashboard_lists_trials(tmp_path):
+    # One search covers two things: a driver joining a running head (--address) and a whole
+    # sRGB search of two generations.
+    space = write_space(
+        tmp_path / "srgb.yaml",
+        tiny_space(
+            in_channels=3,
+            budget={"data": "synthetic-srgb"},
+            evolution={"population": 4, "generations": 2},
+        ),
+    )
+    run = tmp_path / "run"
     port, dash = free_port(), free_port()
     head, _ = start_head(port, dash, cpus=2)
     try:
-        proc = search(
-            "--space", space_file, "--out", tmp_path / "run", "--address", f"127.0.0.1:{port}"
-        )
+        proc = search("--space", space, "--out", run, "--seed", 3, "--address", f"127.0.0.1:{port}")
         seen, deadline = set(), time.time() + 240
         while proc.poll() is None and time.time() < deadline:
             seen |= trial_names(dash)
             time.sleep(0.5)
         out = finish(proc)
-        assert f"127.0.0.1:{dash}" in out and "Authorization: Bearer" in out
-        keys = set(pd.read_csv(tmp_path / "run" / "evaluations.csv")["key"])
-        assert any(any(k in name for k in keys) for name in seen), (seen, keys)
     finally:
         kill_group(head)
+    assert f"127.0.0.1:{dash}" in out and "Authorization: Bearer" in out
+    assert "gen   2/2" in out
+    table = pd.read_csv(run / "evaluations.csv")
+    assert any(any(k in name for k in set(table["key"])) for name in seen), (seen, table["key"])
+    assert (table["status"] == "ok").all() and len(table) >= 4
+    best = json.loads((run / "best.json").read_text())
+    assert best["spec"]["in_channels"] == 3 and best["metrics"]["status"] == "ok"
+    assert 10 < best["metrics"]["psnr"] < 60  # sRGB PSNR on the 8-bit scale
 
 
 def trial_names(dash_port):
@@ -201,44 +218,59 @@ def test_local_ray_of_the_search_keeps_token_authentication():
         kill_group(proc)
 
 
+BAD_INPUT = [
+    (["--space", "no_such_space.yaml"], "search space not found"),
+    (["--space", "rcab_dense.yaml", "--population", "0"], "evolution.population"),
+    (["--space", "rcab_dense.yaml", "--data", "sidd-val:/nope"], "folder not found"),
+    (["--resume", "/no/such/run"], "cannot resume"),
+    (["--resume", "/no/such/run", "--space", "rcab_dense.yaml"], "drop --space"),
+    (["--space", "rcab_dense.yaml", "--objectives"], "unrecognized arguments"),
+    (["--space", "rcab_dense.yaml", "--out", "/etc/hostname"], "is a file, not a folder"),
+    (
+        ["--space", "rcab_dense.yaml", "--steps", "300", "--warmup-steps", "300"],
+        "warmup_steps: must be below steps (300)",
+    ),
+    (["--resume", "/no/such/run", "--warmup-steps", "30"], "drop --warmup-steps"),
+    (["--resume", "/no/such/run", "--width-multiplier", "0.25"], "drop --width-multiplier"),
+    (["--resume", "/no/such/run", "--patch-size", "64"], "drop --patch-size"),
+    (["--space", "rcab_dense.yaml", "--width-multiplier", "0"], "budget.width_multiplier"),
+    (["--space", "rcab_dense.yaml", "--patch-size", "30"], "budget.patch_size"),
+    (
+        ["--space", "rcab_dense.yaml", "--patch-size", "100000", "--check"],
+        "larger than a training photo",
+    ),
+    (
+        ["--space", "rcab_dense.yaml", "--time-budget", "soon"],
+        "--time-budget 'soon': expected a duration",
+    ),
+    (
+        ["--space", "rcab_dense.yaml", "--time-budget", "0m"],
+        "--time-budget '0m': must be positive and finite",
+    ),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD_INPUT)
+def test_bad_input_is_one_line_error(args, message, capsys):
+    # In-process: the command's own main, as ``python -m nas.search`` runs it (the subprocess
+    # tests below cover the entry point itself).
+    from nas.search.__main__ import main
+
+    code, lines = run_cli(main, args, capsys)
+    assert code == 2 and len(lines) == 1 and message in lines[0], lines
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
         (["--space", "no_such_space.yaml"], "search space not found"),
-        (["--space", "rcab_dense.yaml", "--population", "0"], "evolution.population"),
-        (["--space", "rcab_dense.yaml", "--data", "sidd-val:/nope"], "folder not found"),
-        (["--resume", "/no/such/run"], "cannot resume"),
-        (["--resume", "/no/such/run", "--space", "rcab_dense.yaml"], "drop --space"),
         (
             ["--space", "rcab_dense.yaml", "--gpus-per-trial", "0.5"],
             "a trial needs 0.5 GPU but the Ray cluster has 0",
         ),
-        (["--space", "rcab_dense.yaml", "--objectives"], "unrecognized arguments"),
-        (["--space", "rcab_dense.yaml", "--out", "/etc/hostname"], "is a file, not a folder"),
-        (
-            ["--space", "rcab_dense.yaml", "--steps", "300", "--warmup-steps", "300"],
-            "warmup_steps: must be below steps (300)",
-        ),
-        (["--resume", "/no/such/run", "--warmup-steps", "30"], "drop --warmup-steps"),
-        (["--resume", "/no/such/run", "--width-multiplier", "0.25"], "drop --width-multiplier"),
-        (["--resume", "/no/such/run", "--patch-size", "64"], "drop --patch-size"),
-        (["--space", "rcab_dense.yaml", "--width-multiplier", "0"], "budget.width_multiplier"),
-        (["--space", "rcab_dense.yaml", "--patch-size", "30"], "budget.patch_size"),
-        (
-            ["--space", "rcab_dense.yaml", "--patch-size", "100000", "--check"],
-            "larger than a training photo",
-        ),
-        (
-            ["--space", "rcab_dense.yaml", "--time-budget", "soon"],
-            "--time-budget 'soon': expected a duration",
-        ),
-        (
-            ["--space", "rcab_dense.yaml", "--time-budget", "0m"],
-            "--time-budget '0m': must be positive and finite",
-        ),
     ],
 )
-def test_bad_input_is_one_line_error(args, message):
+def test_bad_input_to_the_command_is_one_line_error_without_traceback(args, message):
     proc = subprocess.run(
         [sys.executable, "-m", "nas.search", *args], capture_output=True, text=True, timeout=120
     )
@@ -247,17 +279,14 @@ def test_bad_input_is_one_line_error(args, message):
     assert len(lines) == 1 and message in lines[0], proc.stderr
 
 
-def test_existing_run_is_not_overwritten(tmp_path, space_file):
+def test_existing_run_is_not_overwritten(tmp_path, space_file, capsys):
+    from nas.search.__main__ import main
+
     run = tmp_path / "run"
     run.mkdir()
     (run / "checkpoint.json").write_text("{}")
-    proc = subprocess.run(
-        [sys.executable, "-m", "nas.search", "--space", str(space_file), "--out", str(run)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 2 and "already holds a run" in proc.stderr
+    code, lines = run_cli(main, ["--space", str(space_file), "--out", str(run)], capsys)
+    assert code == 2 and "already holds a run" in lines[0]
     assert (run / "checkpoint.json").read_text() == "{}"
 
 
@@ -276,69 +305,21 @@ def test_resume_applies_new_resources(tmp_path, space_file):
     assert proc.returncode == 2 and "a trial needs 0.5 GPU" in proc.stderr, proc.stderr
 
 
-def test_srgb_search_of_two_generations_runs_on_ray(tmp_path):
-    space = write_space(
-        tmp_path / "srgb.yaml",
-        tiny_space(
-            in_channels=3,
-            budget={"data": "synthetic-srgb"},
-            evolution={"population": 4, "generations": 2},
+@pytest.mark.parametrize(
+    "args, plan",
+    [
+        (["--steps", "300", "--warmup-steps", "30"], "300 steps (30 of warm-up)"),
+        (
+            ["--width-multiplier", "0.25", "--patch-size", "64"],
+            "on 64-pixel patches at width x0.25",
         ),
-    )
-    run = tmp_path / "run"
-    out = finish(search("--space", space, "--out", run, "--seed", 3))
-    assert "gen   2/2" in out
-    best = json.loads((run / "best.json").read_text())
-    assert best["spec"]["in_channels"] == 3 and best["metrics"]["status"] == "ok"
-    assert 10 < best["metrics"]["psnr"] < 60  # sRGB PSNR on the 8-bit scale
-    table = pd.read_csv(run / "evaluations.csv")
-    assert (table["status"] == "ok").all() and len(table) >= 4
+    ],
+)
+def test_budget_flags_from_the_command_line_reach_the_plan(args, plan, capsys):
+    from nas.search.__main__ import main
 
-
-def test_warm_up_from_the_command_line_reaches_the_plan():
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "nas.search",
-            "--space",
-            "rcab_dense.yaml",
-            "--steps",
-            "300",
-            "--warmup-steps",
-            "30",
-            "--check",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0 and "300 steps (30 of warm-up)" in proc.stdout, (
-        proc.stdout + proc.stderr
-    )
-
-
-def test_proxy_width_and_patch_from_the_command_line_reach_the_plan():
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "nas.search",
-            "--space",
-            "rcab_dense.yaml",
-            "--width-multiplier",
-            "0.25",
-            "--patch-size",
-            "64",
-            "--check",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0 and "on 64-pixel patches at width x0.25" in proc.stdout, (
-        proc.stdout + proc.stderr
-    )
+    main(["--space", "rcab_dense.yaml", *args, "--check"])
+    assert plan in capsys.readouterr().out
 
 
 def test_a_spent_time_budget_stops_the_search_and_says_how_to_go_on(tmp_path, space_file):
