@@ -160,5 +160,8 @@ def test_the_generational_client_writes_the_journal_and_best_json_of_before(tmp_
     assert best["space"]["resources"].pop("max_retries") == 2
     for added_since in ("guided_pool", "guided_model", "acquisition"):  # settings of a new scheme
         best["space"]["evolution"].pop(added_since)
+    budget = best["space"]["budget"]
+    assert (budget.pop("cuda_graphs"), budget.pop("device_batches")) == ("auto", "auto")
+    assert budget.pop("sync_every") == 100
     assert _digest((tmp_path / "evaluations.jsonl").read_text()) == journal_digest
     assert _digest(json.dumps(best, sort_keys=True)) == best_digest
