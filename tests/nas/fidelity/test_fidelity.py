@@ -122,6 +122,17 @@ def test_a_bad_cost_cap_is_one_line(tmp_path, value, capsys):
     assert not (tmp_path / "s").exists()
 
 
+def test_the_command_itself_prints_one_line_without_traceback(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "nas.fidelity", "--max-cost", "0", "--out", str(tmp_path / "s")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and proc.stderr.startswith("error: --max-cost"), proc.stderr
+    assert proc.stderr.count("\n") == 1 and not (tmp_path / "s").exists()
+
+
 @pytest.mark.parametrize(
     "content",
     [
@@ -168,24 +179,11 @@ def test_sample_spreads_over_cost():
     assert np.all(np.diff(picked) > 0)  # spread, not bunched at one cost
 
 
-def test_study_on_ray_writes_tables_and_resumes_without_training(tmp_path):
+def test_study_on_ray_writes_tables_and_resumes_without_training(tmp_path, local_ray, capsys):
     space = write_space(tmp_path / "tiny.yaml", tiny_space())
     out = tmp_path / "study"
-    cmd = [
-        sys.executable,
-        "-m",
-        "nas.fidelity",
-        "--space",
-        str(space),
-        "--count",
-        "4",
-        "--fidelity",
-        "steps=4",
-        "--out",
-        str(out),
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    main(["--space", str(space), "--count", "4", "--fidelity", "steps=4", "--out", str(out)])
+    capsys.readouterr()
     table = pd.read_csv(out / "fidelity.csv")
     assert len(table) == 4 and {
         "psnr default",
@@ -204,22 +202,13 @@ def test_study_on_ray_writes_tables_and_resumes_without_training(tmp_path):
         "default",
         "steps=4",
     }
-    resumed = subprocess.run(
-        [sys.executable, "-m", "nas.fidelity", "--resume", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert resumed.returncode == 0 and "training" not in resumed.stdout, (
-        resumed.stdout + resumed.stderr
-    )
+    main(["--resume", str(out)])
+    resumed = capsys.readouterr().out
+    assert "training" not in resumed, resumed
     assert len((out / "evaluations.jsonl").read_text().splitlines()) == 8
     # A fidelity added on resume trains only its own architectures and joins the tables.
-    added = subprocess.run(
+    main(
         [
-            sys.executable,
-            "-m",
-            "nas.fidelity",
             "--resume",
             str(out),
             "--fidelity",
@@ -229,15 +218,11 @@ def test_study_on_ray_writes_tables_and_resumes_without_training(tmp_path):
             "--no-zero-cost",
             "--max-cost",
             "0.01",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
+        ]
     )
-    assert added.returncode == 0, added.stdout[-2000:] + added.stderr[-2000:]
+    added = capsys.readouterr().out
     assert (
-        "fidelity steps=6: training 4 architectures" in added.stdout
-        and "steps=4: training" not in added.stdout
+        "fidelity steps=6: training 4 architectures" in added and "steps=4: training" not in added
     )
     assert len((out / "evaluations.jsonl").read_text().splitlines()) == 12
     assert json.loads((out / "study.json").read_text())["fidelities"] == [
@@ -251,7 +236,7 @@ def test_study_on_ray_writes_tables_and_resumes_without_training(tmp_path):
         set(summary["fidelity"]) == {"default", "steps=4", "steps=6"}
         and summary["cost_vs_default"].notna().all()
     )
-    assert "no fidelity costs at most 0.01x the default's seconds" in added.stdout, added.stdout
+    assert "no fidelity costs at most 0.01x the default's seconds" in added, added.stdout
 
 
 DATA = Path(__file__).parents[2].parent / "bench" / "data"

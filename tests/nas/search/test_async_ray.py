@@ -11,7 +11,7 @@ from nas.search.engine import SearchEngine
 from nas.search.evaluators import RayEvaluator
 
 from ..helpers import tiny_space, write_space
-from .test_search_ray import finish, finished_keys, kill_group, search, trainings_of
+from .test_search_ray import finished_keys, kill_group, search, search_here, trainings_of
 
 
 def run_on_ray(tmp_path, **evolution):
@@ -48,7 +48,9 @@ def test_asynchronous_search_keeps_both_slots_fed_and_places_every_training(tmp_
     assert barrier.waits > 0
 
 
-def test_kill_and_resume_of_an_asynchronous_search_retrains_nothing_finished(tmp_path):
+def test_kill_and_resume_of_an_asynchronous_search_retrains_nothing_finished(
+    tmp_path, local_ray, capsys
+):
     space = tiny_space(
         evolution={
             "population": 4,
@@ -68,7 +70,7 @@ def test_kill_and_resume_of_an_asynchronous_search_retrains_nothing_finished(tmp
     assert proc.poll() is None, "the run ended before it could be killed"
     kill_group(proc)
     done = finished_keys(run)
-    out = finish(search("--resume", run))
+    out = search_here(["--resume", run], capsys)
     assert "slot utilization" in out and "trained    8/8" in out
     assert all(trainings_of(run, key) == 1 for key in done), "a finished training ran again"
     keys = finished_keys(run)

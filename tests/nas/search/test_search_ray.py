@@ -1,6 +1,8 @@
 """End-to-end searches on a real local Ray, in subprocesses (each gets its own Ray)."""
 
+import io
 import json
+import logging
 import os
 import signal
 import socket
@@ -35,6 +37,26 @@ def search(*args, **popen):
         start_new_session=True,
         **popen,
     )
+
+
+def search_here(args, capsys):
+    """``python -m nas.search ARGS`` in this process, on the tests' shared local Ray: its
+    output."""
+    from nas.search.__main__ import main
+
+    logged = io.StringIO()
+    handler = logging.StreamHandler(logged)  # what the command logs reaches its console
+    logger = logging.getLogger("nas")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        main([str(arg) for arg in args])
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    captured = capsys.readouterr()
+    return captured.out + captured.err + logged.getvalue()
 
 
 def finish(proc, timeout=300):
@@ -78,12 +100,12 @@ def trainings_of(run, key):
     return len(list((run / "tensorboard" / key).glob("events.out.tfevents.*")))
 
 
-def test_resume_after_kill_mid_generation_equals_uninterrupted_run(tmp_path):
+def test_resume_after_kill_mid_generation_equals_uninterrupted_run(tmp_path, local_ray, capsys):
     space = write_space(
         tmp_path / "tiny.yaml", tiny_space(evolution={"population": 4, "generations": 1})
     )
     whole, killed = tmp_path / "whole", tmp_path / "killed"
-    out = finish(search("--space", space, "--out", whole, "--seed", 7))
+    out = search_here(["--space", space, "--out", whole, "--seed", 7], capsys)
     assert "gen   1/1" in out and "best:" in out
     proc = search("--space", space, "--out", killed, "--seed", 7)
     deadline = time.time() + 240
@@ -93,7 +115,7 @@ def test_resume_after_kill_mid_generation_equals_uninterrupted_run(tmp_path):
     kill_group(proc)  # kill -9, Ray and all
     done = finished_keys(killed)
     assert json.loads((killed / "checkpoint.json").read_text())["generation"] < 2 and len(done) >= 5
-    finish(search("--resume", killed))
+    search_here(["--resume", killed], capsys)  # on another Ray than the killed run's
     assert best_without_path(killed) == best_without_path(whole)
     assert all(trainings_of(killed, key) == 1 for key in done), "a finished trial was trained again"
     table = pd.read_csv(killed / "evaluations.csv")
@@ -322,29 +344,11 @@ def test_budget_flags_from_the_command_line_reach_the_plan(args, plan, capsys):
     assert plan in capsys.readouterr().out
 
 
-def test_a_spent_time_budget_stops_the_search_and_says_how_to_go_on(tmp_path, space_file):
+def test_a_spent_time_budget_stops_the_search_and_says_how_to_go_on(
+    tmp_path, space_file, local_ray, capsys
+):
     run = tmp_path / "run"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "nas.search",
-            "--space",
-            str(space_file),
-            "--out",
-            str(run),
-            "--time-budget",
-            "1s",
-            "--max-concurrent",
-            "2",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert (
-        "time budget of 1s spent after generation 0 of 2" in proc.stdout
-        and f"--resume {run}" in proc.stdout
-    )
+    args = ["--space", space_file, "--out", run, "--time-budget", "1s", "--max-concurrent", "2"]
+    out = search_here(args, capsys)
+    assert "time budget of 1s spent after generation 0 of 2" in out and f"--resume {run}" in out
     assert len(finished_keys(run)) == 4 and (run / "best.json").is_file()
