@@ -1,10 +1,10 @@
-"""Inference: the paper's x8 self-ensemble (batched, phase-correct), tiled inference for full-size
-mosaics and sRGB images, and Bayer unification of inputs in another CFA pattern than the
-network's."""
+"""Inference: the x8 self-ensemble in its two protocols (the paper's plain views and the
+phase-correct ones; batched), tiled inference for full-size mosaics and sRGB images, and Bayer
+unification of inputs in another CFA pattern than the network's."""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Literal, get_args
 
 import numpy as np
 import torch
@@ -19,6 +19,11 @@ from .errors import DataError, UserError
 
 __all__ = [
     "VIEWS",
+    "EnsembleProtocol",
+    "ENSEMBLE_PROTOCOLS",
+    "DEFAULT_ENSEMBLE_PROTOCOL",
+    "EnsembleProtocolError",
+    "check_ensemble_protocol",
     "TilingError",
     "check_tiling",
     "default_overlap",
@@ -36,6 +41,27 @@ Net = Callable[[torch.Tensor], torch.Tensor]
 # The x8 views of the paper: rotations by 0, 90, 180, 270 degrees, each with and without a
 # left-right flip of the rotated image.
 VIEWS = [(k, flip) for k in range(4) for flip in (False, True)]
+
+# How the x8 views of a mosaic meet the network. "paper": each view as it is (the protocol the
+# paper's released network was scored with); "phase": each view re-aligned to the network's CFA
+# pattern first. The default is the one that scores better on our trained networks
+# (bench/README.md, "The two ensemble protocols").
+EnsembleProtocol = Literal["paper", "phase"]
+ENSEMBLE_PROTOCOLS: tuple[EnsembleProtocol, ...] = get_args(EnsembleProtocol)
+DEFAULT_ENSEMBLE_PROTOCOL: EnsembleProtocol = "phase"
+
+
+class EnsembleProtocolError(UserError):
+    """An ensemble protocol name that is not one of :data:`ENSEMBLE_PROTOCOLS`."""
+
+
+def check_ensemble_protocol(name: str) -> EnsembleProtocol:
+    """``name`` as an :data:`EnsembleProtocol`; EnsembleProtocolError for any other name."""
+    if name not in ENSEMBLE_PROTOCOLS:
+        raise EnsembleProtocolError(
+            f"ensemble protocol {name!r}: expected one of {', '.join(ENSEMBLE_PROTOCOLS)}"
+        )
+    return name
 
 
 def network_channels(model: torch.nn.Module) -> int:
@@ -57,25 +83,36 @@ def _inverse_view(y: torch.Tensor, k: int, flip: bool) -> torch.Tensor:
 
 
 def self_ensemble(
-    net: Net, x: torch.Tensor, batched: bool = True, pattern: str | None = DEFAULT_PATTERN
+    net: Net,
+    x: torch.Tensor,
+    batched: bool = True,
+    pattern: str | None = DEFAULT_PATTERN,
+    protocol: EnsembleProtocol = DEFAULT_ENSEMBLE_PROTOCOL,
 ) -> torch.Tensor:
     """Average of ``net`` over the 8 views of ``x`` (N x C x H x W, a mosaic in ``pattern``, the
     network's, or with ``pattern`` None an sRGB image, whose every view is valid as it is),
-    mapped back and clipped to [0, 1].
+    mapped back and clipped to [0, 1]. A view is ``x`` rotated by 0, 90, 180 or 270 degrees, then
+    flipped left-right or not.
 
     A rotated or flipped mosaic is generally in another CFA pattern (6 of the 8 views of an RGGB
-    mosaic are). Each such view is reflect-padded by one row and/or column into ``pattern`` (and
-    to a size the network accepts) before the network, and cut back after it (Liu et al. 2019),
-    so the network only ever sees its own pattern. ``batched`` runs views of one padded shape in
-    a single forward pass; ``batched=False`` runs them one at a time (less memory).
+    mosaic are). ``protocol`` "paper" feeds every view to the network as it is, as the paper's
+    released network was scored. "phase" reflect-pads each such view by one row and/or column
+    into ``pattern`` before the network and cuts it back after it (Liu et al. 2019), so the
+    network only ever sees its own pattern. For an sRGB image (``pattern`` None) the two
+    protocols are the same. Either pads a view to a size the network accepts (a no-op for sides
+    that are multiples of 8). ``batched`` runs views of one padded shape in a single forward
+    pass; ``batched=False`` runs them one at a time (less memory).
     """
+    phase = check_ensemble_protocol(protocol) == "phase"
     n = x.shape[0]
     total = torch.zeros_like(x)
     groups: dict[tuple, list] = {}
     for k, flip in VIEWS:
         view = _forward_view(x, k, flip)
-        view_pattern = pattern_after(
-            pattern, lambda t: _forward_view(t, k, flip), tuple(x.shape[-2:])
+        view_pattern = (
+            pattern_after(pattern, lambda t: _forward_view(t, k, flip), tuple(x.shape[-2:]))
+            if phase
+            else pattern
         )
         padded, window = unify_pad(view, view_pattern, pattern, multiple=SIZE_MULTIPLE)
         groups.setdefault(tuple(padded.shape) if batched else (k, flip), []).append(
@@ -89,11 +126,17 @@ def self_ensemble(
 
 
 def predict(
-    net: Net, x: torch.Tensor, ensemble: bool = False, pattern: str | None = DEFAULT_PATTERN
+    net: Net,
+    x: torch.Tensor,
+    ensemble: bool = False,
+    pattern: str | None = DEFAULT_PATTERN,
+    ensemble_protocol: EnsembleProtocol = DEFAULT_ENSEMBLE_PROTOCOL,
 ) -> torch.Tensor:
     """One denoised batch (mosaics in ``pattern``, the network's; None for sRGB), clipped to
-    [0, 1]; with ``ensemble`` the x8 self-ensemble."""
-    return self_ensemble(net, x, pattern=pattern) if ensemble else net(x).clamp(0, 1)
+    [0, 1]; with ``ensemble`` the x8 self-ensemble in ``ensemble_protocol``."""
+    if not ensemble:
+        return net(x).clamp(0, 1)
+    return self_ensemble(net, x, pattern=pattern, protocol=ensemble_protocol)
 
 
 def _starts(length: int, tile: int, stride: int) -> list[int]:
@@ -195,15 +238,18 @@ def denoise_array(
     progress: Callable | None = None,
     pattern: str | None = None,
     model_pattern: str | None = DEFAULT_PATTERN,
+    ensemble_protocol: EnsembleProtocol = DEFAULT_ENSEMBLE_PROTOCOL,
 ) -> np.ndarray:
     """Denoise one image of any size in the layout of the network's channels: a raw mosaic
     (H x W) for a 1-channel network, an sRGB image (3 x H x W) for a 3-channel one (anything else
-    is a DataError); ``overlap`` defaults to :func:`default_overlap`.
+    is a DataError); ``overlap`` defaults to :func:`default_overlap`; ``ensemble``: the x8
+    self-ensemble in ``ensemble_protocol`` (per tile when tiling).
 
     A mosaic is in CFA ``pattern`` (default: the network's, ``model_pattern``). It is unified
     into the network's pattern and to a multiple of 8 by reflect padding, denoised, and cut back,
     so the result has the input's size and pattern. An sRGB image has no pattern: it is only
     padded to a multiple of 8."""
+    protocol = check_ensemble_protocol(ensemble_protocol)
     channels = network_channels(model)
     if not fits_channels(np.asarray(image), channels):
         raise DataError(
@@ -219,7 +265,7 @@ def denoise_array(
     device = next(model.parameters()).device
 
     def net(t):
-        return predict(model, t, ensemble, pattern=model_pattern)
+        return predict(model, t, ensemble, pattern=model_pattern, ensemble_protocol=protocol)
 
     if tile:
         y = tiled(

@@ -13,7 +13,14 @@ from tqdm.auto import tqdm
 from .data import BlockSet, check_channels
 from .data.bayer import DEFAULT_PATTERN
 from .device import to_device
-from .inference import denoise_array, network_channels, predict
+from .inference import (
+    DEFAULT_ENSEMBLE_PROTOCOL,
+    EnsembleProtocol,
+    check_ensemble_protocol,
+    denoise_array,
+    network_channels,
+    predict,
+)
 from .metrics import psnr_db, ssim
 
 __all__ = ["evaluate_blocks", "summarize"]
@@ -29,13 +36,16 @@ def evaluate_blocks(
     batch_size: int = 8,
     with_ssim: bool = True,
     progress: bool = False,
+    ensemble_protocol: EnsembleProtocol = DEFAULT_ENSEMBLE_PROTOCOL,
 ) -> pd.DataFrame:
-    """One row per block: ``block``, ``psnr``, ``ssim``, ``noisy_psnr``, ``seconds``.
+    """One row per block: ``block``, ``psnr``, ``ssim``, ``noisy_psnr``, ``seconds`` and
+    ``ensemble_protocol`` (the x8 protocol, or None without ``ensemble``).
 
     Blocks (raw mosaics or sRGB images) of one shape that is a multiple of 8 are batched; others
     (and all blocks when tiling) go one at a time through :func:`denoise_array`. PSNR and SSIM
     follow :mod:`.metrics` (the SIDD sRGB protocol for sRGB blocks).
     """
+    protocol = check_ensemble_protocol(ensemble_protocol)
     model.eval()
     device = next(model.parameters()).device
     mosaic = blocks.channels == 1
@@ -53,7 +63,16 @@ def evaluate_blocks(
             chunk = indices[start : start + step]
             began = time.perf_counter()
             if shape is None:
-                results = [denoise_array(model, blocks.noisy[chunk[0]], ensemble, tile, overlap)]
+                results = [
+                    denoise_array(
+                        model,
+                        blocks.noisy[chunk[0]],
+                        ensemble,
+                        tile,
+                        overlap,
+                        ensemble_protocol=protocol,
+                    )
+                ]
             else:
                 x = torch.from_numpy(np.stack([blocks.noisy[i] for i in chunk]).astype(np.float32))
                 x = x[:, None] if mosaic else x
@@ -62,6 +81,7 @@ def evaluate_blocks(
                     to_device(x, device),
                     ensemble,
                     pattern=DEFAULT_PATTERN if mosaic else None,
+                    ensemble_protocol=protocol,
                 )
                 results = list((y[:, 0] if mosaic else y).float().cpu().numpy())
             elapsed = (time.perf_counter() - began) / len(chunk)
@@ -79,6 +99,7 @@ def evaluate_blocks(
                 "ssim": ssim(outputs[i], clean, srgb=not mosaic) if with_ssim else float("nan"),
                 "noisy_psnr": psnr_db(np.clip(blocks.noisy[i], 0, 1), clean, srgb=not mosaic),
                 "seconds": seconds[i],
+                "ensemble_protocol": protocol if ensemble else None,
             }
         )
     return pd.DataFrame(rows)

@@ -23,7 +23,16 @@ from ..data.bayer import parse_pattern, pattern_offset
 from ..data.camera_raw import MIN_DNG_SIDE, read_mosaic, write_dng
 from ..data.images import IMAGE_SUFFIXES, read_image_metadata, write_image
 from ..device import resolve_device
-from ..inference import check_tiling, default_overlap, denoise_array, network_channels, tile_count
+from ..inference import (
+    DEFAULT_ENSEMBLE_PROTOCOL,
+    EnsembleProtocol,
+    check_ensemble_protocol,
+    check_tiling,
+    default_overlap,
+    denoise_array,
+    network_channels,
+    tile_count,
+)
 from .preview import write_preview
 from .srgb import denoise_srgb, read_srgb, side_by_side, srgb_tiles
 
@@ -63,6 +72,7 @@ def denoise(
     tile: int | None = 512,
     overlap: int | None = None,
     ensemble: bool = False,
+    ensemble_protocol: EnsembleProtocol = DEFAULT_ENSEMBLE_PROTOCOL,
     preview: str | os.PathLike | None = None,
     device: str = "auto",
     progress: bool = True,
@@ -74,8 +84,9 @@ def denoise(
     network's; raw files carry their own), and ``output`` a .dng (the source's metadata), .npy,
     .mat or float32 .tif. For an sRGB network, both are PNG, JPEG or TIFF photos. ``tile``: tiled
     inference with tiles of this side (0 or None: the whole image), ``overlap`` (default 32, at
-    most half the tile); ``ensemble``: the x8 self-ensemble per tile. ``preview``: also write
-    noisy and denoised side by side as an sRGB image.
+    most half the tile); ``ensemble``: the x8 self-ensemble per tile, in ``ensemble_protocol``
+    (see :func:`nas.inference.self_ensemble`). ``preview``: also write noisy and denoised side by
+    side as an sRGB image.
 
     Raises UsageError for paths or options that do not fit the network, DataError for an
     unreadable input, ArchError, WeightsError or TilingError for unusable inputs; an existing
@@ -84,6 +95,7 @@ def denoise(
     src, dst = Path(input), Path(output)
     preview = os.fspath(preview) if preview else None
     tile = tile or 0
+    protocol = check_ensemble_protocol(ensemble_protocol)
     if tile:  # a negative tile is refused here too
         overlap = default_overlap(tile) if overlap is None else overlap
         check_tiling(tile, overlap)
@@ -111,6 +123,7 @@ def denoise(
             model,
             noisy.mosaic,
             ensemble=ensemble,
+            ensemble_protocol=protocol,
             tile=tile or None,
             overlap=overlap,
             progress=bar.update,

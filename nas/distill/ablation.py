@@ -1,7 +1,7 @@
 """The ablation table of one distillation folder: validation PSNR after each step and of each
-compute-matched control, with and without the x8 ensemble, and each distilled network's gain
-over its control. Its rows, and which control each is compared against, are the stage table
-(:data:`.stages.STAGES`)."""
+compute-matched control, with and without the x8 ensemble (in one protocol, recorded in each
+row), and each distilled network's gain over its control. Its rows, and which control each is
+compared against, are the stage table (:data:`.stages.STAGES`)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from models import ArchSpec, ModelFile, read_state_dict
 
 from ..arch import build_with_weights
 from ..data import BlockSet
+from ..inference import DEFAULT_ENSEMBLE_PROTOCOL, EnsembleProtocol, check_ensemble_protocol
 from ..scoring import evaluate_blocks, summarize
 from .stages import STAGES, DistillPlan, Graph, Stage, Targets, chain, control_for, entry, rows
 
@@ -31,6 +32,7 @@ class AblationRow:
     optimizer_steps: int | None
     psnr: float
     psnr_x8: float
+    x8_protocol: EnsembleProtocol = DEFAULT_ENSEMBLE_PROTOCOL  # the ensemble behind psnr_x8
     gain_over_control: float = float("nan")
     gain_over_control_x8: float = float("nan")
     validation_pseudo_labelled: bool = False
@@ -72,12 +74,26 @@ def _network(
     )
 
 
-def _psnr(model: torch.nn.Module, val: BlockSet, ensemble: bool) -> float:
-    return summarize(evaluate_blocks(model, val, ensemble=ensemble, with_ssim=False))["psnr"]
+def _psnr(
+    model: torch.nn.Module,
+    val: BlockSet,
+    ensemble: bool,
+    protocol: EnsembleProtocol = DEFAULT_ENSEMBLE_PROTOCOL,
+) -> float:
+    table = evaluate_blocks(
+        model, val, ensemble=ensemble, with_ssim=False, ensemble_protocol=protocol
+    )
+    return summarize(table)["psnr"]
 
 
 def _row(
-    plan: DistillPlan, out_dir: Path, row: Stage | Targets, val, device, stages: Graph
+    plan: DistillPlan,
+    out_dir: Path,
+    row: Stage | Targets,
+    val,
+    device,
+    stages: Graph,
+    protocol: EnsembleProtocol,
 ) -> AblationRow:
     model = _network(plan, out_dir, row, stages, device)
     trained = isinstance(row, Stage)
@@ -87,7 +103,8 @@ def _row(
         stage=row.name if trained else "",
         optimizer_steps=optimizer_steps(out_dir, row, stages) if trained else None,
         psnr=_psnr(model, val, ensemble=False),
-        psnr_x8=_psnr(model, val, ensemble=True),
+        psnr_x8=_psnr(model, val, ensemble=True, protocol=protocol),
+        x8_protocol=protocol,
         validation_pseudo_labelled=plan.pseudo_labelled_validation,
     )
 
@@ -98,11 +115,15 @@ def ablation_table(
     val: BlockSet,
     device: torch.device = torch.device("cpu"),
     stages: Graph = STAGES,
+    ensemble_protocol: EnsembleProtocol = DEFAULT_ENSEMBLE_PROTOCOL,
 ) -> pd.DataFrame:
-    """One row per entry of the stage table with a label: PSNR with and without the x8 ensemble,
-    the optimizer steps of that network, and for a distilled network its gain over its
-    compute-matched control."""
-    table = {row.name: _row(plan, out_dir, row, val, device, stages) for row in rows(stages)}
+    """One row per entry of the stage table with a label: PSNR with and without the x8 ensemble
+    (in ``ensemble_protocol``, recorded as ``x8_protocol``), the optimizer steps of that
+    network, and for a distilled network its gain over its compute-matched control."""
+    protocol = check_ensemble_protocol(ensemble_protocol)
+    table = {
+        row.name: _row(plan, out_dir, row, val, device, stages, protocol) for row in rows(stages)
+    }
     for name, row in table.items():
         control = control_for(name, stages)
         if control is not None:
@@ -113,7 +134,8 @@ def ablation_table(
 
 
 def format_table(table: pd.DataFrame) -> str:
-    """One seed's ablation table as text (the gains over the control are in dB)."""
+    """One seed's ablation table as text (the gains over the control are in dB; the x8 column's
+    header names its ensemble protocol)."""
     shown = table[
         [
             "step",
@@ -126,4 +148,7 @@ def format_table(table: pd.DataFrame) -> str:
         ]
     ]
     shown = shown.astype({"optimizer_steps": "string"}).fillna({"optimizer_steps": ""})
+    if "x8_protocol" in table:
+        protocols = "/".join(sorted(set(table["x8_protocol"].dropna())))
+        shown = shown.rename(columns={"psnr_x8": f"psnr_x8 ({protocols})"})
     return shown.to_string(index=False, na_rep="", float_format=lambda v: f"{v:.3f}")

@@ -48,6 +48,7 @@ class SummaryRow:
     ci95_low: float
     ci95_high: float
     distinguishable_from_zero: bool | None
+    x8_protocol: str | None = None  # the ensemble protocol of a psnr_x8 entry
 
 
 def _row(
@@ -59,6 +60,14 @@ def _row(
     return SummaryRow(
         kind, step, network, metric, len(values), values.mean(), std, low, high, distinguishable
     )
+
+
+def _x8_protocol(table: pd.DataFrame) -> str | None:
+    """The ensemble protocol(s) behind the rows' psnr_x8 ("/"-joined if seeds differ); None for
+    rows that do not record it."""
+    if "x8_protocol" not in table:
+        return None
+    return "/".join(sorted(set(table["x8_protocol"].dropna()))) or None
 
 
 def _differences(wide: dict[str, pd.DataFrame]) -> list[SummaryRow]:
@@ -83,9 +92,10 @@ def _differences(wide: dict[str, pd.DataFrame]) -> list[SummaryRow]:
 
 
 def summarize_seeds(table: pd.DataFrame) -> pd.DataFrame:
-    """From the per-seed ablation rows (columns seed, step, network, psnr, psnr_x8): one ``row``
-    entry per (step, network) and metric, then one ``paired difference`` entry per
-    :data:`DIFFERENCES` and metric, over the seeds that have both rows."""
+    """From the per-seed ablation rows (columns seed, step, network, psnr, psnr_x8 and optionally
+    x8_protocol): one ``row`` entry per (step, network) and metric, then one ``paired
+    difference`` entry per :data:`DIFFERENCES` and metric, over the seeds that have both rows;
+    the psnr_x8 entries name the ensemble protocol."""
     out = []
     for (step, network), rows in table.groupby(["step", "network"], sort=False):
         out += [
@@ -93,8 +103,17 @@ def summarize_seeds(table: pd.DataFrame) -> pd.DataFrame:
         ]
     wide = {m: table.pivot(index="seed", columns=["step", "network"], values=m) for m in METRICS}
     out += _differences(wide)
+    protocol = _x8_protocol(table)
+    for row in out:
+        row.x8_protocol = protocol if row.metric == "psnr_x8" else None
     frame = pd.DataFrame([asdict(row) for row in out], columns=[f.name for f in fields(SummaryRow)])
     return frame.astype({"distinguishable_from_zero": "boolean"})
+
+
+def _metric(row) -> str:
+    """A summary row's metric, with the ensemble protocol of an x8 one."""
+    protocol = getattr(row, "x8_protocol", None)
+    return f"{row.metric} ({protocol})" if isinstance(protocol, str) else row.metric
 
 
 def format_summary(summary: pd.DataFrame) -> str:
@@ -102,7 +121,7 @@ def format_summary(summary: pd.DataFrame) -> str:
     lines = []
     rows = summary[summary["kind"] == "row"]
     for (step, network), group in rows.groupby(["step", "network"], sort=False):
-        cells = [f"{r.metric} {r.mean:.3f} ± {r.std:.3f}" for r in group.itertuples()]
+        cells = [f"{_metric(r)} {r.mean:.3f} ± {r.std:.3f}" for r in group.itertuples()]
         lines.append(f"{step:<10} {network:<26} " + "   ".join(cells))
     n = int(summary["n"].max()) if len(summary) else 0
     lines.append(
@@ -118,7 +137,7 @@ def format_summary(summary: pd.DataFrame) -> str:
             else "not distinguishable from zero"
         )
         lines.append(
-            f"{r.step:<20} {r.network:<18} {r.metric:<8} {r.mean:+.3f} [{r.ci95_low:+.3f}, "
+            f"{r.step:<20} {r.network:<18} {_metric(r):<8} {r.mean:+.3f} [{r.ci95_low:+.3f}, "
             f"{r.ci95_high:+.3f}]  {verdict}"
         )
     return "\n".join(lines)

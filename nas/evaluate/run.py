@@ -2,7 +2,7 @@
 
 from nas.evaluate import evaluate
 result = evaluate("mwrcanet_paper", weights="dn_mwrcanet_raw_c1.pth",
-                  data="siddplus-val:DIR", ensemble=True)
+                  data="siddplus-val:DIR", ensemble=True, ensemble_protocol="paper")
 result.psnr, result.table    # the mean PSNR (dB) and the per-block table
 """
 
@@ -21,7 +21,15 @@ from ..cli import UsageError
 from ..data import BlockSet, default_source, source_channels, validation_set
 from ..data.bayer import DEFAULT_PATTERN, parse_pattern, unify_crop
 from ..device import resolve_device
-from ..inference import PatternAligned, check_tiling, default_overlap, network_channels
+from ..inference import (
+    DEFAULT_ENSEMBLE_PROTOCOL,
+    EnsembleProtocol,
+    PatternAligned,
+    check_ensemble_protocol,
+    check_tiling,
+    default_overlap,
+    network_channels,
+)
 from ..scoring import evaluate_blocks, summarize
 
 __all__ = ["EvaluationResult", "evaluate"]
@@ -31,13 +39,15 @@ log = logging.getLogger("nas.evaluate")
 
 @dataclass(frozen=True)
 class EvaluationResult:
-    """A denoiser's scores on a validation set: the means over blocks (PSNR and SSIM in dB and
-    [0, 1]; SSIM is NaN where skipped), the noisy input's PSNR, the block count, the seconds
-    of inference, and the per-block table (one row per block: block, psnr, ssim, noisy_psnr,
-    seconds)."""
+    """A denoiser's scores on a validation set: whether the x8 ensemble ran and in which
+    protocol (None without it), the means over blocks (PSNR and SSIM in dB and [0, 1]; SSIM is
+    NaN where skipped), the noisy input's PSNR, the block count, the seconds of inference, and
+    the per-block table (one row per block: block, psnr, ssim, noisy_psnr, seconds,
+    ensemble_protocol)."""
 
     data: str
     ensemble: bool
+    ensemble_protocol: EnsembleProtocol | None
     psnr: float
     ssim: float
     noisy_psnr: float
@@ -47,8 +57,18 @@ class EvaluationResult:
     out: Path | None = None
 
     def summary(self) -> pd.DataFrame:
-        """The one-row summary the command prints: data, ensemble and the means."""
-        names = ("data", "ensemble", "psnr", "ssim", "noisy_psnr", "blocks", "seconds")
+        """The one-row summary the command prints: data, ensemble, its protocol and the
+        means."""
+        names = (
+            "data",
+            "ensemble",
+            "ensemble_protocol",
+            "psnr",
+            "ssim",
+            "noisy_psnr",
+            "blocks",
+            "seconds",
+        )
         return pd.DataFrame([{name: getattr(self, name) for name in names}])
 
 
@@ -61,6 +81,7 @@ def evaluate(
     blocks: int | None = None,
     block_size: int = 128,
     ensemble: bool = False,
+    ensemble_protocol: EnsembleProtocol = DEFAULT_ENSEMBLE_PROTOCOL,
     tile: int | None = None,
     overlap: int | None = None,
     batch_size: int = 8,
@@ -76,14 +97,17 @@ def evaluate(
     ``pairs:DIR``; for sRGB networks ``synthetic-srgb``, ``sidd-srgb-val:DIR`` (default: the
     synthetic set for the network's channels). ``cfa``: the blocks' CFA pattern (default: the
     network's). ``blocks``: an evenly spaced subset of this many blocks; ``block_size``: the
-    synthetic set's block side. ``ensemble``: the x8 self-ensemble. ``tile`` (and ``overlap``,
-    default 32 or at most half the tile): tiled inference. ``ssim=False`` skips SSIM. ``out``:
-    also write the per-block table as CSV.
+    synthetic set's block side. ``ensemble``: the x8 self-ensemble, in ``ensemble_protocol``
+    ("paper": the views as they are, as the paper scored its network; "phase": each view
+    re-aligned to the network's CFA pattern; see :func:`nas.inference.self_ensemble`). ``tile``
+    (and ``overlap``, default 32 or at most half the tile): tiled inference. ``ssim=False``
+    skips SSIM. ``out``: also write the per-block table as CSV.
 
     Raises ArchError, WeightsError, DataError, TilingError, UsageError or FileNotFoundError for
     unusable inputs; logs a warning when an untrained network is evaluated.
     """
     arch = os.fspath(arch)
+    protocol = check_ensemble_protocol(ensemble_protocol)
     cfa = parse_pattern(cfa) if cfa else None
     if tile is not None:
         check_tiling(tile, default_overlap(tile) if overlap is None else overlap)
@@ -101,11 +125,13 @@ def evaluate(
         raise UsageError("--cfa is for raw mosaics; this network takes sRGB images")
     block_set = validation_set(data or default_source(channels), blocks, block_size, channels)
     if channels == 1:
-        model, block_set = _unified(model, model_pattern, block_set, cfa or model_pattern, ensemble)
+        target = _scoring_pattern(model_pattern, cfa or model_pattern, ensemble, protocol)
+        model, block_set = _unified(model, model_pattern, block_set, cfa or model_pattern, target)
     table = evaluate_blocks(
         model,
         block_set,
         ensemble=ensemble,
+        ensemble_protocol=protocol,
         tile=tile,
         overlap=overlap,
         batch_size=batch_size,
@@ -117,6 +143,7 @@ def evaluate(
     return EvaluationResult(
         data=block_set.source,
         ensemble=ensemble,
+        ensemble_protocol=protocol if ensemble else None,
         table=table,
         out=Path(out) if out else None,
         **summarize(table),
@@ -132,21 +159,32 @@ def _named_channels(arch: str, data: str | None, block_size: int) -> int | None:
     return known if known is not None else validation_set(data, 1, block_size).channels
 
 
-def _unified(model, model_pattern: str, blocks: BlockSet, data_pattern: str, ensemble: bool):
-    """Scoring and its ensemble work in RGGB: blocks in another pattern are cropped into RGGB
-    (noisy and clean alike), and a network trained on another pattern is wrapped to take RGGB."""
-    if data_pattern == model_pattern and (model_pattern == DEFAULT_PATTERN or not ensemble):
-        return model, blocks
-    if data_pattern != DEFAULT_PATTERN:
+def _scoring_pattern(
+    model_pattern: str, data_pattern: str, ensemble: bool, protocol: EnsembleProtocol
+) -> str:
+    """The pattern the blocks are scored in: the network's own for the paper's plain views and
+    for a single pass on blocks already in it; otherwise RGGB, the pattern the scoring loop's
+    phase-correct ensemble re-aligns its views to."""
+    if ensemble and protocol == "paper":
+        return model_pattern
+    if data_pattern == model_pattern and not ensemble:
+        return model_pattern
+    return DEFAULT_PATTERN
+
+
+def _unified(model, model_pattern: str, blocks: BlockSet, data_pattern: str, target: str):
+    """Blocks in another pattern than ``target`` are cropped into it (noisy and clean alike),
+    and a network trained on another pattern is wrapped to take ``target``."""
+    if data_pattern != target:
         log.info(
-            f"note: {data_pattern} blocks are cropped into RGGB by one row/column at each end "
-            "where needed"
+            f"note: {data_pattern} blocks are cropped into {target} by one row/column at each "
+            "end where needed"
         )
         noisy, clean = (
-            [unify_crop(b, data_pattern, DEFAULT_PATTERN) for b in arrays]
+            [unify_crop(b, data_pattern, target) for b in arrays]
             for arrays in (blocks.noisy, blocks.clean)
         )
         blocks = BlockSet(noisy, clean, blocks.source, blocks.channels)
-    if model_pattern != DEFAULT_PATTERN:
-        model = PatternAligned(model, DEFAULT_PATTERN, model_pattern)
+    if model_pattern != target:
+        model = PatternAligned(model, target, model_pattern)
     return model, blocks

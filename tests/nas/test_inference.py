@@ -4,7 +4,14 @@ import torch
 
 from models import ArchSpec, GroupSpec, build_model
 from models.spec import GROUP_NAMES
-from nas.inference import TilingError, denoise_array, predict, self_ensemble, tiled
+from nas.inference import (
+    DEFAULT_ENSEMBLE_PROTOCOL,
+    TilingError,
+    denoise_array,
+    predict,
+    self_ensemble,
+    tiled,
+)
 from nas.metrics import psnr_db, ssim
 
 
@@ -203,3 +210,97 @@ def test_the_image_layout_follows_the_networks_channels():
     for model, bad in ((raw, image), (srgb, image[0]), (srgb, image[:2])):
         with pytest.raises(DataError, match="the network takes"):
             denoise_array(model, bad)
+
+
+# The two ensemble protocols. An independent x8 written with numpy: rotate by k quarter turns,
+# then flip left-right or not; run the network; undo the flip, then the rotation; average; clip.
+def numpy_plain_x8(net, image: np.ndarray) -> np.ndarray:
+    """The paper's plain x8 of one C x H x W image, one view at a time, no padding."""
+    outputs = []
+    for k in range(4):
+        for flip in (False, True):
+            view = np.rot90(image, k, axes=(-2, -1))
+            view = np.flip(view, -1) if flip else view
+            with torch.no_grad():
+                out = net(torch.from_numpy(np.ascontiguousarray(view))[None])[0].numpy()
+            out = np.flip(out, -1) if flip else out
+            outputs.append(np.rot90(out, -k, axes=(-2, -1)))
+    return np.clip(np.mean(outputs, axis=0), 0, 1)
+
+
+def lopsided_conv(channels=1):
+    """A fixed, non-symmetric 3x3 conv whose gain depends on the pixel's site in a 2x2 cell: no
+    rotation or flip commutes with it, and a view shifted by a padding row/column changes it.
+    Its gain takes some outputs above 1, so clipping each view would differ from clipping the
+    average."""
+    kernel = torch.tensor([[0.0, 0.2, 0.5], [0.1, 0.6, 0.0], [0.3, 0.0, 0.1]])
+    weight = kernel.expand(channels, 1, 3, 3).contiguous()
+    cell = torch.tensor([[1.4, 0.5], [0.8, 0.25]])
+
+    def net(t):
+        h, w = t.shape[-2:]
+        y = torch.nn.functional.conv2d(t, weight, padding=1, groups=channels)
+        return y * cell.repeat((h + 1) // 2, (w + 1) // 2)[:h, :w] - 0.05
+
+    return net
+
+
+@pytest.mark.parametrize("shape", [(2, 1, 16, 24), (1, 1, 24, 16), (1, 3, 8, 16)])
+def test_paper_protocol_equals_an_independent_rotate_and_flip(shape):
+    net = lopsided_conv(shape[1])
+    x = torch.rand(shape)
+    expected = np.stack([numpy_plain_x8(net, image) for image in x.numpy()])
+    pattern = "RGGB" if shape[1] == 1 else None
+    for batched in (True, False):
+        got = self_ensemble(net, x, batched=batched, pattern=pattern, protocol="paper")
+        np.testing.assert_allclose(got.numpy(), expected, rtol=0, atol=1e-6)
+    got = predict(net, x, ensemble=True, pattern=pattern, ensemble_protocol="paper")
+    np.testing.assert_allclose(got.numpy(), expected, rtol=0, atol=1e-6)
+
+
+def test_the_protocols_differ_on_a_mosaic_and_agree_on_srgb():
+    # A network that is right only on its own pattern: the phase-correct views give back its
+    # plain output, the paper's views put the wrong colours on 6 of its 8 views' sites.
+    net = site_weights("RGGB")
+    x = torch.rand(2, 1, 16, 24)
+    phase = self_ensemble(net, x, pattern="RGGB", protocol="phase")
+    paper = self_ensemble(net, x, pattern="RGGB", protocol="paper")
+    torch.testing.assert_close(phase, net(x).clamp(0, 1), rtol=0, atol=1e-6)
+    assert (paper - phase).abs().max() > 0.05
+    # An sRGB image has no pattern: the two protocols are one.
+    srgb_net, image = lopsided_conv(3), torch.rand(1, 3, 16, 24)
+    torch.testing.assert_close(
+        self_ensemble(srgb_net, image, pattern=None, protocol="paper"),
+        self_ensemble(srgb_net, image, pattern=None, protocol="phase"),
+        rtol=0,
+        atol=0,
+    )
+    model, photo = tiny_srgb_model(), np.random.default_rng(0).random((3, 20, 28), np.float32)
+    np.testing.assert_array_equal(
+        denoise_array(model, photo, ensemble=True, ensemble_protocol="paper"),
+        denoise_array(model, photo, ensemble=True, ensemble_protocol="phase"),
+    )
+
+
+def test_denoise_array_runs_the_protocol_it_is_given():
+    model = tiny_model()
+    mosaic = np.random.default_rng(0).random((32, 40)).astype(np.float32)
+    paper = denoise_array(model, mosaic, ensemble=True, ensemble_protocol="paper")
+    np.testing.assert_allclose(paper, numpy_plain_x8(model, mosaic[None])[0], rtol=0, atol=1e-6)
+    phase = denoise_array(model, mosaic, ensemble=True, ensemble_protocol="phase")
+    assert not np.allclose(paper, phase, atol=1e-4)
+    # bare ``ensemble`` runs the default protocol
+    default = {"paper": paper, "phase": phase}[DEFAULT_ENSEMBLE_PROTOCOL]
+    np.testing.assert_array_equal(denoise_array(model, mosaic, ensemble=True), default)
+
+
+def test_an_unknown_protocol_is_a_user_error():
+    from nas.errors import UserError
+    from nas.inference import ENSEMBLE_PROTOCOLS, EnsembleProtocolError
+
+    assert ENSEMBLE_PROTOCOLS == ("paper", "phase")
+    with pytest.raises(EnsembleProtocolError, match="expected one of paper, phase") as error:
+        predict(lambda t: t, torch.rand(1, 1, 8, 8), ensemble=True, ensemble_protocol="plain")
+    assert isinstance(error.value, UserError)
+    with pytest.raises(EnsembleProtocolError):
+        denoise_array(tiny_model(), np.zeros((8, 8), np.float32), ensemble_protocol="x8")

@@ -3,6 +3,8 @@ import pytest
 
 from models import ArchSpec
 from nas.data import training_sampler, validation_set
+from nas.inference import DEFAULT_ENSEMBLE_PROTOCOL
+from nas.distill.ablation import ablation_table, format_table
 from nas.distill.pipeline import run_distillation
 from nas.distill.stages import (
     DIFFERENCES,
@@ -109,3 +111,12 @@ def test_the_pipeline_runs_the_graph_it_is_given(tmp_path):
     assert table["gain_over_control"].notna().sum() == 1
     # A target set of one teacher: its row is that network, the same as the stage's row.
     assert by_stage.loc["", "psnr"] == pytest.approx(by_stage.loc["a", "psnr"])
+    # The x8 column says which ensemble protocol made it; another protocol gives other figures.
+    assert (table["x8_protocol"] == DEFAULT_ENSEMBLE_PROTOCOL).all()
+    val = validation_set("synthetic", 2, 16)
+    other = "paper" if DEFAULT_ENSEMBLE_PROTOCOL == "phase" else "phase"
+    rescored = ablation_table(plan, out, val, stages=OWN_GRAPH, ensemble_protocol=other)
+    assert (rescored["x8_protocol"] == other).all()
+    np.testing.assert_allclose(rescored["psnr"], table["psnr"], rtol=0, atol=1e-9)
+    assert (abs(rescored["psnr_x8"] - table["psnr_x8"]) > 1e-4).all()
+    assert f"psnr_x8 ({other})" in format_table(rescored)

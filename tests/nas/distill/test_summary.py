@@ -70,3 +70,14 @@ def test_one_seed_gives_no_interval():
     row = headline(summarize_seeds(per_seed_table([0.1])))
     assert row["n"] == 1 and np.isnan(row["ci95_low"]) and pd.isna(row["distinguishable_from_zero"])
     assert "no interval" in format_summary(summarize_seeds(per_seed_table([0.1])))
+
+
+def test_the_x8_entries_name_their_ensemble_protocol():
+    table = per_seed_table([0.2, 0.3, 0.1])
+    assert summarize_seeds(table)["x8_protocol"].isna().all()  # rows that do not record it
+    table["x8_protocol"] = "paper"
+    summary = summarize_seeds(table)
+    x8 = summary["metric"] == "psnr_x8"
+    assert (summary.loc[x8, "x8_protocol"] == "paper").all()
+    assert summary.loc[~x8, "x8_protocol"].isna().all()
+    assert "psnr_x8 (paper)" in format_summary(summary)
