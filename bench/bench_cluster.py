@@ -191,18 +191,26 @@ def report(frame, targets):
         "first start to the last training's launch (drain left out); t_best_of_N_s: median "
         "simulated seconds to random's best of N (a seed that never reaches it counts as never)"
     )
-    medians = summary.set_index(keys)
-    for slots, trainings, scheme in summary[keys[:3]].drop_duplicates().itertuples(index=False):
+    ratios(frame, targets)
+
+
+def ratios(frame, targets):
+    """Per slot count, trainings, scheme and target: asynchronous's median time over
+    generational's, and in how many paired seeds both reach it at the same simulated time (at
+    slots = population: within the initial population, which both modes train alike)."""
+    for (slots, trainings, scheme), runs in frame.groupby(["slots", "trainings", "scheme"]):
+        if set(runs["mode"]) != set(MODES):
+            continue
         for n in targets:
-            column = f"t_best_of_{n}_s"
-            try:
-                asyn = medians.loc[(slots, trainings, scheme, "asynchronous"), column]
-                gen = medians.loc[(slots, trainings, scheme, "generational"), column]
-            except KeyError:
-                continue
+            paired = runs.pivot(index="seed", columns="mode", values=target_column(n)).dropna()
+            times = {mode: runs.loc[runs["mode"] == mode, target_column(n)] for mode in MODES}
+            asyn, gen = (float(times[mode].median()) for mode in ("asynchronous", "generational"))
+            finite = np.isfinite(paired).all(axis=1)
+            same = int((finite & (paired["asynchronous"] == paired["generational"])).sum())
             print(
                 f"{slots:>4} slots, {trainings} trainings, {scheme}: asynchronous / generational "
-                f"time to random's best of {n}: {_ratio(asyn, gen)}"
+                f"time to random's best of {n}: {_ratio(asyn, gen)}; the same time in {same} "
+                f"of {len(paired)} paired seeds"
             )
 
 
