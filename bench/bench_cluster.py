@@ -25,7 +25,8 @@ slot count, trainings, scheme and mode:
 * for each N of ``--target-evals``, the simulated time to reach random sampling's (median over
   ``--seeds`` seeds) best of N evaluations, a seed that never reaches it counted as never, and
   how many seeds reach it; and, per slot count, scheme and N, asynchronous's over generational's
-  median time.
+  median time, the median per-seed ratio and the paired seeds where asynchronous mode is
+  faster, the same and slower.
 
 Draws the best-so-far curves against simulated time to ``--png``.
 """
@@ -196,8 +197,9 @@ def report(frame, targets):
 
 def ratios(frame, targets):
     """Per slot count, trainings, scheme and target: asynchronous's median time over
-    generational's, and in how many paired seeds both reach it at the same simulated time (at
-    slots = population: within the initial population, which both modes train alike)."""
+    generational's, the median per-seed ratio (seeds where both reach it), and in how many
+    paired seeds asynchronous mode is faster, the same (at slots = population: within the
+    initial population, which both modes train alike) and slower."""
     for (slots, trainings, scheme), runs in frame.groupby(["slots", "trainings", "scheme"]):
         if set(runs["mode"]) != set(MODES):
             continue
@@ -205,13 +207,21 @@ def ratios(frame, targets):
             paired = runs.pivot(index="seed", columns="mode", values=target_column(n)).dropna()
             times = {mode: runs.loc[runs["mode"] == mode, target_column(n)] for mode in MODES}
             asyn, gen = (float(times[mode].median()) for mode in ("asynchronous", "generational"))
-            finite = np.isfinite(paired).all(axis=1)
-            same = int((finite & (paired["asynchronous"] == paired["generational"])).sum())
+            faster, same, slower = _paired(paired["asynchronous"], paired["generational"])
+            finite = paired[np.isfinite(paired).all(axis=1)]
+            per_seed = (finite["asynchronous"] / finite["generational"]).median()
             print(
                 f"{slots:>4} slots, {trainings} trainings, {scheme}: asynchronous / generational "
-                f"time to random's best of {n}: {_ratio(asyn, gen)}; the same time in {same} "
-                f"of {len(paired)} paired seeds"
+                f"time to random's best of {n}: {_ratio(asyn, gen)}; median per-seed ratio "
+                f"{per_seed:.2f}; asynchronous faster in {faster}, the same in {same}, slower in "
+                f"{slower} of {len(paired)} paired seeds"
             )
+
+
+def _paired(first, second):
+    """Seeds where ``first`` is lower, equal (and finite) and higher than ``second``."""
+    same = int(((first == second) & np.isfinite(first)).sum())
+    return int((first < second).sum()), same, int((first > second).sum())
 
 
 def _ratio(numerator, denominator):
