@@ -182,3 +182,33 @@ def cli_main(fn):
             sys.exit(130)
 
     return wrapper
+
+
+def add_ensemble_options(parser: argparse.ArgumentParser, per: str = "") -> None:
+    """``--ensemble`` and ``--ensemble-protocol`` (which implies it); read them back with
+    :func:`ensemble_choice`."""
+    from .inference import DEFAULT_ENSEMBLE_PROTOCOL, ENSEMBLE_PROTOCOLS
+
+    parser.add_argument(
+        "--ensemble",
+        action="store_true",
+        help=f"x8 self-ensemble{per} (protocol: --ensemble-protocol)",
+    )
+    parser.add_argument(
+        "--ensemble-protocol",
+        choices=ENSEMBLE_PROTOCOLS,
+        help="how the x8 views meet the network (implies --ensemble): paper, each view as it "
+        "is (the paper's protocol); phase, each view re-aligned to the network's CFA pattern "
+        f"(default: {DEFAULT_ENSEMBLE_PROTOCOL})",
+    )
+
+
+def ensemble_choice(args: argparse.Namespace) -> dict:
+    """The ``ensemble`` and ``ensemble_protocol`` arguments of evaluate / denoise, from the
+    options of :func:`add_ensemble_options`."""
+    from .inference import DEFAULT_ENSEMBLE_PROTOCOL
+
+    return {
+        "ensemble": args.ensemble or args.ensemble_protocol is not None,
+        "ensemble_protocol": args.ensemble_protocol or DEFAULT_ENSEMBLE_PROTOCOL,
+    }

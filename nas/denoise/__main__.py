@@ -26,10 +26,16 @@ import argparse
 
 import torch
 
-from ..cli import CommandParser, cli_main, cpu_threads, defaults_of
+from ..cli import (
+    CommandParser,
+    add_ensemble_options,
+    cli_main,
+    cpu_threads,
+    defaults_of,
+    ensemble_choice,
+)
 from ..data.bayer import PATTERNS
 from ..device import DEVICE_HELP
-from ..inference import DEFAULT_ENSEMBLE_PROTOCOL, ENSEMBLE_PROTOCOLS
 from .run import DenoiseResult, denoise
 
 DEFAULTS = defaults_of(denoise)
@@ -75,18 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="tile overlap, a multiple of 8 (default: 32, at most half the tile)",
     )
-    parser.add_argument(
-        "--ensemble",
-        action="store_true",
-        help="x8 self-ensemble per tile (protocol: --ensemble-protocol)",
-    )
-    parser.add_argument(
-        "--ensemble-protocol",
-        choices=ENSEMBLE_PROTOCOLS,
-        help="how the x8 views meet the network (implies --ensemble): paper, each view as it "
-        "is (the paper's protocol); phase, each view re-aligned to the network's CFA pattern "
-        f"(default: {DEFAULT_ENSEMBLE_PROTOCOL})",
-    )
+    add_ensemble_options(parser, " per tile")
     parser.add_argument(
         "--preview",
         help="also write noisy | denoised side by side as an sRGB image (.png, .jpg or .tif)",
@@ -110,8 +105,7 @@ def main(argv=None) -> None:
         key=args.key,
         tile=args.tile,
         overlap=args.overlap,
-        ensemble=args.ensemble or args.ensemble_protocol is not None,
-        ensemble_protocol=args.ensemble_protocol or DEFAULT_ENSEMBLE_PROTOCOL,
+        **ensemble_choice(args),
         preview=args.preview,
         device=args.device,
     )

@@ -10,10 +10,18 @@ import argparse
 
 import torch
 
-from ..cli import CommandParser, cli_main, cpu_threads, defaults_of, multiple_of_8, positive_int
+from ..cli import (
+    CommandParser,
+    add_ensemble_options,
+    cli_main,
+    cpu_threads,
+    defaults_of,
+    ensemble_choice,
+    multiple_of_8,
+    positive_int,
+)
 from ..data.bayer import PATTERNS
 from ..device import DEVICE_HELP
-from ..inference import DEFAULT_ENSEMBLE_PROTOCOL, ENSEMBLE_PROTOCOLS
 from .run import evaluate
 
 DEFAULTS = defaults_of(evaluate)
@@ -49,16 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULTS["block_size"],
         help="block size of the synthetic set",
     )
-    parser.add_argument(
-        "--ensemble", action="store_true", help="x8 self-ensemble (protocol: --ensemble-protocol)"
-    )
-    parser.add_argument(
-        "--ensemble-protocol",
-        choices=ENSEMBLE_PROTOCOLS,
-        help="how the x8 views meet the network (implies --ensemble): paper, each view as it "
-        "is (the paper's protocol); phase, each view re-aligned to the network's CFA pattern "
-        f"(default: {DEFAULT_ENSEMBLE_PROTOCOL})",
-    )
+    add_ensemble_options(parser)
     parser.add_argument(
         "--tile", type=int, help="tiled inference with tiles of this size (multiple of 8)"
     )
@@ -87,8 +86,7 @@ def main(argv=None) -> None:
         cfa=args.cfa,
         blocks=args.blocks,
         block_size=args.block_size,
-        ensemble=args.ensemble or args.ensemble_protocol is not None,
-        ensemble_protocol=args.ensemble_protocol or DEFAULT_ENSEMBLE_PROTOCOL,
+        **ensemble_choice(args),
         tile=args.tile,
         overlap=args.overlap,
         batch_size=args.batch_size,
