@@ -326,6 +326,8 @@ def test_raw_original_with_srgb_siamese_is_one_line(tmp_path, capsys):
         ("--unlabeled-size", "7", "multiple of 8"),
         ("--unlabeled-size", "100000", "larger than a training photo"),
         ("--unlabeled-size", "16", "must be at least 18"),
+        ("--unlabeled", "validation", "patches that need 18"),  # validation blocks of 16
+        ("--unlabeled", "synthetic-nowhere", "unknown data source"),
     ],
 )
 def test_bad_sizes_are_one_line_before_any_training(tmp_path, capsys, option, value, message):
