@@ -24,6 +24,7 @@ from .stages import (
     Graph,
     Stage,
     Targets,
+    UnlabeledSetting,
     chain,
     control_for,
     entry,
@@ -185,7 +186,7 @@ def unlabeled_setting(table: pd.DataFrame) -> str | None:
         return None
     sources = table["unlabeled_source"] if "unlabeled_source" in table else [""] * len(table)
     settings = {
-        f"{kind} ({source})" if isinstance(source, str) and source else kind
+        UnlabeledSetting(kind, source if isinstance(source, str) else "").describe()
         for kind, source in zip(table["unlabeled"], sources)
         if isinstance(kind, str)
     }
