@@ -13,6 +13,9 @@ source string             channels  training  validation  what it reads
 ``sidd-medium-srgb:DIR``  3         yes       no          */*{NOISY,GT}_SRGB_*.PNG
 ``pairs:DIR``             1 or 3    yes       yes         DIR/{noisy,clean}/NAME (.npy or images)
 ``raws:DIR``              1         no        no          noisy camera raws only (pseudo-labelling)
+``synthetic-unseen``      1         no        no          noisy mosaics of bundled photos that
+                                                          neither synthetic source trains or
+                                                          validates on (pseudo-labelling)
 ========================  ========  ========  ==========  ==========================================
 
 Real mosaics are unified to the trained CFA pattern (RGGB) as they are cropped, and augmented
@@ -33,7 +36,13 @@ from .camera_raw import raw_crops
 from .pairs import pairs_train, pairs_val
 from .samplers import BlockSet, CropSampler, PatchSampler, array_reader
 from .sidd import sidd_medium_srgb_train, sidd_medium_train, sidd_srgb_val, sidd_val, siddplus_val
-from .synthetic import synthetic_srgb_train, synthetic_srgb_val, synthetic_train, synthetic_val
+from .synthetic import (
+    synthetic_srgb_train,
+    synthetic_srgb_val,
+    synthetic_train,
+    synthetic_unseen_crops,
+    synthetic_val,
+)
 
 __all__ = [
     "BlockSet",
@@ -79,6 +88,9 @@ SOURCES: dict[str, Source] = {
     "sidd-medium-srgb": Source(train=sidd_medium_srgb_train, validation=None, channels=3),
     "pairs": Source(train=pairs_train, validation=pairs_val, channels=None),
     "raws": Source(train=None, validation=None, unlabeled=raw_crops),
+    "synthetic-unseen": Source(
+        train=None, validation=None, needs_dir=False, unlabeled=synthetic_unseen_crops
+    ),
 }
 
 # The same photos with a wider noise distribution, one noise model per sample (noise_models.py).
@@ -200,8 +212,8 @@ def unlabeled_blocks(
     text: str, num_blocks: int = 64, block_size: int = 128, seed: int = 0
 ) -> UnlabeledBlocks:
     """Noisy inputs to pseudo-label: ``num_blocks`` fixed crops (``seed``) of the camera raws of
-    ``raws:DIR``, unified to RGGB; or all noisy blocks of a validation source
-    (``siddplus-val:DIR``, ...), which must share one size."""
+    ``raws:DIR``, unified to RGGB, or of the unseen photos of ``synthetic-unseen``; or all noisy
+    blocks of a validation source (``siddplus-val:DIR``, ...), which must share one size."""
     kind, source, arg = _parse(text)
     if source.unlabeled is not None:
         return UnlabeledBlocks(source.unlabeled(arg, num_blocks, block_size, seed), channels=1)

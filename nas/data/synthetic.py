@@ -21,6 +21,8 @@ __all__ = [
     "TRAIN_PHOTOS",
     "VAL_PHOTOS",
     "VALIDATION_SEED",
+    "UNSEEN_PHOTOS",
+    "synthetic_unseen_crops",
     "photo",
     "SyntheticSampler",
     "DeviceSyntheticSampler",
@@ -43,12 +45,23 @@ TRAIN_PHOTOS = (
 )
 VAL_PHOTOS = ("chelsea.png", "rocket.jpg")
 VALIDATION_SEED = 20200614  # fixed: every candidate of every run sees identical validation data
+# Bundled images in neither list, for pseudo-labelling new images (``synthetic-unseen``): two
+# colour ones (microscopy and a retina) and grey photos and textures, replicated to RGB.
+UNSEEN_PHOTOS = (
+    "retina.jpg",
+    "ihc.png",
+    "camera.png",
+    "coins.png",
+    "brick.png",
+    "grass.png",
+    "gravel.png",
+)
 
 
 @lru_cache(maxsize=None)
 def photo(name: str) -> torch.Tensor:
     """A bundled photo read from scikit-image's own data folder (never fetched), 3 x H x W in
-    [0, 1]."""
+    [0, 1]; a grey one is replicated to three channels."""
     import skimage.data
     import skimage.io
 
@@ -56,6 +69,8 @@ def photo(name: str) -> torch.Tensor:
     if not path.is_file():
         raise DataError(f"scikit-image does not ship {name} at {path}; reinstall scikit-image")
     image = skimage.io.imread(path)
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=-1)
     return torch.from_numpy(np.ascontiguousarray(image[..., :3])).permute(2, 0, 1).float() / 255.0
 
 
@@ -172,6 +187,28 @@ def synthetic_blocks(
     if srgb:
         return BlockSet(list(noisy.numpy()), list(clean.numpy()), "synthetic-srgb", channels=3)
     return BlockSet(noisy[:, 0].numpy(), clean[:, 0].numpy(), "synthetic", channels=1)
+
+
+def synthetic_unseen_crops(arg: str, num_blocks: int, block_size: int, seed: int) -> np.ndarray:
+    """``num_blocks`` noisy raw mosaics (float32 N x S x S, RGGB) of :data:`UNSEEN_PHOTOS`, which
+    neither training nor validation uses: crops spread evenly over the photos at places drawn
+    from ``seed``, made noisy as the training pairs are (``arg``: a DNG whose NoiseProfile sets
+    the noise, as ``synthetic:FILE.dng``)."""
+    noise_profile = camera_noise_profile(arg)
+    g = torch.Generator().manual_seed(seed)
+    photos = [photo(name) for name in UNSEEN_PHOTOS]
+    crops = []
+    for k in range(num_blocks):
+        image = photos[k % len(photos)]
+        h, w = image.shape[-2:]
+        if min(h, w) < block_size:
+            raise DataError(
+                f"synthetic-unseen: crops of {block_size} are larger than a photo ({h} x {w})"
+            )
+        y, x = random_int(h - block_size + 1, g), random_int(w - block_size + 1, g)
+        crops.append(image[:, y : y + block_size, x : x + block_size])
+    noisy, _ = raw_pairs_from_rgb(torch.stack(crops), g, noise_profile)
+    return noisy[:, 0].numpy().astype(np.float32)
 
 
 def camera_noise_profile(path: str) -> tuple[float, ...] | None:

@@ -24,22 +24,21 @@ from pathlib import Path
 from ..arch import resolve_arch
 from ..cli import CommandParser, UsageError, cli_main, multiple_of_8, positive_int, user_error
 from ..data import (
-    check_channels,
     crop_size,
     default_source,
     describe_channels,
     source_channels,
     training_sampler,
-    unlabeled_blocks,
     validation_set,
 )
 from ..train.loop import NonFiniteLoss
 from ..train.options import add_training_arguments, prepare
 from ..train.trainer import TrainError
 from .ablation import format_table
-from .pipeline import DistillPlan, fixed_noisy_blocks, run_distillation
+from .pipeline import DistillPlan, run_distillation
 from .seeds import run_seeds
 from .summary import format_summary
+from .unlabeled import unlabeled_inputs
 
 user_error(TrainError, NonFiniteLoss)
 
@@ -58,15 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--unlabeled",
-        help="noisy inputs to pseudo-label: raws:DIR (your camera's raw files) "
-        "or a validation source, e.g. siddplus-val:DIR; "
-        "default: fixed crops of the training inputs",
+        help="noisy inputs to pseudo-label: 'validation' (the validation inputs, as the paper: "
+        "transductive; so does naming the validation source), synthetic-unseen (noisy photos "
+        "neither training nor validation uses), raws:DIR (your camera's raw files) or another "
+        "validation source, e.g. siddplus-val:DIR; default: fixed crops of the training inputs",
     )
     p.add_argument(
         "--unlabeled-blocks",
         type=positive_int,
         default=64,
-        help="crops drawn from the training inputs",
+        help="crops drawn from the training inputs (or from synthetic-unseen, raws:DIR)",
     )
     p.add_argument("--unlabeled-size", type=multiple_of_8, default=128, help="side of those crops")
     p.add_argument(
@@ -127,16 +127,26 @@ def main(argv=None) -> None:
         )
     val_source = args.val_data or data
     val = validation_set(val_source, args.val_blocks, args.val_block_size, channels)
-    unlabeled_for = _unlabeled_inputs(args, sampler)
-    plan = DistillPlan(
-        original, siamese, train, finetune, pseudo_labelled_validation=args.unlabeled == val_source
+    unlabeled = unlabeled_inputs(
+        args.unlabeled,
+        sampler,
+        data,
+        val,
+        val_source,
+        args.unlabeled_blocks,
+        args.unlabeled_size,
+        train.patch_size,
+        first_seed=args.seed,
     )
+    unlabeled_for = unlabeled.blocks_for
+    plan = DistillPlan(original, siamese, train, finetune, unlabeled=unlabeled.setting)
     out = Path(args.out or Path("runs") / f"distill-{dt.datetime.now():%Y%m%d-%H%M%S}")
     if plan.pseudo_labelled_validation:
         print(
             "note: the validation set was pseudo-labelled (--unlabeled names it): "
             "its PSNRs are optimistic"
         )
+    print(f"unlabeled inputs: {plan.unlabeled.describe()}")
     if args.seeds == 1:
         print(
             format_table(
@@ -160,21 +170,6 @@ def main(argv=None) -> None:
             f"per-seed rows {out / 'ablation.csv'}; summary {out / 'ablation_summary.csv'}; "
             f"deliverables {out / 'seed_S' / 'step4_siamese' / 'final.pt'}"
         )
-
-
-def _unlabeled_inputs(args, sampler):
-    """The unlabeled inputs of each seed: the --unlabeled blocks, or crops of the training inputs
-    drawn with seed + 2."""
-    if not args.unlabeled:
-        sampler.check_patch(args.unlabeled_size)
-        return lambda seed: fixed_noisy_blocks(
-            sampler, args.unlabeled_blocks, args.unlabeled_size, seed=seed + 2
-        )
-    unlabeled = unlabeled_blocks(
-        args.unlabeled, args.unlabeled_blocks, args.unlabeled_size, seed=args.seed + 2
-    )
-    check_channels(sampler.channels, unlabeled.channels, args.unlabeled)
-    return lambda seed: unlabeled.noisy
 
 
 if __name__ == "__main__":

@@ -17,9 +17,28 @@ from ..arch import build_with_weights
 from ..data import BlockSet
 from ..inference import DEFAULT_ENSEMBLE_PROTOCOL, EnsembleProtocol, check_ensemble_protocol
 from ..scoring import evaluate_blocks, summarize
-from .stages import STAGES, DistillPlan, Graph, Stage, Targets, chain, control_for, entry, rows
+from .stages import (
+    STAGES,
+    TRAINING_CROPS,
+    DistillPlan,
+    Graph,
+    Stage,
+    Targets,
+    UnlabeledSetting,
+    chain,
+    control_for,
+    entry,
+    rows,
+)
 
-__all__ = ["AblationRow", "ablation_table", "format_table", "load_network", "optimizer_steps"]
+__all__ = [
+    "AblationRow",
+    "ablation_table",
+    "format_table",
+    "load_network",
+    "optimizer_steps",
+    "unlabeled_setting",
+]
 
 
 @dataclass
@@ -36,6 +55,8 @@ class AblationRow:
     gain_over_control: float = float("nan")
     gain_over_control_x8: float = float("nan")
     validation_pseudo_labelled: bool = False
+    unlabeled: str = TRAINING_CROPS  # the setting: what steps 2 and 4 pseudo-labelled
+    unlabeled_source: str = ""  # the source string of those inputs
 
 
 class _Average(torch.nn.Module):
@@ -106,6 +127,8 @@ def _row(
         psnr_x8=_psnr(model, val, ensemble=True, protocol=protocol),
         x8_protocol=protocol,
         validation_pseudo_labelled=plan.pseudo_labelled_validation,
+        unlabeled=plan.unlabeled.kind,
+        unlabeled_source=plan.unlabeled.source,
     )
 
 
@@ -135,7 +158,7 @@ def ablation_table(
 
 def format_table(table: pd.DataFrame) -> str:
     """One seed's ablation table as text (the gains over the control are in dB; the x8 column's
-    header names its ensemble protocol)."""
+    header names its ensemble protocol; a first line names the unlabeled inputs' setting)."""
     shown = table[
         [
             "step",
@@ -151,4 +174,20 @@ def format_table(table: pd.DataFrame) -> str:
     if "x8_protocol" in table:
         protocols = "/".join(sorted(set(table["x8_protocol"].dropna())))
         shown = shown.rename(columns={"psnr_x8": f"psnr_x8 ({protocols})"})
-    return shown.to_string(index=False, na_rep="", float_format=lambda v: f"{v:.3f}")
+    text = shown.to_string(index=False, na_rep="", float_format=lambda v: f"{v:.3f}")
+    setting = unlabeled_setting(table)
+    return f"unlabeled inputs: {setting}\n{text}" if setting else text
+
+
+def unlabeled_setting(table: pd.DataFrame) -> str | None:
+    """The unlabeled inputs' setting(s) of a table's rows, as "kind (source)" ("; "-joined if rows
+    differ); None for rows that do not record it."""
+    if "unlabeled" not in table:
+        return None
+    sources = table["unlabeled_source"] if "unlabeled_source" in table else [""] * len(table)
+    settings = {
+        UnlabeledSetting(kind, source if isinstance(source, str) else "").describe()
+        for kind, source in zip(table["unlabeled"], sources)
+        if isinstance(kind, str)
+    }
+    return "; ".join(sorted(settings)) or None

@@ -26,6 +26,11 @@ __all__ = [
     "STAGES",
     "DIFFERENCES",
     "DistillPlan",
+    "UnlabeledSetting",
+    "TRAINING_CROPS",
+    "TRANSDUCTIVE",
+    "DISJOINT",
+    "VALIDATION",
     "entry",
     "chain",
     "control_for",
@@ -148,13 +153,40 @@ def control_for(name: str, stages: Graph = STAGES) -> Stage | None:
     return next((s for s in trained(stages) if s.control_of == name), None)
 
 
+TRAINING_CROPS = "training crops"
+TRANSDUCTIVE = "validation inputs (transductive)"
+DISJOINT = "disjoint"
+TRAINING_SOURCE = "training source"  # --unlabeled names the training source (not validation's)
+VALIDATION = "validation"  # the --unlabeled name of the validation inputs
+
+
+@dataclass(frozen=True)
+class UnlabeledSetting:
+    """What the pseudo-labelled inputs are: ``kind`` (one of the settings above) and ``source``,
+    the source string they come from."""
+
+    kind: str = TRAINING_CROPS
+    source: str = ""
+
+    @property
+    def transductive(self) -> bool:
+        return self.kind == TRANSDUCTIVE
+
+    def describe(self) -> str:
+        return f"{self.kind} ({self.source})" if self.source else self.kind
+
+
 @dataclass(frozen=True)
 class DistillPlan:
     original: ArchSpec
     siamese: ArchSpec
     train: TrainConfig  # step one
     finetune: TrainConfig  # steps three and four
-    pseudo_labelled_validation: bool = False
+    unlabeled: UnlabeledSetting = UnlabeledSetting()  # what steps 2 and 4 pseudo-label
+
+    @property
+    def pseudo_labelled_validation(self) -> bool:
+        return self.unlabeled.transductive
 
     def with_seed(self, seed: int) -> "DistillPlan":
         """The same plan with every stage seeded from ``seed``."""

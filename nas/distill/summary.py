@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .ablation import unlabeled_setting
 from .stages import DIFFERENCES, entry
 
 __all__ = ["DIFFERENCES", "summarize_seeds", "format_summary"]
@@ -49,6 +50,7 @@ class SummaryRow:
     ci95_high: float
     distinguishable_from_zero: bool | None
     x8_protocol: str | None = None  # the ensemble protocol of a psnr_x8 entry
+    unlabeled: str | None = None  # the unlabeled inputs' setting, "kind (source)"
 
 
 def _row(
@@ -93,9 +95,10 @@ def _differences(wide: dict[str, pd.DataFrame]) -> list[SummaryRow]:
 
 def summarize_seeds(table: pd.DataFrame) -> pd.DataFrame:
     """From the per-seed ablation rows (columns seed, step, network, psnr, psnr_x8 and optionally
-    x8_protocol): one ``row`` entry per (step, network) and metric, then one ``paired
-    difference`` entry per :data:`DIFFERENCES` and metric, over the seeds that have both rows;
-    the psnr_x8 entries name the ensemble protocol."""
+    x8_protocol, unlabeled, unlabeled_source): one ``row`` entry per (step, network) and metric,
+    then one ``paired difference`` entry per :data:`DIFFERENCES` and metric, over the seeds that
+    have both rows; the psnr_x8 entries name the ensemble protocol, every entry the unlabeled
+    inputs' setting."""
     out = []
     for (step, network), rows in table.groupby(["step", "network"], sort=False):
         out += [
@@ -103,9 +106,10 @@ def summarize_seeds(table: pd.DataFrame) -> pd.DataFrame:
         ]
     wide = {m: table.pivot(index="seed", columns=["step", "network"], values=m) for m in METRICS}
     out += _differences(wide)
-    protocol = _x8_protocol(table)
+    protocol, setting = _x8_protocol(table), unlabeled_setting(table)
     for row in out:
         row.x8_protocol = protocol if row.metric == "psnr_x8" else None
+        row.unlabeled = setting
     frame = pd.DataFrame([asdict(row) for row in out], columns=[f.name for f in fields(SummaryRow)])
     return frame.astype({"distinguishable_from_zero": "boolean"})
 
@@ -118,7 +122,8 @@ def _metric(row) -> str:
 
 def format_summary(summary: pd.DataFrame) -> str:
     """The summary as text: rows as mean ± std, differences with their interval and verdict."""
-    lines = []
+    settings = summary["unlabeled"].dropna().unique() if "unlabeled" in summary else []
+    lines = [f"unlabeled inputs: {'; '.join(settings)}"] if len(settings) else []
     rows = summary[summary["kind"] == "row"]
     for (step, network), group in rows.groupby(["step", "network"], sort=False):
         cells = [f"{_metric(r)} {r.mean:.3f} ± {r.std:.3f}" for r in group.itertuples()]

@@ -62,6 +62,7 @@ def test_tiny_distillation_runs_all_four_stages_and_the_controls(tmp_path, capsy
     ]
     assert table["psnr"].notna().all() and table["psnr_x8"].notna().all()
     assert not table["validation_pseudo_labelled"].any()
+    assert set(table["unlabeled"]) == {"training crops"}
     gains = table.set_index("stage")
     for distilled, control in (
         ("step3_original", "control3_original"),
@@ -75,6 +76,7 @@ def test_tiny_distillation_runs_all_four_stages_and_the_controls(tmp_path, capsy
     assert gains["gain_over_control"].notna().sum() == 3
     printed = capsys.readouterr().out
     assert "step 4" in printed and "control 4" in printed and "ablation.csv" in printed
+    assert "unlabeled inputs: training crops (synthetic)" in printed
     # Every stage is done: a resumed run retrains nothing and gives the same table.
     stamp = (out / "step4_siamese" / "final.pt").stat().st_mtime_ns
     distill.main([*argv, "--resume"])
@@ -202,6 +204,35 @@ def test_distillation_pseudo_labels_a_folder_of_camera_raws(tmp_path):
         assert labels["noisy"].shape == (3, 32, 32) and labels["average"].shape == (3, 32, 32)
 
 
+@pytest.mark.parametrize(
+    "choice, setting",
+    [
+        ("validation", "validation inputs (transductive)"),
+        ("synthetic-unseen", "disjoint"),
+    ],
+)
+def test_each_unlabeled_setting_is_pseudo_labelled_and_recorded(tmp_path, capsys, choice, setting):
+    out = tmp_path / "distill"
+    argv = tiny_argv(tmp_path, out, "--unlabeled", choice, "--val-block-size", "32")
+    distill.main(argv)
+    table = pd.read_csv(out / "ablation.csv")
+    assert set(table["unlabeled"]) == {setting}
+    transductive = choice == "validation"
+    assert set(table["unlabeled_source"]) == {"synthetic" if transductive else choice}
+    assert set(table["validation_pseudo_labelled"]) == {transductive}
+    val = np.stack(list(validation_set("synthetic", 2, 32).noisy))
+    for name in ("step2_pseudo_labels.npz", "step4_targets.npz"):
+        with np.load(out / name, allow_pickle=False) as labels:
+            noisy = labels["noisy"]
+        if transductive:
+            np.testing.assert_array_equal(noisy, val)
+        else:
+            assert noisy.shape == (4, 32, 32)
+            assert not any(np.allclose(n, v, atol=0.05) for n in noisy for v in val)
+    printed = capsys.readouterr().out
+    assert f"unlabeled inputs: {setting}" in printed
+
+
 def test_pseudo_labels_are_computed_on_the_networks_device(tmp_path):
     spec = ArchSpec.from_json(tiny_spec_file(tmp_path / "spec.json").read_text())
     config = TrainConfig(steps=1, batch_size=2, patch_size=16, val_every=1, device="cpu")
@@ -295,6 +326,8 @@ def test_raw_original_with_srgb_siamese_is_one_line(tmp_path, capsys):
         ("--unlabeled-size", "7", "multiple of 8"),
         ("--unlabeled-size", "100000", "larger than a training photo"),
         ("--unlabeled-size", "16", "must be at least 18"),
+        ("--unlabeled", "validation", "patches that need 18"),  # validation blocks of 16
+        ("--unlabeled", "synthetic-nowhere", "unknown data source"),
     ],
 )
 def test_bad_sizes_are_one_line_before_any_training(tmp_path, capsys, option, value, message):

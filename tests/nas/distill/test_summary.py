@@ -81,3 +81,14 @@ def test_the_x8_entries_name_their_ensemble_protocol():
     assert (summary.loc[x8, "x8_protocol"] == "paper").all()
     assert summary.loc[~x8, "x8_protocol"].isna().all()
     assert "psnr_x8 (paper)" in format_summary(summary)
+
+
+def test_the_summary_records_the_unlabeled_setting():
+    table = per_seed_table([0.1, 0.2, 0.3])
+    table["unlabeled"] = "disjoint"
+    table["unlabeled_source"] = "synthetic-unseen"
+    summary = summarize_seeds(table)
+    assert set(summary["unlabeled"]) == {"disjoint (synthetic-unseen)"}
+    assert format_summary(summary).splitlines()[0] == (
+        "unlabeled inputs: disjoint (synthetic-unseen)"
+    )
