@@ -257,7 +257,9 @@ def _use_graphs(mode: str, device: torch.device, precision: Precision) -> bool:
     if reason is not None and mode == "on":
         raise DeviceError(f"cuda_graphs on: {reason}")
     if reason is not None and mode == "auto":
-        log.info("CUDA graphs: eager training steps, as %s", reason)
+        # on a CPU there is nothing to fall back from: say so only to whoever asks for detail
+        level = logging.INFO if device.type == "cuda" else logging.DEBUG
+        log.log(level, "CUDA graphs: eager training steps, as %s", reason)
     return reason is None
 
 

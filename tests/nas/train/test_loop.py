@@ -147,6 +147,9 @@ def test_the_graph_path_refuses_a_batch_of_another_shape():
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU's fallback")
 def test_auto_cuda_graphs_fall_back_to_eager_on_the_cpu_and_say_why(caplog):
     with caplog.at_level(logging.INFO, logger="nas.train.trainer"):
+        trainer(cuda_graphs="auto")
+    assert "CUDA graphs" not in caplog.text  # no news on a CPU: every training would repeat it
+    with caplog.at_level(logging.DEBUG, logger="nas.train.trainer"):
         training = trainer(cuda_graphs="auto")
     assert isinstance(training.step_function, StepFunction)
     assert re.search(r"CUDA graphs: eager .* runs on cpu", caplog.text)
