@@ -172,18 +172,14 @@ def synthetic_blocks(
 ) -> BlockSet:
     """The fixed synthetic validation blocks: crops of the validation photos, seeded once."""
     g = torch.Generator().manual_seed(VALIDATION_SEED)
-    photos = [photo(name) for name in VAL_PHOTOS]
-    crops = []
-    for k in range(num_blocks):
-        image = photos[k % len(photos)]
-        h, w = image.shape[-2:]
-        if min(h, w) < block_size:
-            raise DataError(
-                f"validation block size {block_size} is larger than a validation photo ({h} x {w})"
-            )
-        y, x = random_int(h - block_size + 1, g), random_int(w - block_size + 1, g)
-        crops.append(image[:, y : y + block_size, x : x + block_size])
-    noisy, clean = _pairs(torch.stack(crops), g, srgb, noise_profile)
+    crops = _spread_crops(
+        VAL_PHOTOS,
+        num_blocks,
+        block_size,
+        g,
+        f"validation block size {block_size} is larger than a validation photo",
+    )
+    noisy, clean = _pairs(crops, g, srgb, noise_profile)
     if srgb:
         return BlockSet(list(noisy.numpy()), list(clean.numpy()), "synthetic-srgb", channels=3)
     return BlockSet(noisy[:, 0].numpy(), clean[:, 0].numpy(), "synthetic", channels=1)
@@ -196,19 +192,32 @@ def synthetic_unseen_crops(arg: str, num_blocks: int, block_size: int, seed: int
     the noise, as ``synthetic:FILE.dng``)."""
     noise_profile = camera_noise_profile(arg)
     g = torch.Generator().manual_seed(seed)
-    photos = [photo(name) for name in UNSEEN_PHOTOS]
+    crops = _spread_crops(
+        UNSEEN_PHOTOS,
+        num_blocks,
+        block_size,
+        g,
+        f"synthetic-unseen: crops of {block_size} are larger than a photo",
+    )
+    noisy, _ = raw_pairs_from_rgb(crops, g, noise_profile)
+    return noisy[:, 0].numpy().astype(np.float32)
+
+
+def _spread_crops(
+    names, num_blocks: int, block_size: int, g: torch.Generator, too_big: str
+) -> torch.Tensor:
+    """``num_blocks`` crops (N x 3 x S x S) taken in turn from the photos ``names``, at places
+    drawn from ``g``; DataError ``too_big (H x W)`` for a photo smaller than a crop."""
+    photos = [photo(name) for name in names]
     crops = []
     for k in range(num_blocks):
         image = photos[k % len(photos)]
         h, w = image.shape[-2:]
         if min(h, w) < block_size:
-            raise DataError(
-                f"synthetic-unseen: crops of {block_size} are larger than a photo ({h} x {w})"
-            )
+            raise DataError(f"{too_big} ({h} x {w})")
         y, x = random_int(h - block_size + 1, g), random_int(w - block_size + 1, g)
         crops.append(image[:, y : y + block_size, x : x + block_size])
-    noisy, _ = raw_pairs_from_rgb(torch.stack(crops), g, noise_profile)
-    return noisy[:, 0].numpy().astype(np.float32)
+    return torch.stack(crops)
 
 
 def camera_noise_profile(path: str) -> tuple[float, ...] | None:
