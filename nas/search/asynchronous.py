@@ -170,18 +170,21 @@ class RayBackend:
         from ray import tune
 
         from .evaluators import fitness_trainable, scheduler
+        from .recovery import retry_log
 
         ev = self.evaluator
-        trainable = self.trainable or fitness_trainable()
+        trainable = self.trainable or ev.trainable or fitness_trainable()
 
         def name(trial) -> str:
             return trial.config["candidate"].key
+
+        retries = retry_log(name, ev.max_retries)
 
         tuner = tune.Tuner(
             tune.with_resources(trainable, ev.resources),
             param_space=ev.trial_config(),
             tune_config=tune.TuneConfig(
-                search_alg=_engine_searcher(session, ev.trial_config(), self),
+                search_alg=_engine_searcher(session, ev.trial_config(), self, retries),
                 num_samples=-1,
                 trial_name_creator=name,
                 trial_dirname_creator=name,
@@ -190,22 +193,28 @@ class RayBackend:
                 scheduler=scheduler(session.engine.space.budget),
             ),
             run_config=ev.run_config(
-                f"asynchronous-{time.strftime('%Y%m%d-%H%M%S')}", name, session.report
+                f"asynchronous-{time.strftime('%Y%m%d-%H%M%S')}", name, session.report, retries
             ),
         )
         tuner.fit()
 
 
-def _engine_searcher(session: AsyncSession, config: dict, backend: RayBackend):
+def _engine_searcher(session: AsyncSession, config: dict, backend: RayBackend, retries):
     """A Tune Searcher whose suggestions are the engine's candidates (results reach the engine
-    through the journal callback, which also knows the trial's slot)."""
+    through the journal callback, which also knows the trial's slot). A candidate whose trial
+    Tune gave up on early (``retries``, the run's RetryLog) is suggested again first."""
     from ray.tune.search import Searcher
 
     class EngineSearcher(Searcher):
         def __init__(self) -> None:
             super().__init__(metric="psnr", mode="max")
+            self.handed: dict[str, Candidate] = {}  # key -> candidate suggested
+            self.restarts: list[Candidate] = []
 
         def suggest(self, trial_id: str):
+            self.restarts += [self.handed[key] for key in retries.take_restarts()]
+            if self.restarts:
+                return {**config, "candidate": self.restarts.pop(0)}
             candidate = session.next_candidate()
             if candidate is None:
                 if session.exhausted:
@@ -214,6 +223,7 @@ def _engine_searcher(session: AsyncSession, config: dict, backend: RayBackend):
                 if engine.generation <= engine.max_generations:  # not just the last ones draining
                     backend.waits += 1
                 return None
+            self.handed[candidate.key] = candidate
             return {**config, "candidate": candidate}
 
         def on_trial_complete(self, trial_id: str, result=None, error: bool = False) -> None:

@@ -250,6 +250,9 @@ def journal_callback(
             self._report(trial, result)
 
         def on_trial_error(self, iteration, trials, trial, **info) -> None:
+            if retries is not None and retries.restarting(key_of(trial)):
+                slots.release(trial.trial_id)  # a new trial will train it: nothing to report
+                return
             reason = retries.failure(key_of(trial)) if retries is not None else None
             error = reason or str(getattr(trial, "error_msg", "") or "worker crashed").strip()
             self._report(trial, CandidateResult.failed(f"worker crashed: {error}"))
@@ -263,7 +266,8 @@ def journal_callback(
 
 
 class RayEvaluator:
-    """Evaluates candidates as Ray Tune trials, one Tuner per generation."""
+    """Evaluates candidates as Ray Tune trials, one Tuner per generation. ``trainable`` replaces
+    :func:`fitness_trainable` (a subclass of it that injects a fault, in the tests)."""
 
     def __init__(
         self,
@@ -274,6 +278,7 @@ class RayEvaluator:
         max_retries: int = Resources().max_retries,
         *,
         callbacks: Sequence = (),
+        trainable=None,
     ) -> None:
         self.run_dir = Path(run_dir).resolve()
         self.resources = {"cpu": cpus, "gpu": gpus}
@@ -281,6 +286,7 @@ class RayEvaluator:
         self.max_concurrent = max_concurrent
         self.max_retries = max_retries
         self.callbacks = list(callbacks)  # more Tune callbacks, after the run's own
+        self.trainable = trainable
 
     def trial_config(self) -> dict:
         """A trial's config besides its candidate: threads and device."""
@@ -289,14 +295,17 @@ class RayEvaluator:
             "device": "cuda" if self.resources["gpu"] > 0 else "cpu",  # Ray's GPU for this trial
         }
 
-    def run_config(self, name: str, key_of: Callable, on_result: OnResult | None) -> object:
+    def run_config(
+        self, name: str, key_of: Callable, on_result: OnResult | None, retries=None
+    ) -> object:
         """Tune's RunConfig of one experiment: storage outside the run folder, retries, and the
         callbacks in order (retry log, TensorBoard writer, journal, then ``self.callbacks``).
-        ``key_of(trial)`` is a trial's candidate key."""
+        ``key_of(trial)`` is a trial's candidate key; ``retries`` the run's
+        :class:`~nas.search.recovery.RetryLog` (a new one if None)."""
         from ray import tune
 
         quiet_ray_logs(self.run_dir)
-        retries = retry_log(key_of, self.max_retries)
+        retries = retries if retries is not None else retry_log(key_of, self.max_retries)
         callbacks = [retries, tensorboard_writer(self.run_dir / "tensorboard", key_of)]
         if on_result is not None:
             callbacks.append(journal_callback(key_of, on_result, retries=retries))
@@ -323,16 +332,6 @@ class RayEvaluator:
     def evaluate(
         self, candidates: list[Candidate], generation: int, on_result: OnResult | None = None
     ) -> dict[str, CandidateResult]:
-        from ray import tune
-
-        # Longest first: trials start in grid order, so this shortens the generation's makespan
-        # when candidates of very different cost share few slots.
-        by_cost = sorted(candidates, key=lambda c: -relative_cost(c))
-        prefix = f"g{generation:03d}_"
-        name = lambda trial: prefix + by_cost[trial.config["index"]].key  # noqa: E731
-        # Candidates travel through the object store (typed); a trial's config is its index.
-        trainable = tune.with_parameters(fitness_trainable(), candidates=by_cost)
-        keys = [c.key for c in by_cost]
         reported: dict[str, CandidateResult] = {}  # as the journal callback placed them
 
         def report(key: str, result: CandidateResult) -> None:
@@ -340,9 +339,34 @@ class RayEvaluator:
             if on_result:
                 on_result(key, result)
 
-        def key_of(trial) -> str:
-            return keys[trial.config["index"]]
+        keys: list[str] = []  # the keys of this round's trials, by config index
+        retries = retry_log(lambda trial: keys[trial.config["index"]], self.max_retries)
+        results: dict[str, CandidateResult] = {}
+        todo, round_ = list(candidates), 0
+        while todo:  # a second round only for trials Tune gave up on early (RetryLog)
+            # Longest first: trials start in grid order, so this shortens the generation's
+            # makespan when candidates of very different cost share few slots.
+            by_cost = sorted(todo, key=lambda c: -relative_cost(c))
+            keys[:] = [c.key for c in by_cost]
+            name = f"generation_{generation:03d}" + (f"_restart{round_}" if round_ else "")
+            results |= self._fit(by_cost, generation, name, retries, report)
+            restarts = set(retries.take_restarts())
+            todo, round_ = [c for c in by_cost if c.key in restarts], round_ + 1
+        return {
+            c.key: reported.get(c.key)
+            or results.get(c.key)
+            or CandidateResult.failed("worker crashed: no result reported")
+            for c in candidates
+        }
 
+    def _fit(self, by_cost, generation, name, retries, report) -> dict[str, CandidateResult]:
+        """One Tuner over ``by_cost``: their results, as Tune's result grid gives them."""
+        from ray import tune
+
+        prefix = f"g{generation:03d}_"
+        trial_name = lambda trial: prefix + by_cost[trial.config["index"]].key  # noqa: E731
+        # Candidates travel through the object store (typed); a trial's config is its index.
+        trainable = tune.with_parameters(self.trainable or fitness_trainable(), candidates=by_cost)
         tuner = tune.Tuner(
             tune.with_resources(trainable, self.resources),
             param_space={
@@ -350,13 +374,13 @@ class RayEvaluator:
                 **self.trial_config(),
             },
             tune_config=tune.TuneConfig(
-                trial_name_creator=name,
-                trial_dirname_creator=name,
+                trial_name_creator=trial_name,
+                trial_dirname_creator=trial_name,
                 reuse_actors=True,
                 max_concurrent_trials=self.max_concurrent,
                 scheduler=scheduler(by_cost[0].budget),
             ),
-            run_config=self.run_config(f"generation_{generation:03d}", key_of, report),
+            run_config=self.run_config(name, retries.key_of, report, retries),
         )
         results = {}
         for result in tuner.fit():
@@ -372,12 +396,7 @@ class RayEvaluator:
                     else "no result reported"
                 )
                 results[key] = CandidateResult.failed(f"worker crashed: {error}")
-        return {
-            c.key: reported.get(c.key)
-            or results.get(c.key)
-            or CandidateResult.failed("worker crashed: no result reported")
-            for c in candidates
-        }
+        return results
 
 
 def scheduler(budget):

@@ -5,7 +5,10 @@
   (``trial g000_KEY: node lost, retrying 1 of 2``) with the reason read from Tune's error file,
   counts the retries of each candidate (:meth:`RetryLog.retries`) and, once a candidate's retries
   are spent, keeps why it failed (:meth:`RetryLog.failure`) so it is recorded failed and the
-  search goes on.
+  search goes on. A trial Tune gave up on before its retries were spent is handed back to be
+  started again as a new trial (:meth:`RetryLog.take_restarts`): Tune does that when a dead
+  actor's second failure event reaches a trial it is already retrying (a reused actor lost while
+  it was being reset for its next trial).
 * :func:`quiet_ray_logs`: Ray's own traces, raylet messages and state dumps go to ``RUN/ray.log``
   instead of the console.
 * :func:`tune_storage`: Ray Tune's own folders, outside the run folder. Tune's trial actors check
@@ -104,6 +107,7 @@ class RetryLog:
         self.key_of, self.max_retries = trial_key_of(keys), max_retries
         self._retries: dict[str, int] = {}
         self._failures: dict[str, str] = {}
+        self._restarts: list[str] = []  # keys to start again as new trials, oldest first
 
     def retries(self, key: str) -> int:
         """How many times the candidate's trial was started again."""
@@ -113,13 +117,20 @@ class RetryLog:
         """Why the candidate's trial failed for good (its retries spent), or None."""
         return self._failures.get(key)
 
+    def restarting(self, key: str) -> bool:
+        """Whether the candidate's errored trial is to be started again (not a failure)."""
+        return key in self._restarts
+
+    def take_restarts(self) -> list[str]:
+        """The keys to start again as new trials (each once), oldest first."""
+        keys, self._restarts = self._restarts, []
+        return keys
+
     def _key(self, trial) -> str:
         return self.key_of(trial)
 
-    def on_trial_recover(self, iteration, trials, trial, **info) -> None:
-        key = self._key(trial)
+    def _log_retry(self, trial, key: str, reason: str) -> None:
         self._retries[key] = self.retries(key) + 1
-        reason = failure_reason(_last_failure(trial))
         log.warning(
             "trial %s: %s, retrying %d of %d",
             trial,
@@ -128,10 +139,17 @@ class RetryLog:
             self.max_retries,
         )
 
+    def on_trial_recover(self, iteration, trials, trial, **info) -> None:
+        self._log_retry(trial, self._key(trial), failure_reason(_last_failure(trial)))
+
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
         key = self._key(trial)
         reason = failure_reason(_last_failure(trial))
         spent = self.retries(key)
+        if spent < self.max_retries:  # Tune gave up early: start it again as a new trial
+            self._log_retry(trial, key, reason)
+            self._restarts.append(key)
+            return
         self._failures[key] = (
             f"{reason} (after {spent} {'retry' if spent == 1 else 'retries'})" if spent else reason
         )

@@ -20,10 +20,15 @@ os.environ.setdefault("RAY_AUTH_MODE", "token")  # before Ray is imported: the c
 from ..helpers import tiny_space, write_space  # noqa: E402
 
 SEED = 1
-TRIAL_TITLE = "ray::FitnessTrial"
+# A trial actor's process title: its class between tasks, the Tune wrapper's method in a task.
+TRIAL_TITLES = ("ray::FitnessTrial", "ray::ResourceTrainable.")
+TRAINING_TITLE = "ray::ResourceTrainable.train"
 # Long enough that a fault strikes a training in flight: at 60 steps an idle machine finished
 # the trainings before a node could be removed.
 STEPS = 150
+# A fault strikes a trial process that has been training for this long (seconds): not as its
+# training starts or ends (a first training takes several seconds more).
+TRAINING_FOR = (1.0, 2.5)
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +53,9 @@ def worker_raylets(cluster) -> dict[int, object]:
     return {node.all_processes["raylet"][0].process.pid: node for node in cluster.worker_nodes}
 
 
-def trial_processes() -> dict[int, int]:
-    """pid -> parent pid (the raylet of its node) of every live fitness-trial worker."""
+def trial_processes(titles=TRIAL_TITLES) -> dict[int, int]:
+    """pid -> parent pid (the raylet of its node) of every live fitness-trial worker whose
+    process title starts with one of ``titles``."""
     found = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -59,7 +65,7 @@ def trial_processes() -> dict[int, int]:
             ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             continue
-        if title.startswith(TRIAL_TITLE):
+        if title.startswith(titles):
             found[int(entry)] = ppid
     return found
 
@@ -171,13 +177,25 @@ def test_trials_spread_over_nodes_and_the_driver_writes_everything(baseline):
 
 
 def fault_run(cluster, space_file, run, fault):
-    """A search that ``fault(driver)`` interrupts once, while generation 0 trains."""
+    """A search that ``fault(driver)`` interrupts once, while generation 0 trains.
+    ``fault.ours()`` gives the trial processes of this driver on the worker nodes that have been
+    training for ``TRAINING_FOR`` seconds."""
     stale = set(trial_processes())  # workers of an earlier driver may still be exiting
-    fault.ours = lambda: {
-        pid: parent
-        for pid, parent in trial_processes().items()
-        if pid not in stale and parent in worker_raylets(cluster)
-    }
+    first_seen = {}
+
+    def ours():
+        now, found = time.monotonic(), trial_processes(TRAINING_TITLE)
+        for pid in found:
+            first_seen.setdefault(pid, now)
+        return {
+            pid: parent
+            for pid, parent in found.items()
+            if pid not in stale
+            and parent in worker_raylets(cluster)
+            and TRAINING_FOR[0] <= now - first_seen[pid] <= TRAINING_FOR[1]
+        }
+
+    fault.ours = ours
     driver = Driver(
         ["--space", space_file, "--out", run, "--seed", SEED, "--address", cluster.address]
     )

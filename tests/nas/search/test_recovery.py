@@ -96,6 +96,61 @@ def test_a_candidate_that_kills_its_worker_every_time_fails_after_its_retries(
     assert scores[1] == 1.0  # the other trial went on
 
 
+def _dies_in_its_first_reset(marker):
+    """A Trainable whose reused actor SIGKILLs itself while it is reset for its next trial, once:
+    a node lost between two trials does the same to the actor."""
+    from ray import tune
+
+    class DiesInReset(tune.Trainable):
+        def step(self):
+            return {"score": 1.0, "done": True}
+
+        def reset_config(self, new_config):
+            if not marker.exists():
+                marker.touch()
+                os.kill(os.getpid(), signal.SIGKILL)
+            return True
+
+        def save_checkpoint(self, checkpoint_dir):
+            return None
+
+        def load_checkpoint(self, checkpoint):
+            pass
+
+    return DiesInReset
+
+
+def test_a_trial_tune_gives_up_on_before_its_retries_are_spent_is_handed_back(
+    tmp_path, local_ray, caplog
+):
+    from ray import tune
+
+    keys = ["first", "reset", "last"]
+    retries = retry_log(keys, max_retries=2)
+    tuner = tune.Tuner(
+        tune.with_resources(_dies_in_its_first_reset(tmp_path / "died"), {"cpu": 1}),
+        param_space={"index": tune.grid_search([0, 1, 2])},
+        tune_config=tune.TuneConfig(reuse_actors=True, max_concurrent_trials=1),
+        run_config=tune.RunConfig(
+            storage_path=str(tmp_path),
+            failure_config=failure_config(2),
+            callbacks=[retries],
+            verbose=0,
+        ),
+    )
+    with caplog.at_level(logging.WARNING, logger="nas.search.recovery"):
+        tuner.fit()
+    lines = [r.getMessage() for r in caplog.records if r.name == "nas.search.recovery"]
+    assert (tmp_path / "died").exists()
+    assert [line.split(": ", 1)[1] for line in lines] == [
+        "worker killed, retrying 1 of 2",
+        "worker killed, retrying 2 of 2",  # Tune errored the trial it was retrying
+    ], lines
+    assert retries.failure("reset") is None and retries.restarting("reset")
+    assert retries.take_restarts() == ["reset"] and retries.take_restarts() == []
+    assert not retries.restarting("reset")
+
+
 def test_ray_messages_go_to_the_run_folder_not_the_console(tmp_path, local_ray, capfd):
     import ray._private.worker as ray_worker
 
@@ -151,3 +206,44 @@ def test_driver_writes_the_scalars_a_trial_sends_and_a_retry_replaces_them(tmp_p
     writer.close("key")
     scalars = _scalars(tmp_path / "key")
     assert scalars["train/l1"] == [(1, 0.5), (2, 0.25)] and scalars["val/psnr"] == [(2, 30.0)]
+
+
+def _fitness_dying_in_its_first_reset(marker):
+    """The real fitness training, its reused actor SIGKILLed once while reset for a new trial."""
+    from nas.search.evaluators import fitness_trainable
+
+    class DiesInReset(fitness_trainable()):
+        def reset_config(self, new_config):
+            if not marker.exists():
+                marker.touch()
+                os.kill(os.getpid(), signal.SIGKILL)
+            return super().reset_config(new_config)
+
+    return DiesInReset
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["generational", "asynchronous"])
+def test_an_actor_lost_between_two_trials_costs_a_retry_not_a_candidate(
+    tmp_path, local_ray, asynchronous
+):
+    from nas.search.asynchronous import RayBackend, run_asynchronous
+    from nas.search.engine import SearchEngine
+    from nas.search.evaluators import RayEvaluator
+
+    from ..helpers import tiny_space
+
+    space = tiny_space(
+        evolution={"population": 3, "generations": 0, "asynchronous": asynchronous},
+        resources={"max_concurrent": 1, "max_retries": 2},
+    )
+    engine = SearchEngine(space, 1, tmp_path / "run")
+    trainable = _fitness_dying_in_its_first_reset(tmp_path / "x")
+    evaluator = RayEvaluator.for_space(tmp_path / "run", space.resources, trainable=trainable)
+    if asynchronous:
+        assert run_asynchronous(engine, RayBackend(evaluator)) is True
+        results = {key: e.result for key, e in engine.evaluations.items()}
+    else:
+        results = evaluator.evaluate(engine.ask(), 0)
+    assert (tmp_path / "x").exists(), "no actor was reset"
+    assert len(results) == 3 and all(r.ok for r in results.values()), results
+    assert sorted(r.retries for r in results.values()) == [0, 0, 2]
