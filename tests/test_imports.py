@@ -5,7 +5,8 @@ inside a function counts too.
 The rule:
 - nothing under ``models/`` imports ``nas``;
 - nothing under ``nas/`` imports ``nas.search`` except ``nas/search`` itself and its clients:
-  ``nas/analyze`` and ``nas/fidelity`` (they evaluate and study search spaces), ``nas/export``
+  ``nas/analyze``, ``nas/fidelity`` and ``nas/transfer`` (they evaluate and study search
+  spaces and their proxies), ``nas/export``
   (``pick``/``max_gflops`` choose a Pareto member by its genome, which only the search space's
   codec decodes) and ``nas/api.py``, the facade at the top that re-exports every command.
 """
@@ -16,7 +17,14 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SEARCH_CLIENTS = ("nas/search/", "nas/analyze/", "nas/fidelity/", "nas/export/", "nas/api.py")
+SEARCH_CLIENTS = (
+    "nas/search/",
+    "nas/analyze/",
+    "nas/fidelity/",
+    "nas/transfer/",
+    "nas/export/",
+    "nas/api.py",
+)
 
 
 def imported_modules(path: Path, root: Path) -> set[str]:

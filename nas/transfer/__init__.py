@@ -1,0 +1,1 @@
+"""python -m nas.transfer: do the proxy's winners stay ahead at longer, wider training?"""
