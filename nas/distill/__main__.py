@@ -22,6 +22,7 @@ from pathlib import Path
 
 
 from ..arch import resolve_arch
+from ..inference import DEFAULT_ENSEMBLE_PROTOCOL, ENSEMBLE_PROTOCOLS
 from ..cli import CommandParser, UsageError, cli_main, multiple_of_8, positive_int, user_error
 from ..data import (
     crop_size,
@@ -69,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="crops drawn from the training inputs (or from synthetic-unseen, raws:DIR)",
     )
     p.add_argument("--unlabeled-size", type=multiple_of_8, default=128, help="side of those crops")
+    p.add_argument(
+        "--ensemble-protocol",
+        choices=ENSEMBLE_PROTOCOLS,
+        default=DEFAULT_ENSEMBLE_PROTOCOL,
+        help="the x8 ensemble of the ablation's psnr_x8 column: paper, each view as it is (the "
+        "paper's protocol); phase, each view re-aligned to the network's CFA pattern "
+        f"(default: {DEFAULT_ENSEMBLE_PROTOCOL})",
+    )
     p.add_argument(
         "--finetune-steps",
         type=positive_int,
@@ -139,7 +148,14 @@ def main(argv=None) -> None:
         first_seed=args.seed,
     )
     unlabeled_for = unlabeled.blocks_for
-    plan = DistillPlan(original, siamese, train, finetune, unlabeled=unlabeled.setting)
+    plan = DistillPlan(
+        original,
+        siamese,
+        train,
+        finetune,
+        unlabeled=unlabeled.setting,
+        x8_protocol=args.ensemble_protocol,
+    )
     out = Path(args.out or Path("runs") / f"distill-{dt.datetime.now():%Y%m%d-%H%M%S}")
     if plan.pseudo_labelled_validation:
         print(

@@ -138,12 +138,13 @@ def ablation_table(
     val: BlockSet,
     device: torch.device = torch.device("cpu"),
     stages: Graph = STAGES,
-    ensemble_protocol: EnsembleProtocol = DEFAULT_ENSEMBLE_PROTOCOL,
+    ensemble_protocol: EnsembleProtocol | None = None,
 ) -> pd.DataFrame:
     """One row per entry of the stage table with a label: PSNR with and without the x8 ensemble
-    (in ``ensemble_protocol``, recorded as ``x8_protocol``), the optimizer steps of that
-    network, and for a distilled network its gain over its compute-matched control."""
-    protocol = check_ensemble_protocol(ensemble_protocol)
+    (in ``ensemble_protocol``, by default the plan's ``x8_protocol``, recorded as
+    ``x8_protocol``), the optimizer steps of that network, and for a distilled network its gain
+    over its compute-matched control."""
+    protocol = check_ensemble_protocol(ensemble_protocol or plan.x8_protocol)
     table = {
         row.name: _row(plan, out_dir, row, val, device, stages, protocol) for row in rows(stages)
     }

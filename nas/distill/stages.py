@@ -15,6 +15,7 @@ from typing import Literal
 
 from models import ArchSpec
 
+from ..inference import DEFAULT_ENSEMBLE_PROTOCOL, EnsembleProtocol
 from ..train.trainer import TrainConfig
 
 __all__ = [
@@ -183,6 +184,7 @@ class DistillPlan:
     train: TrainConfig  # step one
     finetune: TrainConfig  # steps three and four
     unlabeled: UnlabeledSetting = UnlabeledSetting()  # what steps 2 and 4 pseudo-label
+    x8_protocol: EnsembleProtocol = DEFAULT_ENSEMBLE_PROTOCOL  # the ablation table's x8 column
 
     @property
     def pseudo_labelled_validation(self) -> bool:

@@ -233,6 +233,14 @@ def test_each_unlabeled_setting_is_pseudo_labelled_and_recorded(tmp_path, capsys
     assert f"unlabeled inputs: {setting}" in printed
 
 
+def test_the_ablations_x8_column_takes_the_protocol_asked_for(tmp_path, capsys):
+    out = tmp_path / "distill"
+    distill.main(tiny_argv(tmp_path, out, "--ensemble-protocol", "paper"))
+    table = pd.read_csv(out / "ablation.csv")
+    assert set(table["x8_protocol"]) == {"paper"}
+    assert "psnr_x8 (paper)" in capsys.readouterr().out
+
+
 def test_pseudo_labels_are_computed_on_the_networks_device(tmp_path):
     spec = ArchSpec.from_json(tiny_spec_file(tmp_path / "spec.json").read_text())
     config = TrainConfig(steps=1, batch_size=2, patch_size=16, val_every=1, device="cpu")
