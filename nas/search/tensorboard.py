@@ -55,9 +55,15 @@ class TensorBoardWriter:
         if key not in self._writers:
             from torch.utils.tensorboard import SummaryWriter  # slow to import: only when used
 
-            # After a retry, TensorBoard drops the earlier attempt's events from first_step on.
-            purge = first_step if key in self._restarted else None
-            self._writers[key] = SummaryWriter(str(self.root / key), purge_step=purge)
+            folder, purge = self.root / key, None
+            if key in self._restarted:
+                # The earlier attempt's events go: its files are deleted (a new file can sort
+                # before them, and TensorBoard reads a folder's files in name order), and a
+                # TensorBoard that has read them drops them from first_step on (the purge).
+                for stale in folder.glob("events.out.tfevents.*"):
+                    stale.unlink()
+                purge = first_step
+            self._writers[key] = SummaryWriter(str(folder), purge_step=purge)
         return self._writers[key]
 
     def write(self, key: str, points: list) -> None:
@@ -89,7 +95,9 @@ class TensorBoardWriter:
         self.close(self._key(trial))
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
-        self.close(self._key(trial))
+        key = self._key(trial)
+        self.close(key)
+        self._restarted.add(key)  # the run may start it again as a new trial (RetryLog)
 
     def on_experiment_end(self, trials, **info) -> None:
         for key in list(self._writers):

@@ -159,20 +159,44 @@ def test_the_database_gives_its_best_under_the_gflops_cap():
         best_of_database(DATABASE, 2, 1e-3)
 
 
+def test_the_database_adds_its_best_below_a_named_architectures_cost():
+    from models.cost import composed_cost
+    from nas.transfer.__main__ import build_parser, plan_from_args
+
+    argv = ["--arch", "mwresnet", "--database", DATABASE, "--top", "2", "--fidelity", "steps=600"]
+    plan = plan_from_args(build_parser().parse_args([*argv, "--max-gflops", "mwresnet"]))
+    names = [a.name for a in plan.architectures]
+    cap = composed_cost(plan.architectures[0].spec).gflops
+    assert names == ["mwresnet", "db#1", "db#2"] and plan.seeds == 3
+    assert all(composed_cost(a.spec).gflops <= cap for a in plan.architectures[1:])
+    uncapped = plan_from_args(build_parser().parse_args(argv))
+    assert [a.key for a in uncapped.architectures[1:]] == [
+        a.key for a in best_of_database(DATABASE, 2, None)
+    ]
+
+
+def _small_arch_file(tmp_path, space):
+    from nas.search.genome import GenomeCodec
+
+    codec = GenomeCodec(space)
+    spec = codec.decode([0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 0, 0])
+    path = tmp_path / "small.json"
+    path.write_text(json.dumps({"spec": spec.to_dict()}))
+    return path
+
+
 def test_a_study_on_ray_trains_every_seed_and_resumes_what_is_missing(tmp_path, local_ray, capsys):
-    space = write_space(tmp_path / "tiny.yaml", tiny_space())
+    space = tiny_space()
+    space_file = write_space(tmp_path / "tiny.yaml", space)
+    small = _small_arch_file(tmp_path, space)
     out = tmp_path / "study"
     args = [
         "--space",
-        str(space),
+        str(space_file),
         "--arch",
         "mwresnet",
-        "--database",
-        DATABASE,
-        "--top",
-        "1",
-        "--max-gflops",
-        "mwresnet",
+        "--arch",
+        str(small),
         "--fidelity",
         "steps=3",
         "--seeds",
@@ -186,7 +210,7 @@ def test_a_study_on_ray_trains_every_seed_and_resumes_what_is_missing(tmp_path, 
     assert len(journal) == 8 and printed.count(" ok ") == 8, printed
     table = pd.read_csv(out / "transfer.csv")
     assert len(table) == 4 and (table["seeds"] == 2).all()
-    assert set(table["arch"]) == {"mwresnet", "db#1"}
+    assert set(table["arch"]) == {"mwresnet", str(small)}
     agreement = pd.read_csv(out / "agreement.csv")
     assert list(agreement["fidelity"]) == ["steps=3"] and agreement["kendall_tau"].notna().all()
     assert len(pd.read_csv(out / "evaluations.csv")) == 8
