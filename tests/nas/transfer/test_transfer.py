@@ -110,14 +110,14 @@ def test_tau_against_the_proxy_with_an_interval_from_the_seeds():
     same = {name: [v + 5 for v in values] for name, values in proxy.items()}
     reversed_ = {"mwresnet": [40, 40, 40], "mwrcanet_paper": [38, 38, 38], "db#1": [36, 36, 36]}
     told = _told(plan, {"default": proxy, "steps=4": same, "steps=6": reversed_})
-    rows = rank_agreement(plan, told).set_index("fidelity")
+    rows = rank_agreement(plan, told, resamples=400).set_index("fidelity")
     assert rows.loc["steps=4", "kendall_tau"] == pytest.approx(1.0)
     assert rows.loc["steps=4", "same_best"] and rows.loc["steps=4", "best_here"] == "db#1"
     assert rows.loc["steps=6", "kendall_tau"] == pytest.approx(-1.0)
     assert not rows.loc["steps=6", "same_best"]
     assert rows.loc["steps=6", "tau_ci95_high"] == pytest.approx(-1.0)  # the seeds never reorder
     noisy = {"mwresnet": [30, 33, 27], "mwrcanet_paper": [30.5, 27, 34], "db#1": [31, 28, 34]}
-    wide = rank_agreement(plan, _told(plan, {"default": noisy, "steps=4": same}))
+    wide = rank_agreement(plan, _told(plan, {"default": noisy, "steps=4": same}), resamples=400)
     assert wide.loc[0, "tau_ci95_low"] < wide.loc[0, "kendall_tau"] <= wide.loc[0, "tau_ci95_high"]
     assert wide.loc[0, "tau_ci95_low"] <= -1 / 3
 
