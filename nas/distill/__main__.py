@@ -22,7 +22,6 @@ from pathlib import Path
 
 
 from ..arch import resolve_arch
-from ..inference import DEFAULT_ENSEMBLE_PROTOCOL, ENSEMBLE_PROTOCOLS
 from ..cli import CommandParser, UsageError, cli_main, multiple_of_8, positive_int, user_error
 from ..data import (
     crop_size,
@@ -32,6 +31,7 @@ from ..data import (
     training_sampler,
     validation_set,
 )
+from ..inference import DEFAULT_ENSEMBLE_PROTOCOL, ENSEMBLE_PROTOCOLS
 from ..train.loop import NonFiniteLoss
 from ..train.options import add_training_arguments, prepare
 from ..train.trainer import TrainError

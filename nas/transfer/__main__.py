@@ -103,7 +103,7 @@ def plan_from_args(args) -> TransferPlan:
     return TransferPlan(
         space,
         tuple(archs),
-        ("default", *(args.fidelity or [])),
+        ("default", *[f for f in dict.fromkeys(args.fidelity or []) if f != "default"]),
         3 if args.seeds is None else args.seeds,
         args.seed or 0,
     )
@@ -124,21 +124,22 @@ def _gflops_cap(value: str | None, archs) -> float | None:
     return cap
 
 
-def _plan(args, folder: Path) -> TransferPlan:
-    if args.resume:
-        given = [f"--{name.replace('_', '-')}" for name in PLAN_OPTIONS if getattr(args, name)]
-        if given:
-            raise UsageError(f"--resume continues the study as planned; drop {' '.join(given)}")
+def _plan(args, folder: Path, new: TransferPlan | None) -> TransferPlan:
+    """The study's plan, read back (``--resume``) or ``new`` written (under the folder's lock)."""
+    if new is None:
         if not (folder / PLAN).is_file():
             raise UsageError(f"cannot resume {folder}: no {PLAN}")
         text = (folder / PLAN).read_bytes().decode("utf-8", errors="replace")
         return TransferPlan.from_json(text, str(folder / PLAN))
+    _refuse_a_second_study(folder)  # again: another process may have started one meanwhile
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(folder / PLAN, new.to_json())
+    return new
+
+
+def _refuse_a_second_study(folder: Path) -> None:
     if (folder / PLAN).exists():
         raise UsageError(f"{folder} already holds a study; continue it with --resume {folder}")
-    plan = plan_from_args(args)
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(folder / PLAN, plan.to_json())
-    return plan
 
 
 @cli_main
@@ -146,16 +147,21 @@ def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     if args.resume and args.out:
         raise UsageError("give --out for a new study or --resume DIR, not both")
+    new = None
     if args.resume:
+        given = [f"--{name.replace('_', '-')}" for name in PLAN_OPTIONS if getattr(args, name)]
+        if given:
+            raise UsageError(f"--resume continues the study as planned; drop {' '.join(given)}")
         folder = Path(args.resume)
         if not folder.is_dir():
             raise UsageError(f"cannot resume {folder}: no such folder")
     else:
-        folder = Path(
-            args.out or f"runs/transfer-{load_space(args.space or 'rcab_dense.yaml').name}"
-        )
+        space_name = load_space(args.space or "rcab_dense.yaml").name
+        folder = Path(args.out or f"runs/transfer-{space_name}")
+        _refuse_a_second_study(folder)
+        new = plan_from_args(args)  # checked in full before the folder is touched
     with run_lock(folder):
-        run_study(args, folder, _plan(args, folder))
+        run_study(args, folder, _plan(args, folder, new))
 
 
 def run_study(args, folder: Path, plan: TransferPlan) -> None:

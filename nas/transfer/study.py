@@ -77,10 +77,12 @@ class TransferPlan:
             raise TransferError(f"--seeds must be at least 2 for an interval, got {self.seeds}")
         if len(self.architectures) < 2:
             raise TransferError("a transfer study needs two architectures at least")
-        if not self.fidelities or self.fidelities[0] != "default":
-            object.__setattr__(
-                self, "fidelities", ("default", *[f for f in self.fidelities if f != "default"])
-            )
+        if (
+            not self.fidelities
+            or self.fidelities[0] != "default"
+            or (len(set(self.fidelities)) != len(self.fidelities))
+        ):
+            raise TransferError(f"fidelities {self.fidelities}: 'default' first, none twice")
         if len(self.fidelities) < 2:
             raise TransferError("give one --fidelity at least besides the proxy's budget")
         for text in self.fidelities:
@@ -154,13 +156,24 @@ def best_of_database(path: str | Path, top: int, max_gflops: float | None) -> li
     return [Architecture(f"db#{rank}", arch) for rank, arch in enumerate(best["arch"], start=1)]
 
 
+def _trial_key(arch_key: str, seed_index: int) -> str:
+    """The key of one training: the architecture's key and the seed's index."""
+    return f"{arch_key}_s{seed_index}"
+
+
+def _split_key(trial_key: str) -> tuple[str, int]:
+    """(architecture key, seed index) of a :func:`_trial_key`."""
+    arch_key, _, seed_index = trial_key.rpartition("_s")
+    return arch_key, int(seed_index)
+
+
 def candidates(plan: TransferPlan, fidelity: str) -> list[Candidate]:
     """Every training of one fidelity: each architecture with each seed (the seeds are the
     same at every fidelity, so the fidelities' results pair)."""
     budget = space_at(plan.space, parse_fidelity(fidelity, plan.space)).budget
     return [
         Candidate(
-            f"{arch.key}_s{index}",
+            _trial_key(arch.key, index),
             arch.spec,
             budget,
             candidate_seed(plan.seed + index, arch.key),
@@ -186,7 +199,7 @@ def train_missing(plan: TransferPlan, done: list[Evaluation], evaluator, on_eval
                 return
             have.add(key)
             candidate = by_key[key]
-            arch, _, seed_index = key.rpartition("_s")
+            arch, seed_index = _split_key(key)
             on_evaluation(
                 Evaluation(
                     generation=index,
@@ -195,7 +208,7 @@ def train_missing(plan: TransferPlan, done: list[Evaluation], evaluator, on_eval
                     spec=candidate.spec,
                     seed=candidate.seed,
                     result=result,
-                    extra={"arch": names[arch], "seed_index": int(seed_index)},
+                    extra={"arch": names[arch], "seed_index": seed_index},
                     fidelity=fidelity,
                 )
             )
@@ -211,7 +224,7 @@ def _long(plan: TransferPlan, evaluations: list[Evaluation]) -> pd.DataFrame:
     keys = {a.key: a for a in plan.architectures}
     rows = []
     for e in evaluations:
-        arch = keys.get(e.key.rpartition("_s")[0])
+        arch = keys.get(_split_key(e.key)[0])
         if arch is None or e.fidelity not in plan.fidelities:
             continue
         rows.append(
