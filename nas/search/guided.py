@@ -36,6 +36,7 @@ _SIGN = {"psnr": 1.0, "gflops": -1.0, "params": -1.0}
 _RANDOM_SHARE = 0.1  # of the pool: fresh genomes, so the model can also look away from parents
 _TRIES = 4  # pool attempts per wanted child before settling for fewer (a small or spent space)
 _UCB_BETA = 2.0
+_HYPER_SUBSET = 128  # told results the GP's hyperparameters are fitted on; all enter its fit
 
 
 def genome_features(genome) -> list[float]:
@@ -213,7 +214,9 @@ def _expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.
 class _Model:
     """A scikit-learn regressor with an uncertainty: a GP (Matern 5/2 with a length scale per
     feature, plus noise) or an extra-trees ensemble (the spread of its trees). Features are
-    standardized on the told data; targets by the GP itself (``normalize_y``)."""
+    standardized on the told data; targets by the GP itself (``normalize_y``). The GP's
+    hyperparameters are searched on at most ``_HYPER_SUBSET`` told results spread evenly over
+    them (key order), so a step stays cheap late in a long run; every result enters the fit."""
 
     def __init__(self, kind: str, seed: int) -> None:
         self.kind, self.seed, self.regressor = kind, seed, None
@@ -222,7 +225,10 @@ class _Model:
         self.shift = x.mean(axis=0)
         spread = x.std(axis=0)
         self.scale = np.where(spread > 0, spread, 1.0)
-        self.regressor = _fit_quietly(self._new(optimize=True), self._scaled(x), y)
+        subset = _spread_subset(len(x), _HYPER_SUBSET if self.kind == "gp" else len(x))
+        self.regressor = _fit_quietly(self._new(optimize=True), self._scaled(x[subset]), y[subset])
+        if len(subset) < len(x):
+            self.refit(x, y)
 
     def refit(self, x: np.ndarray, y: np.ndarray) -> None:
         """Fit again with the hyperparameters found by ``fit`` (the kriging believer's update)."""
@@ -267,6 +273,14 @@ class _Model:
             trees = self.regressor.estimators_
             return trees[seed % len(trees)].predict(self._scaled(x))
         return self.regressor.sample_y(self._scaled(x), random_state=seed)[:, 0]
+
+
+def _spread_subset(count: int, size: int) -> np.ndarray:
+    """Indices of ``size`` of ``count`` rows spread evenly over them (all when there are fewer):
+    the hyperparameter search costs the cube of its rows, a fit with fixed ones far less."""
+    if count <= size:
+        return np.arange(count)
+    return np.linspace(0, count - 1, size).round().astype(int)
 
 
 def _lbfgs(objective, theta, bounds):

@@ -124,3 +124,23 @@ def test_a_resumed_run_proposes_what_an_uninterrupted_one_does(tmp_path):
     resumed.max_generations = math.inf  # a client that stops on its own count, as the others
     _drive(resumed, 36)
     assert told_order(resumed)[:36] == told_order(whole)[:36]
+
+
+def test_every_told_result_enters_the_model_past_its_hyperparameter_subset():
+    import numpy as np
+
+    from nas.search.guided import _HYPER_SUBSET, _Model
+
+    rng = np.random.default_rng(0)
+    count = 2 * _HYPER_SUBSET
+    x = rng.integers(0, 8, size=(count, 6)).astype(float)
+    y = 0.1 * x[:, 0] + rng.normal(0.0, 0.3, count)  # a trend, and noise only a fit can learn
+    model = _Model("gp", 0)
+    model.fit(x, y)
+    subset = np.linspace(0, count - 1, _HYPER_SUBSET).round().astype(int)
+    rest = np.setdiff1d(np.arange(count), subset)
+    alone = _Model("gp", 0)
+    alone.fit(x[subset], y[subset])
+    residual = np.abs(model.predict(x[rest])[0] - y[rest]).mean()
+    residual_alone = np.abs(alone.predict(x[rest])[0] - y[rest]).mean()
+    assert residual < 0.9 * residual_alone
