@@ -193,7 +193,10 @@ def run_study(args, folder: Path, plan: TransferPlan) -> None:
     fmt = lambda v: f"{v:.3f}"  # noqa: E731
     print(table.drop(columns="key").to_string(index=False, float_format=fmt))
     print()
-    print(agreement.to_string(index=False, float_format=fmt))
+    if agreement.empty:
+        print("rank agreement: none (no dearer fidelity trained)")
+    else:
+        print(agreement.to_string(index=False, float_format=fmt))
     print(
         f"wrote {folder / 'transfer.csv'}, {folder / 'agreement.csv'}, {folder / 'evaluations.csv'}"
     )

@@ -122,6 +122,16 @@ def test_tau_against_the_proxy_with_an_interval_from_the_seeds():
     assert wide.loc[0, "tau_ci95_low"] <= -1 / 3
 
 
+def test_a_study_of_the_proxy_alone_gives_intervals_and_no_agreement():
+    plan = _plan(fidelities=())
+    told = _told(plan, {"default": {"mwresnet": [30, 31, 32], "db#1": [29, 29.5, 30]}})
+    table = psnr_table(plan, told).set_index("arch")
+    assert table.loc["mwresnet", "psnr_mean"] == pytest.approx(31)
+    assert table.loc["mwresnet", "ci95_low"] < 31 < table.loc["mwresnet", "ci95_high"]
+    agreement = rank_agreement(plan, told)
+    assert agreement.empty and "kendall_tau" in agreement.columns
+
+
 def test_every_fidelity_trains_the_same_seeds():
     plan = _plan(seeds=2)
     default, dearer = candidates(plan, "default"), candidates(plan, "steps=4")
@@ -137,8 +147,8 @@ def test_the_plan_reads_back_and_bad_plans_are_named():
         _plan(seeds=1)
     with pytest.raises(TransferError, match="two architectures"):
         _plan(names=("mwresnet",))
-    with pytest.raises(TransferError, match="besides the proxy"):
-        _plan(fidelities=())
+    with pytest.raises(TransferError, match="'default' first"):
+        _plan(fidelities=("default", "default"))
     with pytest.raises(TransferError, match="steps"):
         _plan(fidelities=("steps=-3",))
     with pytest.raises(TransferError, match="not a transfer study"):
