@@ -31,6 +31,11 @@ __all__ = ["candidate_seed", "proxy_spec", "ProxyTraining", "evaluate_candidate"
 log = logging.getLogger(__name__)
 
 
+# A training L1 above the signal's whole range ([0, 1]) is a blow-up, not a poor network: its
+# finite loss passes the loop's NaN check, and its PSNR measures the blow-up.
+DIVERGED_L1 = 1.0
+
+
 def candidate_seed(run_seed: int, key: str) -> int:
     """A seed from the run seed and the genome key, stable across processes, resumes and caches."""
     digest = hashlib.sha256(f"{run_seed}:{key}".encode()).digest()
@@ -115,6 +120,11 @@ class ProxyTraining:
             trained = self.trainer.advance(to_step)
             if not all(map(_finite, (trained.psnr, trained.ssim))):
                 raise FloatingPointError(f"validation PSNR is {trained.psnr}")
+            if trained.final_loss is not None and trained.final_loss > DIVERGED_L1:
+                raise FloatingPointError(
+                    f"diverged: the training L1 loss is {trained.final_loss:.3g} at step "
+                    f"{trained.step}"
+                )
             self.seconds += time.perf_counter() - started
             return CandidateResult(
                 status="ok" if trained.step >= self.candidate.budget.steps else "stopped",

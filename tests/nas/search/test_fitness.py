@@ -81,6 +81,15 @@ def test_the_proxy_trains_at_proxy_widths_and_drops_the_model_on_close():
     assert training.model is None
 
 
+def test_a_training_whose_loss_blows_up_but_stays_finite_fails_as_diverged():
+    # lr 1 throws the weights far out without a NaN: the loss ends near 1e17, the PSNR near 3 dB
+    result = evaluate_candidate(candidate(steps=12, lr=1.0, warmup_steps=0), threads=1)
+    assert result.status == "failed" and result.psnr == FAILED_PSNR
+    assert result.error.startswith("FloatingPointError: diverged: the training L1 loss is")
+    sane = evaluate_candidate(candidate(steps=12, lr=0.05, warmup_steps=0), threads=1)
+    assert sane.ok
+
+
 def test_a_loss_gone_nan_between_two_reads_fails_the_candidate_with_its_step():
     # lr 1e10 throws the weights out at the first step: the loss of step 2 is NaN. It is read at
     # the first rung (4), so the candidate fails there, naming step 2, and never ranks.
