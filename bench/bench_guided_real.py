@@ -73,23 +73,27 @@ def rescore(out: Path, space_name: str, winners: list[Path]) -> None:
         command += ["--space", space_name, "--seeds", "3", "--out", str(study)]
         for path in winners:
             command += ["--arch", str(path)]
-    subprocess.run(command, check=True)
+    code = subprocess.run(command).returncode
+    if code:
+        raise SystemExit(code)  # nas.transfer has printed its one-line error
 
 
 def summary(out: Path, runs: dict[tuple[str, int], Path]) -> pd.DataFrame:
     scores: dict[str, dict[int, float]] = {}
     for evaluation in read_journal(out / RESCORE):
-        key = evaluation.key.rpartition("_s")[0]
-        scores.setdefault(key, {})[evaluation.extra["seed_index"]] = evaluation.result.psnr
+        if evaluation.result.ok:  # a failed training has no score to average
+            by_seed = scores.setdefault(evaluation.spec.key(), {})
+            by_seed[evaluation.extra["seed_index"]] = evaluation.result.psnr
     rows = []
     for (scheme, seed), path in runs.items():
         best = BestRecord.from_json(path.read_text())
-        by_seed = scores.get(best.spec.key(), {})
+        winner = best.spec.key()
+        by_seed = scores.get(winner, {})
         rows.append(
             {
                 "scheme": scheme,
                 "run_seed": seed,
-                "winner": best.spec.key(),
+                "winner": winner,
                 "gflops": best.metrics.gflops,
                 "search_psnr": best.metrics.psnr,
                 "seed0_psnr": by_seed.get(0, float("nan")),
