@@ -213,10 +213,11 @@ def _expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.
 
 class _Model:
     """A scikit-learn regressor with an uncertainty: a GP (Matern 5/2 with a length scale per
-    feature, plus noise) or an extra-trees ensemble (the spread of its trees). Features are
-    standardized on the told data; targets by the GP itself (``normalize_y``). The GP's
-    hyperparameters are searched on at most ``_HYPER_SUBSET`` told results spread evenly over
-    them (key order), so a step stays cheap late in a long run; every result enters the fit."""
+    feature of at least its standard deviation, plus noise and a linear term) or an extra-trees
+    ensemble (the spread of its trees). Features are standardized on the told data; targets by
+    the GP itself (``normalize_y``). The GP's hyperparameters are searched on at most
+    ``_HYPER_SUBSET`` told results spread evenly over them (key order), so a step stays cheap
+    late in a long run; every result enters the fit."""
 
     def __init__(self, kind: str, seed: int) -> None:
         self.kind, self.seed, self.regressor = kind, seed, None
@@ -245,13 +246,23 @@ class _Model:
                 n_estimators=64, min_samples_leaf=2, max_features=0.5, random_state=self.seed
             )
         from sklearn.gaussian_process import GaussianProcessRegressor
-        from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+        from sklearn.gaussian_process.kernels import (
+            ConstantKernel,
+            DotProduct,
+            Matern,
+            WhiteKernel,
+        )
 
         if optimize or self.regressor is None:
             dims = len(self.shift)
-            kernel = ConstantKernel(1.0, (1e-2, 1e2)) * Matern(
-                np.full(dims, 2.0), (1e-1, 1e3), nu=2.5
-            ) + WhiteKernel(0.1, (1e-4, 1.0))
+            # The linear term carries a trend (more blocks, wider levels) beyond the told
+            # genomes, which a stationary kernel forgets; length scales below one standard
+            # deviation of a feature would let a few results fit noise.
+            kernel = (
+                ConstantKernel(1.0, (1e-2, 1e2)) * Matern(np.full(dims, 2.0), (1.0, 1e3), nu=2.5)
+                + WhiteKernel(0.1, (1e-4, 1.0))
+                + ConstantKernel(0.1, (1e-3, 1e1)) * DotProduct(1.0, (1e-2, 1e2))
+            )
             optimizer = _lbfgs
         else:
             kernel, optimizer = self.regressor.kernel_, None
