@@ -144,3 +144,21 @@ def test_every_told_result_enters_the_model_past_its_hyperparameter_subset():
     residual = np.abs(model.predict(x[rest])[0] - y[rest]).mean()
     residual_alone = np.abs(alone.predict(x[rest])[0] - y[rest]).mean()
     assert residual < 0.9 * residual_alone
+
+
+def test_the_model_carries_a_trend_beyond_the_results_it_was_told():
+    import numpy as np
+
+    from nas.search.guided import _Model
+
+    rng = np.random.default_rng(1)
+    told = rng.integers(0, 5, size=(10, 6)).astype(float)  # small genomes only
+    bigger = rng.integers(8, 13, size=(10, 6)).astype(float)
+
+    def psnr(x):  # rises with every count, as a denoiser does with its blocks and widths
+        return 30.0 + 0.1 * x.sum(axis=1)
+
+    model = _Model("gp", 0)
+    model.fit(told, psnr(told))
+    predicted = model.predict(bigger)[0]
+    assert predicted.min() > psnr(told).max()
