@@ -41,14 +41,12 @@ def scheme_space(space_name: str, scheme: str, offspring: int):
     space = load_space(space_name)
     if scheme == "tournament":
         return space.with_overrides(evolution={"selection": "tournament"})
-    evolution = space.evolution
-    trainings = evolution.population + evolution.generations * evolution.children()
-    generations, left = divmod(trainings - evolution.population, offspring)
-    if left:
-        raise SystemExit(f"error: {trainings} trainings are not population + k x {offspring}")
-    return space.with_overrides(
-        evolution={"selection": "guided", "offspring": offspring, "generations": generations}
-    )
+    guided = space.with_overrides(evolution={"selection": "guided", "offspring": offspring})
+    if guided.evolution.trainings != space.evolution.trainings:
+        raise SystemExit(
+            f"error: {space.evolution.trainings} trainings are not population + k x {offspring}"
+        )
+    return guided
 
 
 def run_search(out: Path, space, seed: int) -> Path:

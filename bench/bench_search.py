@@ -85,8 +85,7 @@ def run_scheme(space, landscape, selection, seed, overrides, evaluations):
 def default_trainings(space) -> int:
     """Trainings the space's own search makes: the initial population, then every generation's
     children."""
-    evolution = space.evolution
-    return evolution.population + evolution.generations * evolution.children()
+    return space.evolution.trainings
 
 
 def best_so_far(evaluations):

@@ -2,7 +2,7 @@
 
     python -m nas.search --space rcab_dense.yaml
     python -m nas.search --resume runs/rcab_dense-20261125-101500
-    python -m nas.search --space rcab_dense.yaml --generations 40 --time-budget 2h  # 2 hours
+    python -m nas.search --space rcab_dense.yaml --trainings 100 --time-budget 2h  # 2 hours
 
 Flags override the space file for quick experiments. Outputs go to the run folder: the space as
 used (space.yaml), run.json (the command), the journal evaluations.jsonl and its table
@@ -43,7 +43,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=seed_int, help="run seed: evolution and every candidate's training seed"
     )
     p.add_argument("--population", type=int, help="individuals per generation")
-    p.add_argument("--generations", type=int, help="generations after the initial population")
+    p.add_argument(
+        "--trainings",
+        type=int,
+        help="trainings of the whole search, the initial population's included "
+        "(the generations follow)",
+    )
+    p.add_argument(
+        "--generations",
+        type=int,
+        help="generations after the initial population (the count of trainings follows)",
+    )
     p.add_argument("--selection", choices=SCHEMES, help="selection scheme")
     p.add_argument("--steps", type=int, help="training steps of one fitness evaluation")
     p.add_argument(

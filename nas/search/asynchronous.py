@@ -77,7 +77,7 @@ class AsyncSession:
         self.deadline = None if time_budget_s is None else time.perf_counter() + time_budget_s
         self.report_every = max(1, report_every)
         e = engine.space.evolution
-        self.total = e.population + e.generations * e.children()
+        self.total = e.trainings
 
     @property
     def exhausted(self) -> bool:

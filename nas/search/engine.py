@@ -45,7 +45,7 @@ from .fitness import candidate_seed
 from .genome import GenomeCodec, GenomeError
 from .result import FAILED_PSNR, Candidate, CandidateResult, Evaluation
 from .schemes import Scheme, make_scheme
-from .space import SearchSpace, SpaceError, parse_space
+from .space import SearchSpace, SpaceError, parse_stored_space
 
 __all__ = ["SearchEngine", "CheckpointError"]
 
@@ -379,7 +379,7 @@ class SearchEngine:
         evaluations = read_journal(run_dir, repair=repair)
         try:
             engine = cls(
-                parse_space(state["space"], source=f"{run_dir}: checkpoint"),
+                parse_stored_space(state["space"], source=f"{run_dir}: checkpoint"),
                 int(state["seed"]),
                 Path(run_dir),
             )

@@ -46,6 +46,9 @@ def run_generations(
         logged = len(engine.logbook)
         candidates = engine.ask()
         if candidates:
+            # the generation in the checkpoint's open steps: a scheme that proposes from what it
+            # was told (guided) is not asked again after the results of a killed generation
+            save()
             results = evaluator.evaluate(candidates, engine.generation - 1, tell)
             for c in candidates:  # anything the evaluator did not report as it went
                 tell(c.key, results.get(c.key) or CandidateResult.failed("no result reported"))

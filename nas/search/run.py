@@ -46,6 +46,7 @@ OVERRIDES = {
     "seed": ("top", "seed"),
     "population": ("evolution", "population"),
     "generations": ("evolution", "generations"),
+    "trainings": ("evolution", "trainings"),
     "selection": ("evolution", "selection"),
     "steps": ("budget", "steps"),
     "warmup_steps": ("budget", "warmup_steps"),
@@ -116,11 +117,10 @@ def configure(space: str | Path | SearchSpace = "rcab_dense.yaml", **overrides) 
 def plan(space: SearchSpace) -> str:
     """One line: what a search of ``space`` will train."""
     e, b, r = space.evolution, space.budget, space.resources
-    trainings = e.population + e.generations * e.children()
     warmup = f" ({b.warmup_steps} of warm-up)" if b.warmup_steps else ""
     return (
         f"space {space.name}: {e.selection}, population {e.population}, {e.generations} "
-        f"generations, at most {trainings} trainings of {b.steps} steps{warmup} on "
+        f"generations, at most {e.trainings} trainings of {b.steps} steps{warmup} on "
         f"{b.patch_size}-pixel patches at width x{b.width_multiplier} on {b.data}; "
         f"{r.cpus:g} CPU and {r.gpus:g} GPU per trial"
     )

@@ -32,11 +32,16 @@ __all__ = [
     "EvolutionSettings",
     "load_space",
     "parse_space",
+    "parse_stored_space",
     "bundled_space",
     "format_validation_error",
 ]
 
 SCHEMES = ("tournament", "aging", "nsga2", "random", "guided")
+# The defaults rcab_dense.yaml states: its count of trainings, and guided's children per step
+# (both chosen in bench/README.md; see that file).
+DEFAULT_TRAININGS = 24
+GUIDED_STEP = 2
 BlockName = Literal[tuple(BLOCKS)]
 
 
@@ -85,14 +90,28 @@ class Constraints(_Strict):
 
 
 class EvolutionSettings(_Strict):
-    """How the search evolves; the defaults are the ones rcab_dense.yaml states (tuned on the
-    evaluation database: see that file)."""
+    """How the search evolves; the defaults are the ones rcab_dense.yaml states (see that file).
+
+    The length of a search is ``trainings`` or ``generations``, whichever is given (the other
+    follows): population + generations x children() = trainings, rounded down to whole
+    generations. Given neither, the search trains ``DEFAULT_TRAININGS`` candidates, so a change of
+    scheme or population keeps the count of trainings.
+    """
 
     population: int = Field(default=6, ge=2)
-    generations: int = Field(
-        default=3, ge=0, description="generations (aging: cycles) after the initial population"
+    trainings: Optional[int] = Field(
+        default=None,
+        ge=2,
+        description="trainings of the whole search, the initial population's included "
+        "(default: 24 unless generations is given)",
     )
-    selection: Literal[SCHEMES] = "tournament"
+    generations: Optional[int] = Field(
+        default=None,
+        ge=0,
+        description="generations (aging: cycles) after the initial population "
+        "(default: as many as trainings allows)",
+    )
+    selection: Literal[SCHEMES] = "guided"
     tournament_size: int = Field(default=4, ge=2)
     mutation_rate: float = Field(
         default=0.25, ge=0, le=1, description="per-gene mutation probability"
@@ -102,8 +121,8 @@ class EvolutionSettings(_Strict):
     offspring: Optional[int] = Field(
         default=None,
         ge=1,
-        description="children per generation; default: the "
-        "population, and a quarter of it for aging",
+        description="children per generation; default: the population, a quarter of it "
+        "for aging, 2 for guided",
     )
     asynchronous: bool = Field(
         default=False,
@@ -140,15 +159,43 @@ class EvolutionSettings(_Strict):
             )
         if self.asynchronous and self.selection == "nsga2":
             raise ValueError(
-                "asynchronous: nsga2 sorts whole generations; use tournament, aging or random"
+                "asynchronous: nsga2 sorts whole generations; use guided, tournament, aging "
+                "or random"
             )
+        self._count_trainings()
         return self
+
+    def _count_trainings(self) -> None:
+        """Fill in whichever of ``generations`` and ``trainings`` was not given."""
+        children, generations = self.children(), self.generations
+        if generations is None:
+            trainings = DEFAULT_TRAININGS if self.trainings is None else self.trainings
+            generations = (trainings - self.population) // children
+            if generations < 1 and trainings != self.population:
+                raise ValueError(
+                    f"trainings: {trainings} leave no generation after the initial population "
+                    f"of {self.population} ({children} children per generation); give at "
+                    f"least {self.population + children} trainings, or generations"
+                )
+        total = self.population + generations * children
+        if self.generations is not None and self.trainings not in (None, total):
+            raise ValueError(
+                f"trainings: {self.trainings} disagree with population {self.population} + "
+                f"{generations} generations x {children} children ({total}); give one of them"
+            )
+        for name in ("generations", "trainings"):  # given means given a value
+            if getattr(self, name) is None:
+                self.__pydantic_fields_set__.discard(name)
+        object.__setattr__(self, "generations", generations)  # frozen: filled in once, here
+        object.__setattr__(self, "trainings", total)
 
     def children(self) -> int:
         """Candidates proposed per generation (per cycle for aging)."""
         if self.offspring is not None:
             return self.offspring
-        return max(1, self.population // 4) if self.selection == "aging" else self.population
+        if self.selection == "aging":
+            return max(1, self.population // 4)
+        return GUIDED_STEP if self.selection == "guided" else self.population
 
 
 class Budget(TrainSettings):
@@ -331,7 +378,38 @@ class SearchSpace(_Strict):
         for section, values in sections.items():
             target = data if section == "top" else data[section]
             target.update({k: v for k, v in values.items() if v is not None})
+        _follow_the_length(self.evolution, data["evolution"], sections.get("evolution", {}))
         return parse_space(data, source="command line")
+
+
+def _follow_the_length(settings: EvolutionSettings, evolution: dict, changed: dict) -> None:
+    """Of the search's length (generations, trainings) an override keeps the half it names, or
+    else the half the space was given (a space given neither: its trainings); the other half
+    follows a new population, scheme or offspring."""
+    changed = {k for k, v in changed.items() if v is not None}
+    if {"generations", "trainings"} <= changed:
+        return
+    if "generations" in changed:
+        evolution["trainings"] = None
+    elif "trainings" in changed or "generations" not in settings.model_fields_set:
+        evolution["generations"] = None
+    else:
+        evolution["trainings"] = None
+
+
+def parse_stored_space(data: object, source: str = "space") -> SearchSpace:
+    """A space a run stored (its checkpoint): as :func:`parse_space`, and one written before
+    ``evolution.trainings`` existed keeps what its settings meant then (guided's ``offspring:
+    null`` was the population)."""
+    evolution = data.get("evolution") if isinstance(data, dict) else None
+    if (
+        isinstance(evolution, dict)
+        and "trainings" not in evolution
+        and evolution.get("selection") == "guided"
+        and evolution.get("offspring") is None
+    ):
+        data = {**data, "evolution": {**evolution, "offspring": evolution.get("population")}}
+    return parse_space(data, source)
 
 
 def format_validation_error(err: ValidationError, source: str) -> str:

@@ -22,7 +22,7 @@ def tiny_space(**changes):
     data = load_space("rcab_dense.yaml").to_dict()
     data["blocks_per_group"] = {"min": 0, "max": 2}
     data["budget"] = dict(TINY_BUDGET)
-    data["evolution"].update(population=4, generations=1)
+    data["evolution"].update(population=4, generations=1, trainings=None)
     for section, values in changes.items():
         if isinstance(values, dict) and isinstance(data.get(section), dict):
             data[section].update(values)

@@ -21,7 +21,8 @@ def scored(candidate) -> CandidateResult:
 
 
 def small_space(**evolution):
-    settings = {"population": 6, "generations": 4, "tournament_size": 3, **evolution}
+    settings = {"selection": "tournament", "population": 6, "generations": 4, "tournament_size": 3}
+    settings.update(evolution)
     return tiny_space(blocks_per_group={"min": 0, "max": 3}, evolution=settings)
 
 
@@ -157,6 +158,7 @@ def test_the_generational_client_writes_the_journal_and_best_json_of_before(tmp_
     assert best.pop("run") == str(tmp_path)
     # fields added to the space since the digests were taken, at their defaults
     assert best["space"]["evolution"].pop("asynchronous") is False
+    assert best["space"]["evolution"].pop("trainings") == engine.space.evolution.trainings
     assert best["space"]["resources"].pop("max_retries") == 2
     for added_since in ("guided_pool", "guided_model", "acquisition"):  # settings of a new scheme
         best["space"]["evolution"].pop(added_since)

@@ -55,8 +55,13 @@ def resume_search(folder):
 
 def test_no_architecture_is_trained_twice(tmp_path):
     space = tiny_space(
-        evolution={"population": 6, "generations": 3, "tournament_size": 3}
-    )  # a seed with repeats
+        evolution={
+            "selection": "tournament",
+            "population": 6,
+            "generations": 3,
+            "tournament_size": 3,
+        }
+    )  # a seed with repeats (guided never proposes a scored genome)
     run, evaluator = run_search(tmp_path, space)
     assert len(evaluator.trained) == len(set(evaluator.trained)) == len(run.evaluations)
     proposed = sum(entry["evals"] + entry["cached"] for entry in run.logbook)
@@ -187,3 +192,18 @@ def test_a_spent_time_budget_ends_the_run_after_its_generation_and_resume_goes_o
     assert run_generations(resumed, CountingEvaluator()) is True and resumed.generation == 3
     uninterrupted, _ = run_search(tmp_path / "whole", space)
     assert write_reports(resumed).key == write_reports(uninterrupted).key
+
+
+def test_a_guided_run_stored_before_the_count_of_trainings_keeps_steps_of_its_population(
+    tmp_path,
+):
+    """Guided's offspring null meant the population before guided's own default step."""
+    space = tiny_space(evolution={"selection": "guided", "population": 4, "generations": 2})
+    engine = SearchEngine(space, 0, tmp_path)
+    engine.save()
+    state = json.loads((tmp_path / CHECKPOINT).read_text())
+    del state["space"]["evolution"]["trainings"]
+    (tmp_path / CHECKPOINT).write_text(json.dumps(state))
+    resumed = SearchEngine.resume(tmp_path).space.evolution
+    assert (resumed.children(), resumed.trainings) == (4, 12)
+    assert engine.space.evolution.children() == 2

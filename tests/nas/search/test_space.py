@@ -5,7 +5,10 @@ from nas.search.space import SpaceError, bundled_space, load_space, parse_space
 
 
 def base():
-    return load_space("rcab_dense.yaml").to_dict()
+    """The bundled space as a file would state it: its length as generations only."""
+    data = load_space("rcab_dense.yaml").to_dict()
+    data["evolution"]["trainings"] = None
+    return data
 
 
 def test_bundled_space_loads_by_name_and_contains_the_paper_point():
@@ -35,7 +38,10 @@ def test_bundled_space_loads_by_name_and_contains_the_paper_point():
         (lambda d: d["budget"].update(patch_size=30), "budget.patch_size"),
         (lambda d: d["evolution"].update(selection="nsga2"), "nsga2 needs two objectives"),
         (
-            lambda d: d.update(objectives=["psnr", "gflops"]),
+            lambda d: (
+                d.update(objectives=["psnr", "gflops"])
+                or d["evolution"].update(selection="tournament")
+            ),
             "evolution.selection: tournament optimises one objective",
         ),
         (
@@ -105,7 +111,9 @@ def test_bundled_spaces_come_from_the_package_not_the_working_directory(tmp_path
 
 def test_each_scheme_proposes_its_number_of_children():
     space = load_space("rcab_dense.yaml")
-    assert space.evolution.children() == space.evolution.population
+    assert space.evolution.selection == "guided" and space.evolution.children() == 2
+    tournament = space.with_overrides(evolution={"selection": "tournament"})
+    assert tournament.evolution.children() == space.evolution.population
     aging = space.with_overrides(evolution={"selection": "aging", "population": 8})
     assert aging.evolution.children() == 2
     assert space.with_overrides(evolution={"offspring": 3}).evolution.children() == 3
@@ -204,3 +212,43 @@ def test_a_constrained_space_loads_without_the_genome_codec():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_count_of_trainings_sets_each_schemes_generations():
+    space = load_space("rcab_dense.yaml")
+    assert (space.evolution.trainings, space.evolution.generations) == (24, 9)  # steps of 2
+    lengths = {
+        scheme: space.with_overrides(evolution={"selection": scheme}).evolution
+        for scheme in ("tournament", "aging", "random")
+    }
+    assert {s: (e.generations, e.trainings) for s, e in lengths.items()} == {
+        "tournament": (3, 24),
+        "aging": (18, 24),
+        "random": (3, 24),
+    }
+    smaller = space.with_overrides(evolution={"population": 3})
+    assert (smaller.evolution.generations, smaller.evolution.trainings) == (10, 23)  # whole steps
+
+
+def test_given_generations_set_the_count_of_trainings_and_both_must_agree():
+    space = load_space("rcab_dense.yaml")
+    longer = space.with_overrides(evolution={"generations": 40})
+    assert longer.evolution.trainings == 6 + 40 * 2
+    data = base()
+    data["evolution"].update(selection="tournament", generations=4)
+    stated = parse_space(data)
+    assert stated.evolution.trainings == 30
+    # a space stating generations keeps them when its scheme or population changes
+    assert stated.with_overrides(evolution={"population": 4}).evolution.generations == 4
+    data["evolution"]["trainings"] = 24
+    with pytest.raises(SpaceError, match="trainings: 24 disagree with population 6 .* give one"):
+        parse_space(data)
+
+
+def test_too_few_trainings_for_a_generation_are_refused():
+    space = load_space("rcab_dense.yaml")
+    with pytest.raises(SpaceError, match="trainings: 7 leave no generation .* at least 8"):
+        space.with_overrides(evolution={"trainings": 7})
+    with pytest.raises(SpaceError, match="leave no generation after the initial population of 20"):
+        space.with_overrides(evolution={"population": 20, "selection": "tournament"})
+    assert space.with_overrides(evolution={"trainings": 6}).evolution.generations == 0
