@@ -333,9 +333,13 @@ def test_resume_applies_new_resources(tmp_path, space_file, local_ray, capsys):
             ["--width-multiplier", "0.25", "--patch-size", "64"],
             "on 64-pixel patches at width x0.25",
         ),
+        ([], "guided, population 6, 9 generations, at most 24 trainings"),
+        (["--trainings", "40"], "guided, population 6, 17 generations, at most 40 trainings"),
+        (["--selection", "tournament"], "tournament, population 6, 3 generations, at most 24"),
+        (["--generations", "5"], "guided, population 6, 5 generations, at most 16 trainings"),
     ],
 )
-def test_budget_flags_from_the_command_line_reach_the_plan(args, plan, capsys):
+def test_budget_and_length_flags_from_the_command_line_reach_the_plan(args, plan, capsys):
     from nas.search.__main__ import main
 
     main(["--space", "rcab_dense.yaml", *args, "--check"])
