@@ -4,10 +4,9 @@ several run seeds, every winner rescored with three training seeds.
     python bench/bench_guided_real.py [--seeds 0 1 2] [--space rcab_dense.yaml] [--offspring 2]
         [--out runs/bench_guided_real] [--csv bench/results/guided_real.csv]
 
-Per run seed, the main job (the space's own count of trainings: population + generations x
-children) runs twice on a local Ray: with the space's evolution as it is (``tournament``), and
-with ``guided`` in steps of ``--offspring`` children, its generations raised so the count of
-trainings is the same. Each winner is then trained at the proxy with the training seeds of
+Per run seed, the main job (the space's own count of trainings, ``evolution.trainings``) runs
+twice on a local Ray: with ``tournament`` (the default before guided), and with ``guided`` in
+steps of ``--offspring`` children (2 is the space's default), the count of trainings the same. Each winner is then trained at the proxy with the training seeds of
 indices 0, 1 and 2 (``python -m nas.transfer``; index 0 is the evaluation database's seed rule),
 so every winner is scored by its own search seed and two others. Prints per run the winner, its
 search PSNR, its seed-0 PSNR and the mean of the three, then each scheme's medians, and writes a
