@@ -6,9 +6,10 @@ several run seeds, every winner rescored with three training seeds.
 
 Per run seed, the main job (the space's own count of trainings, ``evolution.trainings``) runs
 twice on a local Ray: with ``tournament`` (the default before guided), and with ``guided`` in
-steps of ``--offspring`` children (2 is the space's default), the count of trainings the same. Each winner is then trained at the proxy with the training seeds of
-indices 0, 1 and 2 (``python -m nas.transfer``; index 0 is the evaluation database's seed rule),
-so every winner is scored by its own search seed and two others. Prints per run the winner, its
+steps of ``--offspring`` children (2 is the space's default), the count of trainings the same.
+Each winner is then trained at the proxy with the training seeds of indices 0, 1 and 2
+(``python -m nas.transfer``; index 0 is the evaluation database's seed rule), so every winner
+is scored by its own search seed and two others. Prints per run the winner, its
 search PSNR, its seed-0 PSNR and the mean of the three, then each scheme's medians, and writes a
 CSV row per run.
 
