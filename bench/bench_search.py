@@ -82,12 +82,6 @@ def run_scheme(space, landscape, selection, seed, overrides, evaluations):
     return [(e.result.psnr, e.result.gflops, e.result.train_seconds) for e in evaluated], slowest
 
 
-def default_trainings(space) -> int:
-    """Trainings the space's own search makes: the initial population, then every generation's
-    children."""
-    return space.evolution.trainings
-
-
 def best_so_far(evaluations):
     return np.maximum.accumulate([e[0] for e in evaluations])
 
@@ -161,7 +155,7 @@ def main():
         "acquisition": args.acquisition,
     }
     budgets = tuple(
-        n for n in sorted({default_trainings(space), *LARGER_BUDGETS}) if n <= args.max_evals
+        n for n in sorted({space.evolution.trainings, *LARGER_BUDGETS}) if n <= args.max_evals
     )
     runs, slowest = {}, {}
     for selection in [s for s in SCHEMES if s == "random" or s in args.schemes]:

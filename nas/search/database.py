@@ -34,7 +34,7 @@ from .checkpoint import (
     read_journal,
 )
 from .report import evaluations_table
-from .space import SearchSpace, parse_space
+from .space import SearchSpace, parse_stored_space
 
 __all__ = [
     "DatabaseError",
@@ -138,7 +138,7 @@ def recorded_space(path: str | Path) -> SearchSpace | None:
         if not (path / CHECKPOINT).is_file():
             return None
         try:
-            return parse_space(read_checkpoint(path)["space"], source=f"{path / CHECKPOINT}")
+            return parse_stored_space(read_checkpoint(path)["space"], source=f"{path / CHECKPOINT}")
         except (CheckpointError, KeyError) as err:
             raise DatabaseError(
                 f"{path}: its {CHECKPOINT} records no readable space ({err})"
@@ -153,7 +153,7 @@ def recorded_space(path: str | Path) -> SearchSpace | None:
     if not isinstance(text, str):
         return None
     try:
-        return parse_space(yaml.safe_load(text), source=str(meta))
+        return parse_stored_space(yaml.safe_load(text), source=str(meta))
     except yaml.YAMLError as err:
         raise DatabaseError(f"{meta}: its space is not YAML ({err})") from None
 

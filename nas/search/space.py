@@ -103,7 +103,7 @@ class EvolutionSettings(_Strict):
         default=None,
         ge=2,
         description="trainings of the whole search, the initial population's included "
-        "(default: 24 unless generations is given)",
+        f"(default: {DEFAULT_TRAININGS} unless generations is given)",
     )
     generations: Optional[int] = Field(
         default=None,
@@ -398,9 +398,9 @@ def _follow_the_length(settings: EvolutionSettings, evolution: dict, changed: di
 
 
 def parse_stored_space(data: object, source: str = "space") -> SearchSpace:
-    """A space a run stored (its checkpoint): as :func:`parse_space`, and one written before
-    ``evolution.trainings`` existed keeps what its settings meant then (guided's ``offspring:
-    null`` was the population)."""
+    """A space a run stored (its checkpoint, a database's metadata): as :func:`parse_space`, and
+    one written before ``evolution.trainings`` existed keeps what its settings meant then
+    (guided's ``offspring: null`` was the population)."""
     evolution = data.get("evolution") if isinstance(data, dict) else None
     if (
         isinstance(evolution, dict)
