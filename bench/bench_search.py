@@ -138,6 +138,12 @@ def main():
     parser.add_argument("--png", default="bench/results/search_schemes.png", help="'' for no plot")
     parser.add_argument("--csv", default="", help="write the table here")
     args = parser.parse_args()
+    if args.max_evals < TARGET or args.seeds < 1:
+        parser.exit(
+            2,
+            f"error: need --max-evals of at least {TARGET} (the target is random "
+            f"sampling's best of {TARGET}) and --seeds of at least 1\n",
+        )
     space = load_space(args.space)
     if args.landscape == "synthetic":
         landscape = synthetic_landscape()
