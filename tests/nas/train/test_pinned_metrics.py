@@ -1,11 +1,14 @@
-"""Today's numbers of a short proxy training and a short full training, pinned bit for bit.
+"""Today's numbers of a short proxy training and a short full training, pinned.
 
-The search's fitness and full training share one training loop; restructuring it must not move a
-single bit of either (the seed, the model's initial weights, the batch generator and the order of
-the batches stay as they are). The values were recorded on the project's CPU machine with one
-thread; another CPU instruction set may round differently.
+The search's fitness and full training share one training loop; restructuring it must not move
+either (the seed, the model's initial weights, the batch generator and the order of the batches
+stay as they are). The values were recorded on the project's CPU machine with one thread. They
+are compared to a relative millionth, not bit for bit: the math libraries choose their kernels by
+the CPU, and the same code on another CPU of the same machine type rounds in the eighth digit; a
+change of seed, initial weights or batch order moves them in the first or second.
 """
 
+import pytest
 import torch
 
 from models import ArchSpec, GroupSpec, ModelFile
@@ -32,6 +35,10 @@ BUDGET = dict(
 )
 
 
+def close(values):
+    return pytest.approx(values, rel=1e-6, abs=0)
+
+
 def proxy(**changes):
     budget = Budget(**{**BUDGET, **changes})
     return evaluate_candidate(Candidate("pin", SPEC, budget, candidate_seed(0, "pin")), threads=1)
@@ -40,13 +47,14 @@ def proxy(**changes):
 def test_a_proxy_training_gives_todays_metrics_bit_for_bit():
     result = proxy(warmup_steps=0, channels_last=False, rungs=[0.5])
     assert result.ok and result.steps == 4
-    assert (result.psnr, result.ssim, result.final_loss) == PROXY
-    assert result.curve == PROXY_CURVE
+    assert (result.psnr, result.ssim, result.final_loss) == close(PROXY)
+    assert [step for step, _ in result.curve] == [step for step, _ in PROXY_CURVE]
+    assert [psnr for _, psnr in result.curve] == close([psnr for _, psnr in PROXY_CURVE])
 
 
 def test_a_proxy_training_with_warm_up_and_channels_last_gives_todays_metrics():
     result = proxy(warmup_steps=2, channels_last=True, rungs=[])
-    assert result.ok and (result.psnr, result.ssim, result.final_loss) == PROXY_WARM
+    assert result.ok and (result.psnr, result.ssim, result.final_loss) == close(PROXY_WARM)
 
 
 def test_a_full_training_gives_todays_best_psnr_bit_for_bit(tmp_path):
@@ -63,8 +71,9 @@ def test_a_full_training_gives_todays_best_psnr_bit_for_bit(tmp_path):
     )
     best = ModelFile.load(tmp_path / "best.pt")
     last = torch.load(tmp_path / "last.pt", weights_only=True)
-    assert [row["val_psnr"] for row in last["history"]] == FULL_CURVE
-    assert best.metrics["val_psnr"] == max(FULL_CURVE) and last["best_psnr"] == max(FULL_CURVE)
+    curve = [row["val_psnr"] for row in last["history"]]
+    assert curve == close(FULL_CURVE)
+    assert best.metrics["val_psnr"] == max(curve) and last["best_psnr"] == max(curve)
 
 
 PROXY = (27.244043245478725, 0.5974032886544989, 0.03846924751996994)
