@@ -4,8 +4,9 @@ The search's fitness and full training share one training loop; restructuring it
 either (the seed, the model's initial weights, the batch generator and the order of the batches
 stay as they are). The values were recorded on the project's CPU machine with one thread. They
 are compared to a relative millionth, not bit for bit: the math libraries choose their kernels by
-the CPU, and the same code on another CPU of the same machine type rounds in the eighth digit; a
-change of seed, initial weights or batch order moves them in the first or second.
+the CPU and change between releases, and the same code moved in the eighth digit between two
+machines of the project's type; a change of seed, initial weights or batch order moves them in
+the first or second.
 """
 
 import pytest
