@@ -45,7 +45,7 @@ def proxy(**changes):
     return evaluate_candidate(Candidate("pin", SPEC, budget, candidate_seed(0, "pin")), threads=1)
 
 
-def test_a_proxy_training_gives_todays_metrics_bit_for_bit():
+def test_a_proxy_training_gives_todays_metrics():
     result = proxy(warmup_steps=0, channels_last=False, rungs=[0.5])
     assert result.ok and result.steps == 4
     assert (result.psnr, result.ssim, result.final_loss) == close(PROXY)
@@ -58,7 +58,7 @@ def test_a_proxy_training_with_warm_up_and_channels_last_gives_todays_metrics():
     assert result.ok and (result.psnr, result.ssim, result.final_loss) == close(PROXY_WARM)
 
 
-def test_a_full_training_gives_todays_best_psnr_bit_for_bit(tmp_path):
+def test_a_full_training_gives_todays_best_psnr(tmp_path):
     torch.set_num_threads(1)
     spec = ArchSpec(widths=(8, 8, 8), groups=tuple(GroupSpec("rcab", 1) for _ in GROUP_NAMES))
     config = TrainConfig(steps=4, batch_size=2, patch_size=16, lr=1e-3, val_every=2, seed=3)
