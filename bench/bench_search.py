@@ -124,7 +124,9 @@ def main():
     parser.add_argument("--crossover-rate", type=float, help="default: the space's")
     parser.add_argument("--offspring", type=int, help="default: the space's")
     parser.add_argument("--guided-pool", type=int, help="default: the space's")
-    parser.add_argument("--guided-model", choices=("gp", "forest"), help="default: the space's")
+    parser.add_argument(
+        "--guided-model", choices=("gp", "gp_additive", "forest"), help="default: the space's"
+    )
     parser.add_argument("--acquisition", choices=("ei", "ucb", "thompson"))
     parser.add_argument(
         "--schemes",

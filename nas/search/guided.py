@@ -4,7 +4,8 @@ a model fitted on everything told so far chooses what to train.
 Each step, tournament-selected parents of the population (the best ``population`` scored so
 far) are crossed and mutated into a pool of ``guided_pool`` children never scored nor pending,
 a few fresh random genomes among them. A regressor with an uncertainty estimate (``guided_model``:
-scikit-learn's Gaussian process on genome features, or an extra-trees ensemble) is fitted on
+scikit-learn's Gaussian process on genome features, one kernel over them all or a sum of one per
+part of the genome (``kernels.py``), or an extra-trees ensemble) is fitted on
 every told result, and the step's ``children()`` candidates are picked from the pool one at a
 time by the acquisition function (``acquisition``: expected improvement, an upper confidence
 bound, or Thompson sampling). Candidates still pending, and those picked before in the step,
@@ -28,9 +29,10 @@ from deap import tools
 
 from models import BLOCKS, GROUP_NAMES
 
+from .kernels import additive_kernel
 from .schemes import Scheme, _vary
 
-__all__ = ["Guided", "genome_features"]
+__all__ = ["Guided", "genome_features", "genome_feature_parts"]
 
 _SIGN = {"psnr": 1.0, "gflops": -1.0, "params": -1.0}
 _RANDOM_SHARE = 0.1  # of the pool: fresh genomes, so the model can also look away from parents
@@ -49,6 +51,17 @@ def genome_features(genome) -> list[float]:
         total += count
         row += [float(count)] + [float(count > 0 and block == b) for b in range(len(BLOCKS))]
     return row + [float(total)] + [float(w) for w in genome[2 * groups :]]
+
+
+def genome_feature_parts(levels: int) -> list[tuple[int, ...]]:
+    """The columns of :func:`genome_features` that describe one part of the genome each: a
+    group slot's count and block type, then the widths of the ``levels`` levels (the total count
+    is left to the linear term)."""
+    per_group = 1 + len(BLOCKS)
+    groups = len(GROUP_NAMES)
+    parts = [tuple(range(per_group * i, per_group * (i + 1))) for i in range(groups)]
+    first_width = per_group * groups + 1
+    return parts + [tuple(range(first_width, first_width + levels))]
 
 
 def _objectives(individual) -> list[str]:
@@ -103,7 +116,8 @@ class Guided(Scheme):
         x_pool = np.array([genome_features(ind) for ind in pool])
         pending = toolbox.pending()
         believed_x = [genome_features(g) for k, g in sorted(self.proposed.items()) if k in pending]
-        model = _Model(self.settings.guided_model, random.getrandbits(32))
+        parts = genome_feature_parts(len(pool[0]) - 2 * len(GROUP_NAMES))
+        model = _Model(self.settings.guided_model, random.getrandbits(32), parts)
         model.fit(x_told, y_told)
         believed_y = list(model.predict(np.array(believed_x))[0]) if believed_x else []
         chosen: list[int] = []
@@ -212,21 +226,23 @@ def _expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.
 
 
 class _Model:
-    """A scikit-learn regressor with an uncertainty: a GP (Matern 5/2 with a length scale per
-    feature of at least its standard deviation, plus noise and a linear term) or an extra-trees
-    ensemble (the spread of its trees). Features are standardized on the told data; targets by
-    the GP itself (``normalize_y``). The GP's hyperparameters are searched on at most
+    """A scikit-learn regressor with an uncertainty: a GP (``gp``: Matern 5/2 with a length scale
+    per feature of at least its standard deviation, plus noise and a linear term; ``gp_additive``:
+    the same with one Matern per part of the features, ``parts``; ``kernels.py``) or an
+    extra-trees ensemble (the spread of its trees). Features are standardized on the told data;
+    targets by the GP itself (``normalize_y``). The GP's hyperparameters are searched on at most
     ``_HYPER_SUBSET`` told results spread evenly over them (key order), so a step stays cheap
     late in a long run; every result enters the fit."""
 
-    def __init__(self, kind: str, seed: int) -> None:
+    def __init__(self, kind: str, seed: int, parts: list[tuple[int, ...]] | None = None) -> None:
         self.kind, self.seed, self.regressor = kind, seed, None
+        self.parts = parts if kind == "gp_additive" else None
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> None:
         self.shift = x.mean(axis=0)
         spread = x.std(axis=0)
         self.scale = np.where(spread > 0, spread, 1.0)
-        subset = _spread_subset(len(x), _HYPER_SUBSET if self.kind == "gp" else len(x))
+        subset = _spread_subset(len(x), len(x) if self.kind == "forest" else _HYPER_SUBSET)
         self.regressor = _fit_quietly(self._new(optimize=True), self._scaled(x[subset]), y[subset])
         if len(subset) < len(x):
             self.refit(x, y)
@@ -246,24 +262,9 @@ class _Model:
                 n_estimators=64, min_samples_leaf=2, max_features=0.5, random_state=self.seed
             )
         from sklearn.gaussian_process import GaussianProcessRegressor
-        from sklearn.gaussian_process.kernels import (
-            ConstantKernel,
-            DotProduct,
-            Matern,
-            WhiteKernel,
-        )
 
         if optimize or self.regressor is None:
-            dims = len(self.shift)
-            # The linear term carries a trend (more blocks, wider levels) beyond the told
-            # genomes, which a stationary kernel forgets; length scales below one standard
-            # deviation of a feature would let a few results fit noise.
-            kernel = (
-                ConstantKernel(1.0, (1e-2, 1e2)) * Matern(np.full(dims, 2.0), (1.0, 1e3), nu=2.5)
-                + WhiteKernel(0.1, (1e-4, 1.0))
-                + ConstantKernel(0.1, (1e-3, 1e1)) * DotProduct(1.0, (1e-2, 1e2))
-            )
-            optimizer = _lbfgs
+            kernel, optimizer = additive_kernel(self.parts, len(self.shift)), _lbfgs
         else:
             kernel, optimizer = self.regressor.kernel_, None
         return GaussianProcessRegressor(

@@ -133,10 +133,10 @@ class EvolutionSettings(_Strict):
         ge=1,
         description="guided: children that variation makes per step for the model to rank",
     )
-    guided_model: Literal["gp", "forest"] = Field(
+    guided_model: Literal["gp", "gp_additive", "forest"] = Field(
         default="gp",
-        description="guided: the model, a Gaussian process on genome features or an "
-        "extra-trees ensemble",
+        description="guided: the model, a Gaussian process on genome features (one kernel "
+        "over them all, or a sum of one per group and the widths) or an extra-trees ensemble",
     )
     acquisition: Literal["ei", "ucb", "thompson"] = Field(
         default="ei",
