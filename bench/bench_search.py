@@ -41,6 +41,7 @@ from pathlib import Path
 
 import sys
 import time
+from typing import get_args
 
 import numpy as np
 import pandas as pd
@@ -53,7 +54,7 @@ from peers import PEERS, available, run_peer  # noqa: E402
 
 from nas.plotting import median_band, new_figure, save_png  # noqa: E402
 from nas.search.engine import SearchEngine  # noqa: E402
-from nas.search.space import load_space  # noqa: E402
+from nas.search.space import EvolutionSettings, load_space  # noqa: E402
 
 LARGER_BUDGETS = (64, 256)  # after the space's own default number of trainings
 TARGET = 64  # the goal: random sampling's best of 64
@@ -109,6 +110,11 @@ def front_hypervolume(evaluations, reference):
     return hypervolume(front, reference)
 
 
+def _choices(field: str) -> tuple[str, ...]:
+    """The values the space's schema allows for an ``evolution`` field."""
+    return get_args(EvolutionSettings.model_fields[field].annotation)
+
+
 def main():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -125,9 +131,9 @@ def main():
     parser.add_argument("--offspring", type=int, help="default: the space's")
     parser.add_argument("--guided-pool", type=int, help="default: the space's")
     parser.add_argument(
-        "--guided-model", choices=("gp", "gp_additive", "forest"), help="default: the space's"
+        "--guided-model", choices=_choices("guided_model"), help="default: the space's"
     )
-    parser.add_argument("--acquisition", choices=("ei", "ucb", "thompson"))
+    parser.add_argument("--acquisition", choices=_choices("acquisition"))
     parser.add_argument(
         "--schemes",
         nargs="+",

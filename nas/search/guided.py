@@ -29,7 +29,7 @@ from deap import tools
 
 from models import BLOCKS, GROUP_NAMES
 
-from .kernels import additive_kernel
+from .kernels import gp_kernel
 from .schemes import Scheme, _vary
 
 __all__ = ["Guided", "genome_features", "genome_feature_parts"]
@@ -264,7 +264,7 @@ class _Model:
         from sklearn.gaussian_process import GaussianProcessRegressor
 
         if optimize or self.regressor is None:
-            kernel, optimizer = additive_kernel(self.parts, len(self.shift)), _lbfgs
+            kernel, optimizer = gp_kernel(self.parts, len(self.shift)), _lbfgs
         else:
             kernel, optimizer = self.regressor.kernel_, None
         return GaussianProcessRegressor(

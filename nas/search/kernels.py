@@ -1,4 +1,5 @@
-"""The guided GP's kernel: a sum of one Matern per part of the genome, plus a linear term.
+"""The guided GP's kernels: one Matern over every feature (``gp``), or a sum of one Matern per
+part of the genome (``gp_additive``); both with noise and a linear term.
 
 A denoiser's quality is close to a sum of what each part of it contributes (the blocks of each
 group, the widths of the levels), so the GP models it as such: a Matern 5/2 kernel with its own
@@ -26,12 +27,12 @@ from sklearn.gaussian_process.kernels import (
     WhiteKernel,
 )
 
-__all__ = ["OnColumns", "additive_kernel"]
+__all__ = ["OnColumns", "gp_kernel"]
 
 
-def additive_kernel(parts: Sequence[Sequence[int]] | None, dims: int) -> Kernel:
-    """Noise, a linear term and one amplitude-scaled ARD Matern per part (columns of the
-    standardized features); with no parts, one Matern over all ``dims`` features."""
+def gp_kernel(parts: Sequence[Sequence[int]] | None, dims: int) -> Kernel:
+    """Noise, a linear term and an amplitude-scaled ARD Matern over all ``dims`` features, or,
+    given ``parts`` (columns of the standardized features), one such Matern per part."""
     noise = WhiteKernel(0.1, (1e-4, 1.0))
     linear = ConstantKernel(0.1, (1e-3, 1e1)) * DotProduct(1.0, (1e-2, 1e2))
     if not parts:

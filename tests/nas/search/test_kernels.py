@@ -10,7 +10,7 @@ from sklearn.gaussian_process.kernels import Matern
 import nas.search.schemes  # noqa: F401  (registers the schemes before guided is imported alone)
 from nas.search.engine import SearchEngine
 from nas.search.guided import _Model, genome_feature_parts, genome_features
-from nas.search.kernels import OnColumns, additive_kernel
+from nas.search.kernels import OnColumns, gp_kernel
 from nas.search.result import CandidateResult
 
 from ..helpers import tiny_space
@@ -34,11 +34,11 @@ def test_a_kernel_on_columns_is_that_kernel_on_those_columns_with_its_gradient()
     np.testing.assert_allclose(wrapped.kernel.length_scale, [1.5, 3.0])  # a clone, not a change
 
 
-def test_the_additive_kernel_has_one_term_per_part_and_none_without_parts():
+def test_the_gp_kernel_has_one_term_per_part_and_none_without_parts():
     parts = genome_feature_parts(3)
     assert parts[0] == (0, 1, 2, 3) and parts[-1] == (21, 22, 23)
-    assert repr(additive_kernel(parts, 24)).count("on columns") == len(parts)
-    assert "on columns" not in repr(additive_kernel(None, 24))
+    assert repr(gp_kernel(parts, 24)).count("on columns") == len(parts)
+    assert "on columns" not in repr(gp_kernel(None, 24))
 
 
 def _random_genomes(rng, count):
@@ -86,7 +86,9 @@ def test_a_guided_search_runs_on_the_additive_model():
     )
     engine = SearchEngine(space, 0, max_generations=math.inf)
     while len(engine.evaluations) < 12:
-        for candidate in engine.ask():
+        candidates = engine.ask()
+        assert candidates, "the engine proposed nothing"
+        for candidate in candidates:
             psnr = 30.0 + sum(g.num_blocks for g in candidate.spec.groups) / 10
             engine.tell(candidate.key, _result(psnr))
     assert len(set(engine.evaluations)) == len(engine.evaluations) >= 12
