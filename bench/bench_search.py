@@ -4,7 +4,7 @@
         [--population N] [--tournament-size N] [--mutation-rate F] [--crossover-rate F]
         [--offspring N] [--schemes random tournament ...] [--png bench/results/search_schemes.png]
         [--landscape surrogate|synthetic] [--max-evals 256] [--peers optuna-tpe optuna-gp ...]
-        [--peer-seeds N] [--csv FILE]
+        [--peer-seeds N] [--first-seed 0] [--csv FILE]
 
 The evolution settings default to the space's own (``evolution:`` in ``--space``).
 
@@ -31,7 +31,8 @@ and draws the best-so-far curves (median and quartiles) to a PNG.
 count of distinct evaluations. Every evaluation also costs the training seconds the landscape
 predicts (the database's ``train_seconds``, through a second surrogate), and the regret is
 also printed at equal summed seconds: those that random sampling's first 24 and 64
-evaluations take (median over seeds). ``--csv`` writes every row printed.
+evaluations take (median over seeds). ``--csv`` writes every row printed. ``--first-seed``
+starts the seeds (and the peers' seeds) elsewhere than 0, for a held-out set of seeds.
 """
 
 import argparse
@@ -123,6 +124,9 @@ def main():
     parser.add_argument("--space", default="rcab_dense.yaml")
     parser.add_argument("--landscape", choices=("surrogate", "synthetic"), default="surrogate")
     parser.add_argument("--seeds", type=int, default=50)
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds run from here (held-out seed sets)"
+    )
     parser.add_argument("--max-evals", type=int, default=256, help="distinct evaluations per run")
     parser.add_argument("--population", type=int, help="default: the space's")
     parser.add_argument("--tournament-size", type=int, help="default: the space's")
@@ -176,7 +180,7 @@ def main():
         started = time.perf_counter()
         done = [
             run_scheme(space, landscape, selection, seed, overrides, args.max_evals)
-            for seed in range(args.seeds)
+            for seed in range(args.first_seed, args.first_seed + args.seeds)
         ]
         runs[selection] = [run for run, _ in done]
         slowest[selection] = max(step for _, step in done)
@@ -188,7 +192,9 @@ def main():
             started = time.perf_counter()
             runs[name] = [
                 run_peer(space, landscape, name, seed, args.max_evals)
-                for seed in range(args.peer_seeds or args.seeds)
+                for seed in range(
+                    args.first_seed, args.first_seed + (args.peer_seeds or args.seeds)
+                )
             ]
             print(f"  {name}: {time.perf_counter() - started:.0f} s", flush=True)
     found = max(e[0] for seeds in runs.values() for run in seeds for e in run)
