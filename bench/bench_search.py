@@ -150,12 +150,13 @@ def main():
     parser.add_argument("--png", default="bench/results/search_schemes.png", help="'' for no plot")
     parser.add_argument("--csv", default="", help="write the table here")
     args = parser.parse_args()
-    if args.max_evals < TARGET or args.seeds < 1:
+    if args.max_evals < TARGET or args.seeds < 1 or args.first_seed < 0:
         parser.exit(
             2,
             f"error: need --max-evals of at least {TARGET} (the target is random "
-            f"sampling's best of {TARGET}) and --seeds of at least 1\n",
+            f"sampling's best of {TARGET}), --seeds of at least 1 and --first-seed of at least 0\n",
         )
+    first = args.first_seed
     space = load_space(args.space)
     if args.landscape == "synthetic":
         landscape = synthetic_landscape()
@@ -180,7 +181,7 @@ def main():
         started = time.perf_counter()
         done = [
             run_scheme(space, landscape, selection, seed, overrides, args.max_evals)
-            for seed in range(args.first_seed, args.first_seed + args.seeds)
+            for seed in range(first, first + args.seeds)
         ]
         runs[selection] = [run for run, _ in done]
         slowest[selection] = max(step for _, step in done)
@@ -192,9 +193,7 @@ def main():
             started = time.perf_counter()
             runs[name] = [
                 run_peer(space, landscape, name, seed, args.max_evals)
-                for seed in range(
-                    args.first_seed, args.first_seed + (args.peer_seeds or args.seeds)
-                )
+                for seed in range(first, first + (args.peer_seeds or args.seeds))
             ]
             print(f"  {name}: {time.perf_counter() - started:.0f} s", flush=True)
     found = max(e[0] for seeds in runs.values() for run in seeds for e in run)

@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import bench_search  # noqa: E402
 
 
-@pytest.mark.parametrize("flags", [["--max-evals", "30"], ["--seeds", "0"]])
+@pytest.mark.parametrize("flags", [["--max-evals", "30"], ["--seeds", "0"], ["--first-seed", "-1"]])
 def test_a_budget_below_the_target_is_one_line_error(monkeypatch, capsys, flags):
     argv = ["bench_search.py", "--schemes", "random", "--png", ""]
     monkeypatch.setattr(sys, "argv", argv + flags)
