@@ -117,7 +117,7 @@ class Guided(Scheme):
         pending = toolbox.pending()
         believed_x = [genome_features(g) for k, g in sorted(self.proposed.items()) if k in pending]
         parts = genome_feature_parts(len(pool[0]) - 2 * len(GROUP_NAMES))
-        model = _Model(self.settings.guided_model, random.getrandbits(32), parts)
+        model = self._model(parts)
         model.fit(x_told, y_told)
         believed_y = list(model.predict(np.array(believed_x))[0]) if believed_x else []
         chosen: list[int] = []
@@ -134,6 +134,10 @@ class Guided(Scheme):
             believed_x.append(list(x_pool[pick]))
             believed_y.append(float(model.predict(x_pool[pick : pick + 1])[0][0]))
         return self._remember(toolbox, [pool[i] for i in chosen])
+
+    def _model(self, parts: list[tuple[int, ...]]) -> "_Model":
+        """The step's model, unfitted (a subclass may give it fixed hyperparameters)."""
+        return _Model(self.settings.guided_model, random.getrandbits(32), parts)
 
     def _pool(self, toolbox, size: int) -> list:
         """Up to ``size`` distinct children never scored nor pending: most by variation of
@@ -232,13 +236,25 @@ class _Model:
     extra-trees ensemble (the spread of its trees). Features are standardized on the told data;
     targets by the GP itself (``normalize_y``). The GP's hyperparameters are searched on at most
     ``_HYPER_SUBSET`` told results spread evenly over them (key order), so a step stays cheap
-    late in a long run; every result enters the fit."""
+    late in a long run; every result enters the fit. Given ``fixed``, a GP model fitted before, it
+    keeps that one's hyperparameters and feature scaling and only conditions on the data."""
 
-    def __init__(self, kind: str, seed: int, parts: list[tuple[int, ...]] | None = None) -> None:
-        self.kind, self.seed, self.regressor = kind, seed, None
+    def __init__(
+        self,
+        kind: str,
+        seed: int,
+        parts: list[tuple[int, ...]] | None = None,
+        fixed: "_Model | None" = None,
+    ) -> None:
+        self.kind, self.seed, self.regressor, self.fixed = kind, seed, None, fixed
         self.parts = parts if kind == "gp_additive" else None
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> None:
+        if self.fixed is not None:
+            self.shift, self.scale = self.fixed.shift, self.fixed.scale
+            self.regressor = self.fixed.regressor
+            self.refit(x, y)
+            return
         self.shift = x.mean(axis=0)
         spread = x.std(axis=0)
         self.scale = np.where(spread > 0, spread, 1.0)

@@ -162,3 +162,20 @@ def test_the_model_carries_a_trend_beyond_the_results_it_was_told():
     model.fit(told, psnr(told))
     predicted = model.predict(bigger)[0]
     assert predicted.min() > psnr(told).max()
+
+
+def test_a_model_with_fixed_hyperparameters_keeps_them_and_learns_from_its_data():
+    import numpy as np
+
+    from nas.search.guided import _Model
+
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 8, size=(40, 6)).astype(float)
+    template = _Model("gp", 0)
+    template.fit(x, 30.0 + 0.2 * x[:, 0])
+    few = x[:5]
+    fixed = _Model("gp", 0, fixed=template)
+    fixed.fit(few, 40.0 - 0.2 * few[:, 1])  # other data: the prediction follows them
+    assert str(fixed.regressor.kernel_) == str(template.regressor.kernel_)
+    assert np.allclose(fixed.predict(few)[0], 40.0 - 0.2 * few[:, 1], atol=0.05)
+    assert template.predict(few)[0].mean() < 33.0  # the template itself is left as it was
