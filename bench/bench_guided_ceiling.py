@@ -31,8 +31,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_search import report, run_scheme  # noqa: E402
-from landscapes import surrogate_landscape, synthetic_landscape  # noqa: E402
+from bench_search import (  # noqa: E402
+    TARGET,
+    add_landscape_arguments,
+    load_landscape,
+    report,
+    run_scheme,
+)
 
 from models import BLOCKS, GROUP_NAMES  # noqa: E402
 from nas.search import schemes  # noqa: E402
@@ -44,7 +49,7 @@ from nas.search.space import load_space  # noqa: E402
 
 def fitted_model(kind: str, genomes, psnr, levels: int) -> _Model:
     """The guided GP fitted on ``genomes`` (hyperparameters searched on all of them)."""
-    model = _Model(kind, 0, genome_feature_parts(levels), fixed=None)
+    model = _Model(kind, 0, genome_feature_parts(levels))
     x = np.array([genome_features(g) for g in genomes])
     model.fit(x, np.asarray(psnr, dtype=float))
     return model
@@ -97,32 +102,24 @@ def main():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--db", default="bench/data/evaldb_rcab_dense.csv.gz")
-    parser.add_argument("--space", default="rcab_dense.yaml")
-    parser.add_argument("--landscape", choices=("surrogate", "synthetic"), default="surrogate")
-    parser.add_argument("--seeds", type=int, default=50)
-    parser.add_argument("--first-seed", type=int, default=0)
-    parser.add_argument("--max-evals", type=int, default=64)
+    add_landscape_arguments(parser)
+    parser.add_argument("--max-evals", type=int, default=TARGET)
     parser.add_argument("--offspring", type=int, default=2)
     parser.add_argument("--samples", type=int, default=400, help="random genomes for the ideal")
     parser.add_argument("--prior-db", nargs="*", default=[], help="databases to transfer from")
     parser.add_argument("--csv", default="")
     args = parser.parse_args()
-    if args.max_evals < 64 or args.seeds < 1 or args.first_seed < 0 or args.samples < 2:
+    if args.max_evals < TARGET or args.seeds < 1 or args.first_seed < 0 or args.samples < 2:
         parser.exit(
             2,
-            "error: need --max-evals of at least 64, --seeds and --samples of at least 1 and 2, "
-            "and --first-seed of at least 0\n",
+            f"error: need --max-evals of at least {TARGET}, --seeds and --samples of at least 1 "
+            "and 2, and --first-seed of at least 0\n",
         )
     for path in args.prior_db:
         if not Path(path).is_file():
             parser.exit(2, f"error: --prior-db {path}: no such file\n")
     space = load_space(args.space)
-    if args.landscape == "synthetic":
-        landscape = synthetic_landscape()
-    else:
-        landscape = surrogate_landscape("surrogate", space, args.db)
-    print(landscape.note)
+    landscape = load_landscape(args, space)
     codec = GenomeCodec(space)
     levels = len(codec.widths)
     kind = space.evolution.guided_model
@@ -162,7 +159,7 @@ def main():
         finally:
             schemes.SCHEMES["guided"] = Guided
         print(f"  {name}: done", flush=True)
-    budgets = tuple(n for n in sorted({space.evolution.trainings, 64}) if n <= args.max_evals)
+    budgets = tuple(n for n in sorted({space.evolution.trainings, TARGET}) if n <= args.max_evals)
     table = report(runs, landscape, budgets)
     if args.csv:
         table.to_csv(args.csv, index=False, float_format="%.4f")

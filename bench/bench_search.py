@@ -111,6 +111,27 @@ def front_hypervolume(evaluations, reference):
     return hypervolume(front, reference)
 
 
+def add_landscape_arguments(parser: argparse.ArgumentParser) -> None:
+    """The database, space, landscape and seeds every search benchmark takes."""
+    parser.add_argument("--db", default="bench/data/evaldb_rcab_dense.csv.gz")
+    parser.add_argument("--space", default="rcab_dense.yaml")
+    parser.add_argument("--landscape", choices=("surrogate", "synthetic"), default="surrogate")
+    parser.add_argument("--seeds", type=int, default=50)
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds run from here (held-out seed sets)"
+    )
+
+
+def load_landscape(args, space):
+    """The landscape ``add_landscape_arguments``' flags name; its note printed."""
+    if args.landscape == "synthetic":
+        landscape = synthetic_landscape()
+    else:
+        landscape = surrogate_landscape("surrogate", space, args.db)
+    print(landscape.note)
+    return landscape
+
+
 def _choices(field: str) -> tuple[str, ...]:
     """The values the space's schema allows for an ``evolution`` field."""
     return get_args(EvolutionSettings.model_fields[field].annotation)
@@ -120,13 +141,7 @@ def main():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--db", default="bench/data/evaldb_rcab_dense.csv.gz")
-    parser.add_argument("--space", default="rcab_dense.yaml")
-    parser.add_argument("--landscape", choices=("surrogate", "synthetic"), default="surrogate")
-    parser.add_argument("--seeds", type=int, default=50)
-    parser.add_argument(
-        "--first-seed", type=int, default=0, help="seeds run from here (held-out seed sets)"
-    )
+    add_landscape_arguments(parser)
     parser.add_argument("--max-evals", type=int, default=256, help="distinct evaluations per run")
     parser.add_argument("--population", type=int, help="default: the space's")
     parser.add_argument("--tournament-size", type=int, help="default: the space's")
@@ -158,11 +173,7 @@ def main():
         )
     first = args.first_seed
     space = load_space(args.space)
-    if args.landscape == "synthetic":
-        landscape = synthetic_landscape()
-    else:
-        landscape = surrogate_landscape("surrogate", space, args.db)
-    print(landscape.note)
+    landscape = load_landscape(args, space)
     overrides = {
         "population": args.population,
         "tournament_size": args.tournament_size,
