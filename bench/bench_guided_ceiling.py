@@ -34,17 +34,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_search import (  # noqa: E402
     TARGET,
     add_landscape_arguments,
+    check_search_arguments,
     load_landscape,
     report,
     run_scheme,
 )
 
 from models import BLOCKS, GROUP_NAMES  # noqa: E402
+from nas.errors import UserError, first_line  # noqa: E402
 from nas.search import schemes  # noqa: E402
 from nas.search.database import load_database, split_diverged  # noqa: E402
 from nas.search.genome import GenomeCodec  # noqa: E402
 from nas.search.guided import Guided, _Model, genome_feature_parts, genome_features  # noqa: E402
-from nas.search.space import load_space  # noqa: E402
 
 
 def fitted_model(kind: str, genomes, psnr, levels: int) -> _Model:
@@ -109,17 +110,14 @@ def main():
     parser.add_argument("--prior-db", nargs="*", default=[], help="databases to transfer from")
     parser.add_argument("--csv", default="")
     args = parser.parse_args()
-    if args.max_evals < TARGET or args.seeds < 1 or args.first_seed < 0 or args.samples < 2:
-        parser.exit(
-            2,
-            f"error: need --max-evals of at least {TARGET}, --seeds and --samples of at least 1 "
-            "and 2, and --first-seed of at least 0\n",
-        )
-    for path in args.prior_db:
-        if not Path(path).is_file():
-            parser.exit(2, f"error: --prior-db {path}: no such file\n")
-    space = load_space(args.space)
-    landscape = load_landscape(args, space)
+    check_search_arguments(parser, args)
+    if args.samples < 2:
+        parser.exit(2, "error: need --samples of at least 2\n")
+    try:
+        priors = {path: split_diverged(load_database(path))[0] for path in args.prior_db}
+    except UserError as err:
+        parser.exit(2, f"error: --prior-db: {first_line(err)}\n")
+    space, landscape = load_landscape(parser, args)
     codec = GenomeCodec(space)
     levels = len(codec.widths)
     kind = space.evolution.guided_model
@@ -135,8 +133,7 @@ def main():
             fitted_model(kind, sampled, score(sampled), levels)
         ),
     }
-    for path in args.prior_db:
-        table, _ = split_diverged(load_database(path))
+    for path, table in priors.items():
         genomes = [list(g) for g in table["genome"]]
         template = fitted_model(kind, genomes, table["psnr"].to_numpy(), levels)
         variants[f"hyperparameters from {Path(path).name}"] = with_fixed_hyperparameters(template)

@@ -53,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from landscapes import surrogate_landscape, synthetic_landscape  # noqa: E402
 from peers import PEERS, available, run_peer  # noqa: E402
 
+from nas.errors import UserError, first_line  # noqa: E402
 from nas.plotting import median_band, new_figure, save_png  # noqa: E402
 from nas.search.engine import SearchEngine  # noqa: E402
 from nas.search.space import EvolutionSettings, load_space  # noqa: E402
@@ -122,14 +123,29 @@ def add_landscape_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_landscape(args, space):
-    """The landscape ``add_landscape_arguments``' flags name; its note printed."""
-    if args.landscape == "synthetic":
-        landscape = synthetic_landscape()
-    else:
-        landscape = surrogate_landscape("surrogate", space, args.db)
+def check_search_arguments(parser: argparse.ArgumentParser, args) -> None:
+    """A budget below the target, or no seeds, is a one-line error before any run."""
+    if args.max_evals < TARGET or args.seeds < 1 or args.first_seed < 0:
+        parser.exit(
+            2,
+            f"error: need --max-evals of at least {TARGET} (the target is random "
+            f"sampling's best of {TARGET}), --seeds of at least 1 and --first-seed of at least 0\n",
+        )
+
+
+def load_landscape(parser: argparse.ArgumentParser, args):
+    """The space and the landscape ``add_landscape_arguments``' flags name, the landscape's note
+    printed; a missing or malformed space or database is a one-line error."""
+    try:
+        space = load_space(args.space)
+        if args.landscape == "synthetic":
+            landscape = synthetic_landscape()
+        else:
+            landscape = surrogate_landscape("surrogate", space, args.db)
+    except UserError as err:
+        parser.exit(2, f"error: {first_line(err)}\n")
     print(landscape.note)
-    return landscape
+    return space, landscape
 
 
 def _choices(field: str) -> tuple[str, ...]:
@@ -165,15 +181,9 @@ def main():
     parser.add_argument("--png", default="bench/results/search_schemes.png", help="'' for no plot")
     parser.add_argument("--csv", default="", help="write the table here")
     args = parser.parse_args()
-    if args.max_evals < TARGET or args.seeds < 1 or args.first_seed < 0:
-        parser.exit(
-            2,
-            f"error: need --max-evals of at least {TARGET} (the target is random "
-            f"sampling's best of {TARGET}), --seeds of at least 1 and --first-seed of at least 0\n",
-        )
+    check_search_arguments(parser, args)
     first = args.first_seed
-    space = load_space(args.space)
-    landscape = load_landscape(args, space)
+    space, landscape = load_landscape(parser, args)
     overrides = {
         "population": args.population,
         "tournament_size": args.tournament_size,

@@ -19,9 +19,20 @@ from nas.search.surrogate import spec_features  # noqa: E402
 
 @pytest.mark.parametrize(
     "flags",
-    [["--max-evals", "30"], ["--seeds", "0"], ["--samples", "1"], ["--prior-db", "no.csv.gz"]],
+    [
+        ["--max-evals", "30"],
+        ["--seeds", "0"],
+        ["--samples", "1"],
+        ["--prior-db", "no.csv.gz"],
+        ["--prior-db", "MALFORMED"],
+        ["--db", "no.csv.gz"],
+        ["--space", "no.yaml"],
+    ],
 )
-def test_impossible_settings_are_a_one_line_error(monkeypatch, capsys, flags):
+def test_impossible_settings_are_a_one_line_error(monkeypatch, capsys, tmp_path, flags):
+    malformed = tmp_path / "malformed.csv.gz"
+    malformed.write_text("not a database")
+    flags = [str(malformed) if f == "MALFORMED" else f for f in flags]
     monkeypatch.setattr(sys, "argv", ["bench_guided_ceiling.py", *flags])
     with pytest.raises(SystemExit) as exited:
         bench_guided_ceiling.main()

@@ -1,4 +1,5 @@
-"""bench/bench_search.py: a budget below its target is refused with one line, before any run."""
+"""bench/bench_search.py: a budget below its target, or a missing space or database, is refused
+with one line, before any run."""
 
 import sys
 from pathlib import Path
@@ -9,8 +10,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import bench_search  # noqa: E402
 
 
-@pytest.mark.parametrize("flags", [["--max-evals", "30"], ["--seeds", "0"], ["--first-seed", "-1"]])
-def test_a_budget_below_the_target_is_one_line_error(monkeypatch, capsys, flags):
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--max-evals", "30"],
+        ["--seeds", "0"],
+        ["--first-seed", "-1"],
+        ["--db", "no.csv.gz"],
+        ["--space", "no.yaml"],
+    ],
+)
+def test_impossible_settings_are_a_one_line_error(monkeypatch, capsys, flags):
     argv = ["bench_search.py", "--schemes", "random", "--png", ""]
     monkeypatch.setattr(sys, "argv", argv + flags)
     with pytest.raises(SystemExit) as exited:
