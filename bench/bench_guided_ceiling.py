@@ -3,6 +3,7 @@
     python bench/bench_guided_ceiling.py [--db bench/data/evaldb_rcab_dense.csv.gz]
         [--landscape surrogate|synthetic] [--seeds 50] [--first-seed 0] [--max-evals 64]
         [--offspring 2] [--samples 400] [--prior-db FILE ...] [--csv FILE]
+        [--per-seed FILE]
 
 Each variant is the real engine with the guided scheme (the space's settings, steps of
 ``--offspring``) on the landscape of ``bench_search.py``, beside random sampling (the target),
@@ -20,7 +21,8 @@ and only the model differs:
   DEAP's variation makes.
 
 It prints ``bench_search.py``'s table (regret at the space's trainings and at 64, at random's
-seconds, evaluations to random's best of 64) for every variant.
+seconds, evaluations to random's best of 64, with bootstrap 95% intervals of the medians) for
+every variant; ``--per-seed`` writes the values per seed, for paired comparisons.
 """
 
 import argparse
@@ -34,10 +36,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_search import (  # noqa: E402
     TARGET,
     add_landscape_arguments,
+    add_table_arguments,
     check_search_arguments,
     load_landscape,
     report,
     run_scheme,
+    write_tables,
 )
 
 from models import BLOCKS, GROUP_NAMES  # noqa: E402
@@ -108,7 +112,7 @@ def main():
     parser.add_argument("--offspring", type=int, default=2)
     parser.add_argument("--samples", type=int, default=400, help="random genomes for the ideal")
     parser.add_argument("--prior-db", nargs="*", default=[], help="databases to transfer from")
-    parser.add_argument("--csv", default="")
+    add_table_arguments(parser)
     args = parser.parse_args()
     check_search_arguments(parser, args)
     if args.samples < 2:
@@ -157,10 +161,7 @@ def main():
             schemes.SCHEMES["guided"] = Guided
         print(f"  {name}: done", flush=True)
     budgets = tuple(n for n in sorted({space.evolution.trainings, TARGET}) if n <= args.max_evals)
-    table = report(runs, landscape, budgets)
-    if args.csv:
-        table.to_csv(args.csv, index=False, float_format="%.4f")
-        print(f"wrote {args.csv}")
+    write_tables(args, *report(runs, landscape, budgets, args.first_seed))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
         [--population N] [--tournament-size N] [--mutation-rate F] [--crossover-rate F]
         [--offspring N] [--schemes random tournament ...] [--png bench/results/search_schemes.png]
         [--landscape surrogate|synthetic] [--max-evals 256] [--peers optuna-tpe optuna-gp ...]
-        [--peer-seeds N] [--first-seed 0] [--csv FILE]
+        [--peer-seeds N] [--first-seed 0] [--csv FILE] [--per-seed FILE]
 
 The evolution settings default to the space's own (``evolution:`` in ``--space``).
 
@@ -14,13 +14,14 @@ tournament, aging; nsga2 with psnr and gflops), asked for candidates and told th
 prediction of each, for every seed, until it has made 256 distinct evaluations. It prints, at
 the space's default number of trainings (24 for rcab_dense.yaml), 64 and 256 evaluations:
 
-* the median and inter-quartile range of the regret: best possible minus best found (dB); the
-  best possible is the surrogate's optimum, found by hill-climbing over one-gene changes from the
-  best of the database and of a 20,000-genome random sample. It does not depend on what the
-  schemes found, so rows of different runs compare (it once included every evaluated genome,
-  which shifted the regret of a run by up to 0.04 dB with the settings under test);
+* the median, inter-quartile range and bootstrap 95% interval of the median of the regret: best
+  possible minus best found (dB); the best possible is the surrogate's optimum, found by
+  hill-climbing over one-gene changes from the best of the database and of a 20,000-genome random
+  sample. It does not depend on what the schemes found, so rows of different runs compare (it
+  once included every evaluated genome, which shifted the regret of a run by up to 0.04 dB with
+  the settings under test);
 * the median number of evaluations each scheme needs to match random sampling's (median) best
-  of 64;
+  of 64, with its bootstrap 95% interval;
 * for nsga2 and random, the median hypervolume of the (psnr, gflops) front;
 
 and draws the best-so-far curves (median and quartiles) to a PNG.
@@ -31,8 +32,11 @@ and draws the best-so-far curves (median and quartiles) to a PNG.
 count of distinct evaluations. Every evaluation also costs the training seconds the landscape
 predicts (the database's ``train_seconds``, through a second surrogate), and the regret is
 also printed at equal summed seconds: those that random sampling's first 24 and 64
-evaluations take (median over seeds). ``--csv`` writes every row printed. ``--first-seed``
-starts the seeds (and the peers' seeds) elsewhere than 0, for a held-out set of seeds.
+evaluations take (median over seeds). ``--csv`` writes every row printed, ``--per-seed`` each
+scheme's values per seed (a run is deterministic in its seed, and runs of one population start
+from the same genomes, so seeds pair across runs: ``bench/compare_seeds.py`` tests the
+difference). ``--first-seed`` starts the
+seeds (and the peers' seeds) elsewhere than 0, for a held-out set of seeds.
 """
 
 import argparse
@@ -46,6 +50,7 @@ from typing import get_args
 
 import numpy as np
 import pandas as pd
+import scipy.stats
 from deap import base, tools
 from deap.benchmarks.tools import hypervolume
 
@@ -63,6 +68,7 @@ TARGET = 64  # the goal: random sampling's best of 64
 SCHEMES = ("random", "tournament", "aging", "nsga2", "guided")
 DEFAULT_SCHEMES = ("random", "tournament", "aging", "nsga2")
 EQUAL_COST = (24, 64)  # regret at the seconds random's first 24 and 64 evaluations take
+EVALS = f"evals to random's best of {TARGET}"
 
 
 def run_scheme(space, landscape, selection, seed, overrides, evaluations):
@@ -123,6 +129,14 @@ def add_landscape_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_table_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where ``write_tables`` writes the summary and the per-seed values."""
+    parser.add_argument("--csv", default="", help="write the table here")
+    parser.add_argument(
+        "--per-seed", default="", help="write each scheme's per-seed values here (paired tests)"
+    )
+
+
 def check_search_arguments(parser: argparse.ArgumentParser, args) -> None:
     """A budget below the target, or no seeds, is a one-line error before any run."""
     if args.max_evals < TARGET or args.seeds < 1 or args.first_seed < 0:
@@ -179,7 +193,7 @@ def main():
     parser.add_argument("--peers", nargs="*", choices=PEERS, default=[], help="Optuna samplers")
     parser.add_argument("--peer-seeds", type=int, help="seeds for the peers (default: --seeds)")
     parser.add_argument("--png", default="bench/results/search_schemes.png", help="'' for no plot")
-    parser.add_argument("--csv", default="", help="write the table here")
+    add_table_arguments(parser)
     args = parser.parse_args()
     check_search_arguments(parser, args)
     first = args.first_seed
@@ -222,38 +236,35 @@ def main():
         f"best possible ({args.landscape} optimum): {landscape.optimum:.3f} dB; "
         f"best any search found: {found:.3f} dB"
     )
-    table = report(runs, landscape, budgets)
+    table, seeds = report(runs, landscape, budgets, first)
     for name, seconds in slowest.items():
         print(f"slowest proposal step {name:10s}: {seconds:.2f} s")
-    if args.csv:
-        table.to_csv(args.csv, index=False, float_format="%.4f")
-        print(f"wrote {args.csv}")
+    write_tables(args, table, seeds)
     if args.png:
         plot(runs, landscape.optimum, Path(args.png))
 
 
-def report(runs, landscape, budgets) -> pd.DataFrame:
-    curves = {name: [best_so_far(run) for run in seeds] for name, seeds in runs.items()}
-    target = statistics.median(c[TARGET - 1] for c in curves["random"]) if budgets else None
-    seconds = {
-        n: statistics.median(sum(e[2] for e in run[:n]) for run in runs["random"])
-        for n in EQUAL_COST
-        if all(len(run) >= n for run in runs["random"])
-    }
+def report(runs, landscape, budgets, first_seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Print and return the summary (one row per scheme: medians over seeds, their inter-quartile
+    ranges and bootstrap 95% intervals) and the per-seed values it summarises."""
+    target, seconds = random_targets(runs)
+    seeds = per_seed_table(runs, landscape, budgets, target, seconds, first_seed)
     rows = []
-    for name, scheme_curves in curves.items():
-        row = {"scheme": name, "seeds": len(scheme_curves)}
+    for name in runs:
+        mine = seeds[seeds["scheme"] == name]
+        row = {"scheme": name, "seeds": len(mine)}
         for n in budgets:
-            regret = [landscape.optimum - c[min(n, len(c)) - 1] for c in scheme_curves]
+            regret = mine[f"regret@{n}"].to_numpy()
             q1, median, q3 = np.percentile(regret, [25, 50, 75])
             row[f"regret@{n} median"], row[f"regret@{n} IQR"] = median, f"{q1:.3f}-{q3:.3f}"
-        for n, budget in seconds.items():
-            regret = [landscape.optimum - best_within(run, budget) for run in runs[name]]
-            row[f"regret@{n} random's seconds"] = float(np.nanmedian(regret))
-        needed = [
-            int(np.argmax(c >= target)) + 1 if c[-1] >= target else np.nan for c in scheme_curves
-        ]
-        row[f"evals to random's best of {TARGET} (median)"] = float(np.nanmedian(needed))
+            row[f"regret@{n} median 95% CI"] = median_interval(regret)
+        for n in seconds:
+            row[f"regret@{n} random's seconds"] = float(
+                mine[f"regret@{n} random's seconds"].median()
+            )
+        needed = mine[EVALS].to_numpy()
+        row[f"{EVALS} (median)"] = float(np.nanmedian(needed))
+        row[f"{EVALS} median 95% CI"] = median_interval(needed, digits=1)
         row["never"] = int(np.isnan(needed).sum())
         rows.append(row)
     table = pd.DataFrame(rows)
@@ -270,7 +281,66 @@ def report(runs, landscape, budgets) -> pd.DataFrame:
                     f"hypervolume (psnr, gflops) {name:8s} @{n}: "
                     f"median {statistics.median(volumes):.1f}"
                 )
-    return table
+    return table, seeds
+
+
+def random_targets(runs) -> tuple[float, dict[int, float]]:
+    """Random sampling's median best of ``TARGET`` evaluations, and the median seconds its first
+    ``EQUAL_COST`` evaluations take."""
+    target = statistics.median(best_so_far(run)[TARGET - 1] for run in runs["random"])
+    seconds = {
+        n: statistics.median(sum(e[2] for e in run[:n]) for run in runs["random"])
+        for n in EQUAL_COST
+        if all(len(run) >= n for run in runs["random"])
+    }
+    return target, seconds
+
+
+def per_seed_table(runs, landscape, budgets, target, seconds, first_seed) -> pd.DataFrame:
+    """One row per scheme and seed: the regret at each budget and at random's seconds, and the
+    evaluations to ``target`` (NaN where a run never reaches it)."""
+    rows = []
+    for name, scheme_runs in runs.items():
+        for index, run in enumerate(scheme_runs):
+            curve = best_so_far(run)
+            row = {"scheme": name, "seed": first_seed + index}
+            for n in budgets:
+                row[f"regret@{n}"] = landscape.optimum - curve[min(n, len(curve)) - 1]
+            for n, budget in seconds.items():
+                row[f"regret@{n} random's seconds"] = landscape.optimum - best_within(run, budget)
+            reached = curve >= target
+            row[EVALS] = int(np.argmax(reached)) + 1 if reached.any() else np.nan
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def median_interval(values, digits: int = 3) -> str:
+    """The bootstrap 95% interval of the median over seeds (NaN values left out), as 'low-high';
+    '-' when fewer than two values are there."""
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if len(values) < 2:
+        return "-"
+    if np.ptp(values) == 0:  # the bootstrap has nothing to resample
+        return f"{values[0]:.{digits}f}-{values[0]:.{digits}f}"
+    found = scipy.stats.bootstrap(
+        (values,),
+        np.median,
+        confidence_level=0.95,
+        n_resamples=2000,
+        method="percentile",
+        random_state=np.random.default_rng(0),
+    )
+    low, high = found.confidence_interval
+    return f"{low:.{digits}f}-{high:.{digits}f}"
+
+
+def write_tables(args, table: pd.DataFrame, seeds: pd.DataFrame) -> None:
+    """The summary to ``--csv`` and the per-seed values to ``--per-seed``, where given."""
+    for path, frame in ((args.csv, table), (args.per_seed, seeds)):
+        if path:
+            frame.to_csv(path, index=False, float_format="%.4f")
+            print(f"wrote {path}")
 
 
 def plot(runs, best_possible, path):
