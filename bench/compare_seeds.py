@@ -1,12 +1,15 @@
 """Two search runs compared seed by seed: is a change's difference more than the seeds' noise?
 
-    python bench/compare_seeds.py BEFORE.csv AFTER.csv [--scheme guided] [--after-scheme NAME]
+    python bench/compare_seeds.py --before FILE [FILE ...] --after FILE [FILE ...]
+        [--scheme guided] [--after-scheme NAME]
 
-Both files are ``--per-seed`` tables of ``bench_search.py`` or ``bench_guided_ceiling.py``
-(one row per scheme and seed). For every figure both have (the regret at each budget and at
+Every file is a ``--per-seed`` table of ``bench_search.py`` or ``bench_guided_ceiling.py`` (one
+row per scheme and seed); several files on one side are one run's seed sets (e.g. seeds 0-49 and
+50-99), which must not repeat a seed. For every figure both have (the regret at each budget and at
 random's seconds, the evaluations to random's best of 64) it pairs the seeds the two runs share
 and prints the median of each, the median of the paired differences (after minus before) with
-its bootstrap 95% interval, and the Wilcoxon signed-rank test's two-sided p. Seeds where either
+its bootstrap 95% interval, on how many seeds after is lower and higher than before, and the
+Wilcoxon signed-rank test's two-sided p. Seeds where either
 run never reached random's best of 64 are left out of that figure, and counted.
 """
 
@@ -18,6 +21,15 @@ import pandas as pd
 import scipy.stats
 
 from nas.errors import first_line
+
+
+def load_all(paths: list[str], scheme: str) -> pd.DataFrame:
+    """The per-seed rows of ``scheme`` in every one of ``paths``, indexed by seed."""
+    rows = pd.concat([load(path, scheme) for path in paths])
+    repeated = rows.index[rows.index.duplicated()].unique().tolist()
+    if repeated:
+        raise ValueError(f"seed {repeated[0]} is in more than one of {', '.join(paths)}")
+    return rows
 
 
 def load(path: str, scheme: str) -> pd.DataFrame:
@@ -48,6 +60,7 @@ def compare(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
         row = {"figure": figure, "seeds": int(both.sum()), "left out": int((~both).sum())}
         row["before median"], row["after median"] = np.median(a), np.median(b)
         row["median difference"], row["95% CI"] = _median_difference(b - a)
+        row["after lower"], row["after higher"] = int(np.sum(b < a)), int(np.sum(b > a))
         row["Wilcoxon p"] = _wilcoxon(b - a)
         rows.append(row)
     return pd.DataFrame(rows)
@@ -78,14 +91,14 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("before")
-    parser.add_argument("after")
+    parser.add_argument("--before", nargs="+", required=True, help="the reference run's tables")
+    parser.add_argument("--after", nargs="+", required=True, help="the changed run's tables")
     parser.add_argument("--scheme", default="guided", help="the scheme compared (default guided)")
     parser.add_argument("--after-scheme", help="the scheme in AFTER, if not --scheme")
     args = parser.parse_args(argv)
     try:
-        before = load(args.before, args.scheme)
-        after = load(args.after, args.after_scheme or args.scheme)
+        before = load_all(args.before, args.scheme)
+        after = load_all(args.after, args.after_scheme or args.scheme)
         table = compare(before, after)
     except ValueError as err:
         parser.exit(2, f"error: {first_line(err)}\n")

@@ -44,6 +44,7 @@ def test_a_shift_on_every_seed_is_found_and_its_interval_excludes_zero(tmp_path)
     assert row["median difference"] == pytest.approx(-0.05, abs=0.011)
     low, high = (float(v) for v in row["95% CI"].split(".."))
     assert high < 0 and row["Wilcoxon p"] < 1e-4
+    assert (row["after lower"], row["after higher"]) == (30, 0)
 
 
 def test_seeds_pair_by_number_not_by_row(tmp_path):
@@ -60,7 +61,18 @@ def test_seeds_that_never_reached_the_target_are_left_out_and_counted(tmp_path):
     assert row["seeds"] == 2 and row["left out"] == 2 and row["median difference"] == -1
 
 
-@pytest.mark.parametrize("case", ["missing", "summary", "scheme", "one seed"])
+def test_several_tables_on_one_side_are_one_run(tmp_path):
+    halves = [
+        _table(tmp_path / "a0.csv", [0.2, 0.2], seeds=[0, 1]),
+        _table(tmp_path / "a1.csv", [0.2, 0.2], seeds=[2, 3]),
+    ]
+    after = _table(tmp_path / "b.csv", [0.1, 0.1, 0.1, 0.1])
+    before = compare_seeds.load_all(halves, "guided")
+    row = compare_seeds.compare(before, compare_seeds.load(after, "guided")).iloc[0]
+    assert row["seeds"] == 4 and row["after lower"] == 4
+
+
+@pytest.mark.parametrize("case", ["missing", "summary", "scheme", "one seed", "repeated"])
 def test_a_bad_table_is_a_one_line_error(tmp_path, capsys, case):
     good = _table(tmp_path / "good.csv", [0.1, 0.2, 0.3])
     other = {
@@ -68,9 +80,11 @@ def test_a_bad_table_is_a_one_line_error(tmp_path, capsys, case):
         "summary": _summary(tmp_path / "summary.csv"),
         "scheme": _table(tmp_path / "other.csv", [0.1, 0.2], scheme="random"),
         "one seed": _table(tmp_path / "one.csv", [0.1], seeds=[2]),
+        "repeated": [good, _table(tmp_path / "again.csv", [0.1], seeds=[1])],
     }[case]
+    others = other if isinstance(other, list) else [other]
     with pytest.raises(SystemExit) as exited:
-        compare_seeds.main([good, other])
+        compare_seeds.main(["--before", good, "--after", *others])
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
